@@ -1,0 +1,250 @@
+//! The port contract suites. Each adapter pair (local and AWS) runs the same suite; a behaviour
+//! that only one adapter has is a bug. Every function panics with a message on a broken contract.
+//! Callers pass a `prefix` unique to the run so that suites can share a backend.
+
+use bytes::Bytes;
+use chrono::{TimeZone, Utc};
+use serde_json::json;
+
+use crate::domain::SessionId;
+use crate::ports::{
+    AuditEntry, AuditLog, BlobStore, KeyValue, PortError, Queue, StatusEntry, StatusLog, StepStatus,
+};
+
+pub async fn blob_store(store: &dyn BlobStore, prefix: &str) {
+    let k = |s: &str| format!("{prefix}/{s}");
+    assert!(
+        store.head(&k("a.csv")).await.unwrap().is_none(),
+        "head of an absent key is None"
+    );
+    assert!(
+        matches!(
+            store.get(&k("a.csv")).await,
+            Err(PortError::NotFound { .. })
+        ),
+        "get of an absent key is NotFound"
+    );
+    let when = Utc.with_ymd_and_hms(2026, 11, 20, 6, 30, 0).unwrap();
+    store
+        .put(
+            &k("a.csv"),
+            Bytes::from_static(b"sku,price\nA,1\n"),
+            Some(when),
+        )
+        .await
+        .unwrap();
+    store
+        .put(&k("dir/b.csv"), Bytes::from_static("שלום".as_bytes()), None)
+        .await
+        .unwrap();
+    let info = store
+        .head(&k("a.csv"))
+        .await
+        .unwrap()
+        .expect("a.csv exists");
+    assert_eq!(info.size, 14);
+    assert_eq!(info.modified, when, "the source time given to put is kept");
+    let b = store
+        .get(&k("dir/b.csv"))
+        .await
+        .unwrap()
+        .to_bytes()
+        .unwrap();
+    assert_eq!(&b[..], "שלום".as_bytes());
+    let fresh = store.head(&k("dir/b.csv")).await.unwrap().unwrap().modified;
+    assert!(
+        (Utc::now() - fresh).num_seconds().abs() < 300,
+        "without a source time, modified is the upload time"
+    );
+    let listed: Vec<String> = store
+        .list(&format!("{prefix}/"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.key)
+        .collect();
+    assert_eq!(
+        listed,
+        vec![k("a.csv"), k("dir/b.csv")],
+        "list is sorted and recursive"
+    );
+    store.copy(&k("a.csv"), &k("copy/a.csv")).await.unwrap();
+    let copied = store.head(&k("copy/a.csv")).await.unwrap().unwrap();
+    assert_eq!(copied.modified, when, "copy keeps the source time");
+    assert_eq!(
+        &store
+            .get(&k("copy/a.csv"))
+            .await
+            .unwrap()
+            .to_bytes()
+            .unwrap()[..],
+        b"sku,price\nA,1\n"
+    );
+    store
+        .put(&k("a.csv"), Bytes::from_static(b"new"), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        &store.get(&k("a.csv")).await.unwrap().to_bytes().unwrap()[..],
+        b"new",
+        "put overwrites"
+    );
+    store.delete(&k("a.csv")).await.unwrap();
+    store.delete(&k("a.csv")).await.unwrap();
+    assert!(store.head(&k("a.csv")).await.unwrap().is_none(), "deleted");
+    let url = store.download_url(&k("copy/a.csv"), 60).await.unwrap();
+    assert!(!url.is_empty());
+    assert!(
+        matches!(
+            store.copy(&k("absent"), &k("x")).await,
+            Err(PortError::NotFound { .. })
+        ),
+        "copy of an absent key is NotFound"
+    );
+}
+
+pub async fn status_log(log: &dyn StatusLog, prefix: &str) {
+    let s = SessionId::parse(&format!("{prefix}-s1")).unwrap();
+    let other = SessionId::parse(&format!("{prefix}-s2")).unwrap();
+    assert!(log.read(&s).await.unwrap().is_empty());
+    let t = Utc.with_ymd_and_hms(2026, 11, 25, 8, 0, 0).unwrap();
+    let mk = |step: u8, status, msg: &str, secs: i64, sess: &SessionId| StatusEntry {
+        session: sess.clone(),
+        step,
+        name: format!("step {step}"),
+        status,
+        message: msg.into(),
+        details: json!({ "n": step, "nested": { "list": [1, 2] } }),
+        at: t + chrono::Duration::seconds(secs),
+    };
+    log.append(&mk(1, StepStatus::Processing, "go", 0, &s))
+        .await
+        .unwrap();
+    log.append(&mk(1, StepStatus::Completed, "done", 1, &s))
+        .await
+        .unwrap();
+    log.append(&mk(
+        2,
+        StepStatus::Waiting,
+        "same second, written later",
+        1,
+        &s,
+    ))
+    .await
+    .unwrap();
+    log.append(&mk(1, StepStatus::Failed, "other session", 0, &other))
+        .await
+        .unwrap();
+    let read = log.read(&s).await.unwrap();
+    let msgs: Vec<&str> = read.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(
+        msgs,
+        vec!["go", "done", "same second, written later"],
+        "entries in the order written"
+    );
+    assert_eq!(
+        read[1],
+        mk(1, StepStatus::Completed, "done", 1, &s),
+        "an entry reads back whole"
+    );
+    assert_eq!(
+        log.read(&other).await.unwrap().len(),
+        1,
+        "sessions are separate"
+    );
+}
+
+pub async fn key_value(kv: &dyn KeyValue, prefix: &str) {
+    let k = |s: &str| format!("{prefix}/{s}");
+    assert_eq!(kv.get(&k("a")).await.unwrap(), None);
+    assert!(
+        kv.put_if_absent(&k("a"), &json!({ "v": 1 })).await.unwrap(),
+        "first conditional write wins"
+    );
+    assert!(
+        !kv.put_if_absent(&k("a"), &json!({ "v": 2 })).await.unwrap(),
+        "second conditional write loses"
+    );
+    assert_eq!(kv.get(&k("a")).await.unwrap(), Some(json!({ "v": 1 })));
+    kv.put(&k("a"), &json!("s")).await.unwrap();
+    assert_eq!(
+        kv.get(&k("a")).await.unwrap(),
+        Some(json!("s")),
+        "put overwrites"
+    );
+    assert!(
+        !kv.delete_if(&k("a"), &json!("t")).await.unwrap(),
+        "delete_if with another value keeps it"
+    );
+    assert!(kv.delete_if(&k("a"), &json!("s")).await.unwrap());
+    assert_eq!(kv.get(&k("a")).await.unwrap(), None);
+    kv.put(&k("b"), &json!(42)).await.unwrap();
+    kv.delete(&k("b")).await.unwrap();
+    kv.delete(&k("b")).await.unwrap();
+    assert_eq!(kv.get(&k("b")).await.unwrap(), None);
+}
+
+/// `queue` must be a queue name the adapter knows and that is empty.
+pub async fn queue(q: &dyn Queue, queue: &str) {
+    assert!(
+        q.receive(queue, 10, 30).await.unwrap().is_empty(),
+        "a new queue is empty"
+    );
+    q.send(queue, r#"{"type":"A"}"#).await.unwrap();
+    q.send(queue, r#"{"type":"B"}"#).await.unwrap();
+    let mut got = Vec::new();
+    for _ in 0..5 {
+        got.extend(q.receive(queue, 10, 1).await.unwrap());
+        if got.len() >= 2 {
+            break;
+        }
+    }
+    let mut bodies: Vec<&str> = got.iter().map(|d| d.body.as_str()).collect();
+    bodies.sort();
+    assert_eq!(bodies, vec![r#"{"type":"A"}"#, r#"{"type":"B"}"#]);
+    assert!(got.iter().all(|d| d.receive_count == 1));
+    q.ack(queue, &got[0].receipt).await.unwrap();
+    assert!(
+        q.receive(queue, 10, 1).await.unwrap().is_empty(),
+        "received messages are invisible"
+    );
+    tokio_free_sleep(1500).await;
+    let again = q.receive(queue, 10, 30).await.unwrap();
+    assert_eq!(
+        again.len(),
+        1,
+        "an unacknowledged message comes back after its visibility timeout"
+    );
+    assert_eq!(again[0].body, got[1].body);
+    assert_eq!(again[0].receive_count, 2);
+    q.ack(queue, &again[0].receipt).await.unwrap();
+    assert!(q.receive(queue, 10, 1).await.unwrap().is_empty());
+}
+
+pub async fn audit_log(log: &dyn AuditLog, prefix: &str) {
+    let target = format!("session/{prefix}");
+    assert!(log.list(&target).await.unwrap().is_empty());
+    let t = Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap();
+    let e = |i: i64, action: &str| AuditEntry {
+        at: t + chrono::Duration::seconds(i),
+        who: "dana".into(),
+        action: action.into(),
+        target: target.clone(),
+        before: json!({ "step": 2, "status": "waiting" }),
+        after: json!({ "enqueued": { "type": "ConfirmOrdersV1" } }),
+    };
+    log.record(&e(0, "confirm-orders")).await.unwrap();
+    log.record(&e(1, "reset")).await.unwrap();
+    let got = log.list(&target).await.unwrap();
+    assert_eq!(got, vec![e(0, "confirm-orders"), e(1, "reset")]);
+}
+
+/// Sleeps without tying the core to an async runtime.
+async fn tokio_free_sleep(ms: u64) {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+        let _ = tx.send(());
+    });
+    let _ = rx.recv();
+}

@@ -1,0 +1,690 @@
+//! The four input formats of the daily sync and the Comax order export.
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use serde::{Deserialize, Serialize};
+
+use crate::csvio::{column_letter_index, CsvError, CsvFile, Row};
+use crate::domain::{parse_stock, sku_key, Cents};
+use crate::report::{Finding, Severity};
+
+pub const WEB_PRODUCTS: &str = "WebProducts.csv";
+pub const WEB_ORDERS: &str = "WebOrders.csv";
+pub const WEB_TRANSLATIONS: &str = "WebTranslations.csv";
+pub const COMAX_PRODUCTS: &str = "ComaxProducts.csv";
+
+/// A parsed cell: empty, a value, or text that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cell<T> {
+    Empty,
+    Value(T),
+    Invalid(String),
+}
+
+impl<T> Cell<T> {
+    fn parse(raw: &str, f: impl Fn(&str) -> Option<T>) -> Self {
+        if raw.trim().is_empty() {
+            Cell::Empty
+        } else {
+            match f(raw) {
+                Some(v) => Cell::Value(v),
+                None => Cell::Invalid(raw.to_string()),
+            }
+        }
+    }
+
+    pub fn value(&self) -> Option<&T> {
+        match self {
+            Cell::Value(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// The product types of a WooCommerce row (`Type` is a list; `virtual`/`downloadable` are flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ProductKind {
+    Simple,
+    Variation,
+    Variable,
+    Grouped,
+    External,
+    Unknown,
+}
+
+impl ProductKind {
+    pub fn parse(raw: &str) -> Self {
+        let mut kind = ProductKind::Simple;
+        for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            kind = match part.to_ascii_lowercase().as_str() {
+                "virtual" | "downloadable" => continue,
+                "simple" => ProductKind::Simple,
+                "variation" => ProductKind::Variation,
+                "variable" => ProductKind::Variable,
+                "grouped" => ProductKind::Grouped,
+                "external" => ProductKind::External,
+                _ => ProductKind::Unknown,
+            };
+        }
+        kind
+    }
+
+    /// Rows that carry their own stock and price, and so are compared with Comax.
+    pub fn is_compared(self) -> bool {
+        matches!(self, ProductKind::Simple | ProductKind::Variation)
+    }
+}
+
+/// One row of WooCommerce's product CSV export.
+#[derive(Debug, Clone)]
+pub struct WebProduct {
+    pub line: u64,
+    pub id: Cell<u64>,
+    pub kind: ProductKind,
+    pub kind_raw: String,
+    pub sku: String,
+    pub stock: Cell<i64>,
+    pub price: Cell<Cents>,
+    /// Set when the row has another number of fields than the header.
+    pub shape: Option<String>,
+}
+
+/// Streams `WebProducts.csv`.
+pub struct WebProductReader<R: Read> {
+    csv: CsvFile<R>,
+    id: usize,
+    kind: usize,
+    sku: usize,
+    stock: usize,
+    price: usize,
+}
+
+pub const WEB_REQUIRED: [&str; 5] = ["ID", "Type", "SKU", "Stock", "Regular price"];
+
+impl<R: Read> WebProductReader<R> {
+    pub fn open(file: &str, input: R) -> Result<Self, CsvError> {
+        let csv = CsvFile::open(file, input)?;
+        Ok(Self {
+            id: csv.require("ID")?,
+            kind: csv.require("Type")?,
+            sku: csv.require("SKU")?,
+            stock: csv.require("Stock")?,
+            price: csv.require("Regular price")?,
+            csv,
+        })
+    }
+
+    pub fn file(&self) -> &str {
+        self.csv.file()
+    }
+
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Result<Option<WebProduct>, CsvError> {
+        let width = self.csv.headers().len();
+        let (id, kind, sku, stock, price) = (self.id, self.kind, self.sku, self.stock, self.price);
+        let Some(row) = self.csv.next_row()? else {
+            return Ok(None);
+        };
+        let kind_raw = row.get(kind);
+        Ok(Some(WebProduct {
+            line: row.line,
+            id: Cell::parse(&row.get(id), |s| s.trim().parse().ok()),
+            kind: ProductKind::parse(&kind_raw),
+            kind_raw: kind_raw.into_owned(),
+            sku: row.get(sku).trim().to_string(),
+            stock: Cell::parse(&row.get(stock), parse_stock),
+            price: Cell::parse(&row.get(price), Cents::parse),
+            shape: shape_problem(&row, width),
+        }))
+    }
+}
+
+fn shape_problem(row: &Row<'_>, width: usize) -> Option<String> {
+    (row.len() != width).then(|| {
+        format!(
+            "the row has {} fields but the header has {width}",
+            row.len()
+        )
+    })
+}
+
+/// One order line of `WebOrders.csv`.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderLine {
+    pub line: u64,
+    pub order_id: String,
+    pub order_number: String,
+    pub status: String,
+    pub date_created: String,
+    pub customer_name: String,
+    pub customer_email: String,
+    pub sku: String,
+    pub quantity: i64,
+    pub line_total: Cents,
+    pub currency: String,
+}
+
+pub const ORDER_COLUMNS: [&str; 10] = [
+    "order_id",
+    "order_number",
+    "status",
+    "date_created",
+    "customer_name",
+    "customer_email",
+    "sku",
+    "quantity",
+    "line_total",
+    "currency",
+];
+
+/// Reads a small file whole: the good rows, and a finding for every row that is not.
+pub struct Parsed<T> {
+    pub rows: Vec<T>,
+    pub problems: Vec<Finding>,
+}
+
+pub fn read_orders(file: &str, input: impl Read) -> Result<Parsed<OrderLine>, CsvError> {
+    let mut csv = CsvFile::open(file, input)?;
+    let idx = ORDER_COLUMNS.map(|c| csv.require(c));
+    let mut cols = [0usize; 10];
+    for (slot, r) in cols.iter_mut().zip(idx) {
+        *slot = r?;
+    }
+    let width = csv.headers().len();
+    let file = file.to_string();
+    let mut out = Parsed {
+        rows: vec![],
+        problems: vec![],
+    };
+    while let Some(row) = csv.next_row()? {
+        let sku = row.get(cols[6]).trim().to_string();
+        let mut bad = |field: &str, msg: String| {
+            out.problems.push(Finding::error(
+                "order-row",
+                &file,
+                Some(row.line),
+                &sku,
+                format!("{field}: {msg}"),
+            ));
+        };
+        if let Some(p) = shape_problem(&row, width) {
+            bad("row", p);
+            continue;
+        }
+        let quantity = parse_stock(&row.get(cols[7]));
+        let total = Cents::parse(&row.get(cols[8]));
+        let order_id = row.get(cols[0]).trim().to_string();
+        match (quantity, total, order_id.is_empty()) {
+            (_, _, true) => bad("order_id", "is empty".into()),
+            (None, _, _) => bad(
+                "quantity",
+                format!("{:?} is not a whole number", row.get(cols[7])),
+            ),
+            (_, None, _) => bad(
+                "line_total",
+                format!("{:?} is not an amount", row.get(cols[8])),
+            ),
+            (Some(quantity), Some(line_total), false) => out.rows.push(OrderLine {
+                line: row.line,
+                order_id,
+                order_number: row.get(cols[1]).trim().to_string(),
+                status: row.get(cols[2]).trim().to_ascii_lowercase(),
+                date_created: row.get(cols[3]).trim().to_string(),
+                customer_name: row.get(cols[4]).trim().to_string(),
+                customer_email: row.get(cols[5]).trim().to_string(),
+                sku,
+                quantity,
+                line_total,
+                currency: row.get(cols[9]).trim().to_string(),
+            }),
+        }
+    }
+    Ok(out)
+}
+
+/// Quantities held by `on-hold` orders, by SKU key: the ERP does not know these orders yet.
+pub fn on_hold_quantities(orders: &[OrderLine]) -> HashMap<String, i64> {
+    let mut held = HashMap::new();
+    for o in orders.iter().filter(|o| o.status == "on-hold") {
+        if let Some(k) = sku_key(&o.sku) {
+            *held.entry(k).or_insert(0) += o.quantity;
+        }
+    }
+    held
+}
+
+/// One row of `WebTranslations.csv`: `product_id` is a translation of `original_product_id`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Translation {
+    pub line: u64,
+    pub product_id: u64,
+    pub language: String,
+    pub original_product_id: u64,
+}
+
+pub fn read_translations(file: &str, input: impl Read) -> Result<Parsed<Translation>, CsvError> {
+    let mut csv = CsvFile::open(file, input)?;
+    let (pid, lang, orig) = (
+        csv.require("product_id")?,
+        csv.require("language")?,
+        csv.require("original_product_id")?,
+    );
+    let width = csv.headers().len();
+    let file = file.to_string();
+    let mut out = Parsed {
+        rows: vec![],
+        problems: vec![],
+    };
+    while let Some(row) = csv.next_row()? {
+        let problem =
+            |msg: String| Finding::error("translation-row", &file, Some(row.line), "", msg);
+        if let Some(p) = shape_problem(&row, width) {
+            out.problems.push(problem(p));
+            continue;
+        }
+        let parse = |i: usize| row.get(i).trim().parse::<u64>().ok();
+        match (parse(pid), parse(orig)) {
+            (Some(product_id), Some(original_product_id)) => out.rows.push(Translation {
+                line: row.line,
+                product_id,
+                language: row.get(lang).trim().to_string(),
+                original_product_id,
+            }),
+            _ => out.problems.push(problem(format!(
+                "product_id {:?} / original_product_id {:?}: not product ids",
+                row.get(pid),
+                row.get(orig)
+            ))),
+        }
+    }
+    Ok(out)
+}
+
+/// Where a Comax field is: a header name, or a spreadsheet column letter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ColumnRef {
+    Header(String),
+    Letter { column: String },
+}
+
+impl ColumnRef {
+    fn header(s: &str) -> Self {
+        ColumnRef::Header(s.to_string())
+    }
+
+    fn resolve<R: Read>(&self, csv: &CsvFile<R>) -> Option<usize> {
+        match self {
+            ColumnRef::Header(h) => csv.column(h),
+            ColumnRef::Letter { column } => {
+                column_letter_index(column).filter(|&i| i < csv.headers().len())
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            ColumnRef::Header(h) => h.clone(),
+            ColumnRef::Letter { column } => format!("column {column}"),
+        }
+    }
+}
+
+/// The column-mapping file for Comax exports (TOML). See the README for an example.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComaxMapping {
+    pub sku: ColumnRef,
+    pub price: ColumnRef,
+    pub stock: ColumnRef,
+    pub name: Option<ColumnRef>,
+    pub group: Option<ColumnRef>,
+    /// `1`/`0`; absent means active.
+    pub active: Option<ColumnRef>,
+    /// An archive/exclude flag: any non-blank value means inactive.
+    pub archive: Option<ColumnRef>,
+    pub sell_online: Option<ColumnRef>,
+}
+
+impl Default for ComaxMapping {
+    fn default() -> Self {
+        Self {
+            sku: ColumnRef::header("sku"),
+            price: ColumnRef::header("price"),
+            stock: ColumnRef::header("stock"),
+            name: Some(ColumnRef::header("name")),
+            group: Some(ColumnRef::header("group")),
+            active: Some(ColumnRef::header("active")),
+            archive: None,
+            sell_online: Some(ColumnRef::header("sell_online")),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct MappingError {
+    pub file: String,
+    pub message: String,
+}
+
+impl ComaxMapping {
+    pub fn from_toml(file: &str, text: &str) -> Result<Self, MappingError> {
+        toml::from_str(text).map_err(|e| MappingError {
+            file: file.to_string(),
+            message: e.to_string(),
+        })
+    }
+}
+
+/// One Comax product row.
+#[derive(Debug, Clone)]
+pub struct ComaxProduct {
+    pub line: u64,
+    pub sku: String,
+    pub name: String,
+    pub price: Cell<Cents>,
+    pub stock: Cell<i64>,
+    pub active: bool,
+    pub sell_online: bool,
+    pub shape: Option<String>,
+}
+
+/// Streams `ComaxProducts.csv` through a [`ComaxMapping`].
+pub struct ComaxReader<R: Read> {
+    csv: CsvFile<R>,
+    sku: usize,
+    price: usize,
+    stock: usize,
+    name: Option<usize>,
+    active: Option<usize>,
+    archive: Option<usize>,
+    sell_online: Option<usize>,
+}
+
+fn flag(raw: &str) -> bool {
+    matches!(
+        raw.trim().to_lowercase().as_str(),
+        "1" | "y" | "yes" | "true" | "כן" | "x" | "v"
+    )
+}
+
+impl<R: Read> ComaxReader<R> {
+    pub fn open(file: &str, input: R, mapping: &ComaxMapping) -> Result<Self, CsvError> {
+        let csv = CsvFile::open(file, input)?;
+        let required = |c: &ColumnRef| {
+            c.resolve(&csv).ok_or_else(|| CsvError::MissingColumn {
+                file: file.to_string(),
+                column: c.describe(),
+                found: csv.headers().join(", "),
+            })
+        };
+        let optional = |c: &Option<ColumnRef>| c.as_ref().and_then(|c| c.resolve(&csv));
+        Ok(Self {
+            sku: required(&mapping.sku)?,
+            price: required(&mapping.price)?,
+            stock: required(&mapping.stock)?,
+            name: optional(&mapping.name),
+            active: optional(&mapping.active),
+            archive: optional(&mapping.archive),
+            sell_online: optional(&mapping.sell_online),
+            csv,
+        })
+    }
+
+    pub fn file(&self) -> &str {
+        self.csv.file()
+    }
+
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Result<Option<ComaxProduct>, CsvError> {
+        let width = self.csv.headers().len();
+        let (sku, price, stock, name, active, archive, sell) = (
+            self.sku,
+            self.price,
+            self.stock,
+            self.name,
+            self.active,
+            self.archive,
+            self.sell_online,
+        );
+        let Some(row) = self.csv.next_row()? else {
+            return Ok(None);
+        };
+        let active_flag = active.map(|i| flag(&row.get(i))).unwrap_or(true);
+        let archived = archive
+            .map(|i| !row.get(i).trim().is_empty())
+            .unwrap_or(false);
+        Ok(Some(ComaxProduct {
+            line: row.line,
+            sku: row.get(sku).trim().to_string(),
+            name: row.get_opt(name).trim().to_string(),
+            price: Cell::parse(&row.get(price), Cents::parse),
+            stock: Cell::parse(&row.get(stock), parse_stock),
+            active: active_flag && !archived,
+            sell_online: sell.map(|i| flag(&row.get(i))).unwrap_or(false),
+            shape: shape_problem(&row, width),
+        }))
+    }
+}
+
+/// What the diff needs of one Comax product.
+#[derive(Debug, Clone, Copy)]
+pub struct ComaxEntry {
+    pub line: u64,
+    pub price: Option<Cents>,
+    pub stock: Option<i64>,
+    pub active: bool,
+    pub sell_online: bool,
+}
+
+impl ComaxEntry {
+    /// The stock to publish: negative and inactive count as 0, on-hold quantities are held back.
+    pub fn publishable_stock(&self, on_hold: i64) -> i64 {
+        let stock = if self.active {
+            self.stock.unwrap_or(0).max(0)
+        } else {
+            0
+        };
+        (stock - on_hold).max(0)
+    }
+}
+
+/// Comax products indexed by SKU key, with the row problems found while reading.
+pub struct ComaxIndex {
+    pub entries: HashMap<Box<str>, ComaxEntry>,
+    pub rows: u64,
+    pub problems: Vec<Finding>,
+}
+
+pub fn index_comax<R: Read>(mut reader: ComaxReader<R>) -> Result<ComaxIndex, CsvError> {
+    let file = reader.file().to_string();
+    let mut idx = ComaxIndex {
+        entries: HashMap::with_capacity(4096),
+        rows: 0,
+        problems: vec![],
+    };
+    while let Some(p) = reader.next()? {
+        idx.rows += 1;
+        let mut problem = |sev: Severity, rule: &str, msg: String| {
+            idx.problems
+                .push(Finding::new(sev, rule, &file, Some(p.line), &p.sku, msg));
+        };
+        if let Some(s) = &p.shape {
+            problem(Severity::Error, "row-shape", s.clone());
+        }
+        if let Cell::Invalid(v) = &p.price {
+            problem(
+                Severity::Error,
+                "price-unparseable",
+                format!("price {v:?} does not parse"),
+            );
+        }
+        if let Cell::Invalid(v) = &p.stock {
+            problem(
+                Severity::Error,
+                "stock-unparseable",
+                format!("stock {v:?} does not parse as a whole number"),
+            );
+        }
+        if let Some(&s) = p.stock.value() {
+            if s < 0 {
+                problem(
+                    Severity::Warning,
+                    "negative-stock",
+                    format!("Comax stock is {s}; published as 0"),
+                );
+            }
+        }
+        let Some(key) = sku_key(&p.sku) else {
+            problem(
+                Severity::Warning,
+                "comax-no-sku",
+                "the Comax row has no SKU; it is ignored".into(),
+            );
+            continue;
+        };
+        let entry = ComaxEntry {
+            line: p.line,
+            price: p.price.value().copied(),
+            stock: p.stock.value().copied(),
+            active: p.active,
+            sell_online: p.sell_online,
+        };
+        match idx.entries.entry(key.into_boxed_str()) {
+            std::collections::hash_map::Entry::Occupied(first) => {
+                let msg = format!("SKU also on line {}", first.get().line);
+                problem(Severity::Error, "duplicate-sku", msg);
+            }
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(entry);
+            }
+        }
+    }
+    Ok(idx)
+}
+
+/// Writes the Comax order import file: one row per order line.
+pub fn write_comax_orders(lines: &[&OrderLine]) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "order_number",
+        "date",
+        "customer_name",
+        "sku",
+        "quantity",
+        "unit_price",
+        "line_total",
+    ];
+    // Writing to a Vec cannot fail.
+    let _ = w.write_record(header);
+    for l in lines {
+        let unit = if l.quantity != 0 {
+            Cents((l.line_total.0 as f64 / l.quantity as f64).round() as i64)
+        } else {
+            l.line_total
+        };
+        let _ = w.write_record([
+            l.order_number.as_str(),
+            l.date_created.as_str(),
+            l.customer_name.as_str(),
+            l.sku.as_str(),
+            &l.quantity.to_string(),
+            &unit.to_string(),
+            &l.line_total.to_string(),
+        ]);
+    }
+    w.into_inner().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds() {
+        assert_eq!(
+            ProductKind::parse("simple, downloadable, virtual"),
+            ProductKind::Simple
+        );
+        assert_eq!(ProductKind::parse("variation"), ProductKind::Variation);
+        assert_eq!(ProductKind::parse("variable"), ProductKind::Variable);
+        assert_eq!(ProductKind::parse("virtual"), ProductKind::Simple);
+        assert!(!ProductKind::parse("grouped").is_compared());
+        assert!(!ProductKind::parse("external").is_compared());
+    }
+
+    #[test]
+    fn comax_mapping_by_letter_and_archive() {
+        let mapping = ComaxMapping::from_toml(
+            "m.toml",
+            r#"
+            sku = "CMX SKU"
+            name = "CMX NAME"
+            price = { column = "D" }
+            stock = "CMX STOCK"
+            archive = "CMX ARCHIVE"
+            sell_online = "CMX WEB"
+            "#,
+        )
+        .unwrap();
+        let data =
+            "CMX SKU,CMX NAME,CMX ARCHIVE,,CMX STOCK,CMX WEB\nW1,Red,,49.90,5,1\nW2,Old,X,10,3,1\n";
+        let idx =
+            index_comax(ComaxReader::open("c.csv", data.as_bytes(), &mapping).unwrap()).unwrap();
+        let w1 = idx.entries.get("w1").unwrap();
+        assert_eq!(
+            (w1.price, w1.stock, w1.active, w1.sell_online),
+            (Some(Cents(4990)), Some(5), true, true)
+        );
+        assert!(!idx.entries.get("w2").unwrap().active);
+        assert!(idx.problems.is_empty());
+    }
+
+    #[test]
+    fn mapping_rejects_unknown_keys() {
+        let e = ComaxMapping::from_toml("m.toml", "sku='a'\nprice='b'\nstock='c'\ncolour='d'\n")
+            .unwrap_err();
+        assert!(e.to_string().starts_with("m.toml: "), "{e}");
+        assert!(e.to_string().contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn publishable_stock_rules() {
+        let e = ComaxEntry {
+            line: 2,
+            price: None,
+            stock: Some(5),
+            active: true,
+            sell_online: true,
+        };
+        assert_eq!(e.publishable_stock(2), 3);
+        assert_eq!(e.publishable_stock(9), 0);
+        assert_eq!(
+            ComaxEntry {
+                stock: Some(-4),
+                ..e
+            }
+            .publishable_stock(0),
+            0
+        );
+        assert_eq!(ComaxEntry { active: false, ..e }.publishable_stock(0), 0);
+    }
+
+    #[test]
+    fn order_rows_report_bad_fields() {
+        let data = "order_id,order_number,status,date_created,customer_name,customer_email,sku,quantity,line_total,currency\n\
+                    1,1001,processing,2026-11-24,Dana,d@x.il,W1,2,99.80,ILS\n\
+                    2,1002,on-hold,2026-11-24,Dana,d@x.il,W1,two,10,ILS\n";
+        let p = read_orders("WebOrders.csv", data.as_bytes()).unwrap();
+        assert_eq!(p.rows.len(), 1);
+        assert_eq!(p.problems[0].line, Some(3));
+        assert_eq!(
+            p.problems[0].message,
+            "quantity: \"two\" is not a whole number"
+        );
+        let csv = String::from_utf8(write_comax_orders(&[&p.rows[0]])).unwrap();
+        assert_eq!(csv, "order_number,date,customer_name,sku,quantity,unit_price,line_total\n1001,2026-11-24,Dana,W1,2,49.90,99.80\n");
+    }
+}

@@ -1,0 +1,222 @@
+//! The ports: what the core needs from the world, named for what the domain asks.
+//! Each has exactly two adapters (local and AWS) and one contract suite ([`crate::contract`]).
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::SessionId;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PortError {
+    #[error("{key}: not found")]
+    NotFound { key: String },
+    #[error("{op} {target}: {source}")]
+    Backend {
+        op: &'static str,
+        target: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl PortError {
+    pub fn backend(
+        op: &'static str,
+        target: impl Into<String>,
+        e: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        PortError::Backend {
+            op,
+            target: target.into(),
+            source: e.into(),
+        }
+    }
+}
+
+/// An object's content: in memory, or a local file to stream.
+#[derive(Debug, Clone)]
+pub enum Blob {
+    Bytes(Bytes),
+    File(PathBuf),
+}
+
+impl Blob {
+    pub fn reader(&self) -> std::io::Result<Box<dyn Read + Send + '_>> {
+        Ok(match self {
+            Blob::Bytes(b) => Box::new(&b[..]),
+            Blob::File(p) => Box::new(std::io::BufReader::with_capacity(
+                1 << 16,
+                std::fs::File::open(p)?,
+            )),
+        })
+    }
+
+    pub fn to_bytes(&self) -> std::io::Result<Bytes> {
+        match self {
+            Blob::Bytes(b) => Ok(b.clone()),
+            Blob::File(p) => Ok(Bytes::from(std::fs::read(p)?)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobInfo {
+    pub key: String,
+    pub size: u64,
+    /// When the content was written: the source file's time when the uploader gave one
+    /// (metadata `mtime`), else the upload time.
+    pub modified: DateTime<Utc>,
+}
+
+/// A bucket: objects by key.
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    /// Writes `key`; `modified` records when the content was written at its source.
+    async fn put(
+        &self,
+        key: &str,
+        data: Bytes,
+        modified: Option<DateTime<Utc>>,
+    ) -> Result<(), PortError>;
+    async fn get(&self, key: &str) -> Result<Blob, PortError>;
+    async fn head(&self, key: &str) -> Result<Option<BlobInfo>, PortError>;
+    /// Every object under `prefix`, sorted by key.
+    async fn list(&self, prefix: &str) -> Result<Vec<BlobInfo>, PortError>;
+    /// Copies content and the `modified` time.
+    async fn copy(&self, from: &str, to: &str) -> Result<(), PortError>;
+    /// Removes `key`; removing an absent key is not an error.
+    async fn delete(&self, key: &str) -> Result<(), PortError>;
+    /// A URL from which the object can be downloaded for `expires_secs`.
+    async fn download_url(&self, key: &str, expires_secs: u64) -> Result<String, PortError>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepStatus {
+    Waiting,
+    Processing,
+    Completed,
+    Failed,
+}
+
+impl StepStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Waiting => "waiting",
+            StepStatus::Processing => "processing",
+            StepStatus::Completed => "completed",
+            StepStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "waiting" => StepStatus::Waiting,
+            "processing" => StepStatus::Processing,
+            "completed" => StepStatus::Completed,
+            "failed" => StepStatus::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// One status record, written by the step as it works.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusEntry {
+    pub session: SessionId,
+    pub step: u8,
+    pub name: String,
+    pub status: StepStatus,
+    pub message: String,
+    pub details: serde_json::Value,
+    pub at: DateTime<Utc>,
+}
+
+/// The append-only status log of sessions.
+#[async_trait]
+pub trait StatusLog: Send + Sync {
+    async fn append(&self, entry: &StatusEntry) -> Result<(), PortError>;
+    /// The session's entries in the order they were written (by time, then append order).
+    async fn read(&self, session: &SessionId) -> Result<Vec<StatusEntry>, PortError>;
+}
+
+/// Small state records with conditional writes (idempotency keys, ledgers, pointers).
+#[async_trait]
+pub trait KeyValue: Send + Sync {
+    async fn get(&self, key: &str) -> Result<Option<serde_json::Value>, PortError>;
+    async fn put(&self, key: &str, value: &serde_json::Value) -> Result<(), PortError>;
+    /// Writes only if `key` is absent; returns whether it wrote.
+    async fn put_if_absent(&self, key: &str, value: &serde_json::Value) -> Result<bool, PortError>;
+    async fn delete(&self, key: &str) -> Result<(), PortError>;
+    /// Deletes only if the stored value equals `expected`; returns whether it deleted.
+    async fn delete_if(&self, key: &str, expected: &serde_json::Value) -> Result<bool, PortError>;
+}
+
+/// A received message, to be acknowledged once handled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub receipt: String,
+    pub body: String,
+    pub receive_count: u32,
+}
+
+/// Named work queues with at-least-once delivery.
+#[async_trait]
+pub trait Queue: Send + Sync {
+    async fn send(&self, queue: &str, body: &str) -> Result<(), PortError>;
+    /// Up to `max` visible messages; each stays invisible for `visibility_secs` unless acked.
+    async fn receive(
+        &self,
+        queue: &str,
+        max: usize,
+        visibility_secs: u32,
+    ) -> Result<Vec<Delivery>, PortError>;
+    async fn ack(&self, queue: &str, receipt: &str) -> Result<(), PortError>;
+}
+
+/// Who changed what, when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: DateTime<Utc>,
+    pub who: String,
+    pub action: String,
+    pub target: String,
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+}
+
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    async fn record(&self, entry: &AuditEntry) -> Result<(), PortError>;
+    /// Entries about `target`, oldest first.
+    async fn list(&self, target: &str) -> Result<Vec<AuditEntry>, PortError>;
+}
+
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// Every port, as picked by one composition root.
+#[derive(Clone)]
+pub struct Ports {
+    pub blobs: Arc<dyn BlobStore>,
+    pub status: Arc<dyn StatusLog>,
+    pub kv: Arc<dyn KeyValue>,
+    pub queue: Arc<dyn Queue>,
+    pub audit: Arc<dyn AuditLog>,
+    pub clock: Arc<dyn Clock>,
+}
