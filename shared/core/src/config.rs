@@ -16,23 +16,14 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Self {
-            max_input_age_hours: 24.0,
-            price_change_ratio: 0.5,
-            blast_zero_share: 0.30,
-            blast_min_rows_ratio: 0.5,
-        }
+        Self { max_input_age_hours: 24.0, price_change_ratio: 0.5, blast_zero_share: 0.30, blast_min_rows_ratio: 0.5 }
     }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum SettingsError {
     #[error("{name}={value:?}: {reason}")]
-    Invalid {
-        name: &'static str,
-        value: String,
-        reason: &'static str,
-    },
+    Invalid { name: &'static str, value: String, reason: &'static str },
 }
 
 pub const ENV_MAX_AGE: &str = "STORESYNC_MAX_INPUT_AGE_HOURS";
@@ -64,13 +55,7 @@ impl Settings {
     }
 
     pub fn check(&self) -> Result<(), SettingsError> {
-        let bad = |name, v: f64, reason| {
-            Err(SettingsError::Invalid {
-                name,
-                value: v.to_string(),
-                reason,
-            })
-        };
+        let bad = |name, v: f64, reason| Err(SettingsError::Invalid { name, value: v.to_string(), reason });
         if !(self.max_input_age_hours > 0.0) {
             return bad(ENV_MAX_AGE, self.max_input_age_hours, "must be above 0");
         }
@@ -78,18 +63,10 @@ impl Settings {
             return bad(ENV_PRICE_RATIO, self.price_change_ratio, "must be above 0");
         }
         if !(0.0..=1.0).contains(&self.blast_zero_share) {
-            return bad(
-                ENV_BLAST_SHARE,
-                self.blast_zero_share,
-                "must be between 0 and 1",
-            );
+            return bad(ENV_BLAST_SHARE, self.blast_zero_share, "must be between 0 and 1");
         }
         if !(0.0..=1.0).contains(&self.blast_min_rows_ratio) {
-            return bad(
-                ENV_BLAST_ROWS,
-                self.blast_min_rows_ratio,
-                "must be between 0 and 1",
-            );
+            return bad(ENV_BLAST_ROWS, self.blast_min_rows_ratio, "must be between 0 and 1");
         }
         Ok(())
     }
@@ -103,17 +80,9 @@ mod tests {
     fn reads_and_checks() {
         let s = Settings::from_lookup(|k| (k == ENV_MAX_AGE).then(|| "12".to_string())).unwrap();
         assert_eq!(s.max_input_age_hours, 12.0);
-        let e = Settings::from_lookup(|k| (k == ENV_BLAST_SHARE).then(|| "1.5".to_string()))
-            .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "STORESYNC_BLAST_ZERO_SHARE=\"1.5\": must be between 0 and 1"
-        );
-        let e =
-            Settings::from_lookup(|k| (k == ENV_PRICE_RATIO).then(|| "x".to_string())).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "STORESYNC_PRICE_CHANGE_RATIO=\"x\": not a number"
-        );
+        let e = Settings::from_lookup(|k| (k == ENV_BLAST_SHARE).then(|| "1.5".to_string())).unwrap_err();
+        assert_eq!(e.to_string(), "STORESYNC_BLAST_ZERO_SHARE=\"1.5\": must be between 0 and 1");
+        let e = Settings::from_lookup(|k| (k == ENV_PRICE_RATIO).then(|| "x".to_string())).unwrap_err();
+        assert_eq!(e.to_string(), "STORESYNC_PRICE_CHANGE_RATIO=\"x\": not a number");
     }
 }

@@ -7,98 +7,40 @@ use chrono::{TimeZone, Utc};
 use serde_json::json;
 
 use crate::domain::SessionId;
-use crate::ports::{
-    AuditEntry, AuditLog, BlobStore, KeyValue, PortError, Queue, StatusEntry, StatusLog, StepStatus,
-};
+use crate::ports::{AuditEntry, AuditLog, BlobStore, KeyValue, PortError, Queue, StatusEntry, StatusLog, StepStatus};
 
 pub async fn blob_store(store: &dyn BlobStore, prefix: &str) {
     let k = |s: &str| format!("{prefix}/{s}");
+    assert!(store.head(&k("a.csv")).await.unwrap().is_none(), "head of an absent key is None");
     assert!(
-        store.head(&k("a.csv")).await.unwrap().is_none(),
-        "head of an absent key is None"
-    );
-    assert!(
-        matches!(
-            store.get(&k("a.csv")).await,
-            Err(PortError::NotFound { .. })
-        ),
+        matches!(store.get(&k("a.csv")).await, Err(PortError::NotFound { .. })),
         "get of an absent key is NotFound"
     );
     let when = Utc.with_ymd_and_hms(2026, 11, 20, 6, 30, 0).unwrap();
-    store
-        .put(
-            &k("a.csv"),
-            Bytes::from_static(b"sku,price\nA,1\n"),
-            Some(when),
-        )
-        .await
-        .unwrap();
-    store
-        .put(&k("dir/b.csv"), Bytes::from_static("שלום".as_bytes()), None)
-        .await
-        .unwrap();
-    let info = store
-        .head(&k("a.csv"))
-        .await
-        .unwrap()
-        .expect("a.csv exists");
+    store.put(&k("a.csv"), Bytes::from_static(b"sku,price\nA,1\n"), Some(when)).await.unwrap();
+    store.put(&k("dir/b.csv"), Bytes::from_static("שלום".as_bytes()), None).await.unwrap();
+    let info = store.head(&k("a.csv")).await.unwrap().expect("a.csv exists");
     assert_eq!(info.size, 14);
     assert_eq!(info.modified, when, "the source time given to put is kept");
-    let b = store
-        .get(&k("dir/b.csv"))
-        .await
-        .unwrap()
-        .to_bytes()
-        .unwrap();
+    let b = store.get(&k("dir/b.csv")).await.unwrap().to_bytes().unwrap();
     assert_eq!(&b[..], "שלום".as_bytes());
     let fresh = store.head(&k("dir/b.csv")).await.unwrap().unwrap().modified;
-    assert!(
-        (Utc::now() - fresh).num_seconds().abs() < 300,
-        "without a source time, modified is the upload time"
-    );
-    let listed: Vec<String> = store
-        .list(&format!("{prefix}/"))
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|i| i.key)
-        .collect();
-    assert_eq!(
-        listed,
-        vec![k("a.csv"), k("dir/b.csv")],
-        "list is sorted and recursive"
-    );
+    assert!((Utc::now() - fresh).num_seconds().abs() < 300, "without a source time, modified is the upload time");
+    let listed: Vec<String> = store.list(&format!("{prefix}/")).await.unwrap().into_iter().map(|i| i.key).collect();
+    assert_eq!(listed, vec![k("a.csv"), k("dir/b.csv")], "list is sorted and recursive");
     store.copy(&k("a.csv"), &k("copy/a.csv")).await.unwrap();
     let copied = store.head(&k("copy/a.csv")).await.unwrap().unwrap();
     assert_eq!(copied.modified, when, "copy keeps the source time");
-    assert_eq!(
-        &store
-            .get(&k("copy/a.csv"))
-            .await
-            .unwrap()
-            .to_bytes()
-            .unwrap()[..],
-        b"sku,price\nA,1\n"
-    );
-    store
-        .put(&k("a.csv"), Bytes::from_static(b"new"), None)
-        .await
-        .unwrap();
-    assert_eq!(
-        &store.get(&k("a.csv")).await.unwrap().to_bytes().unwrap()[..],
-        b"new",
-        "put overwrites"
-    );
+    assert_eq!(&store.get(&k("copy/a.csv")).await.unwrap().to_bytes().unwrap()[..], b"sku,price\nA,1\n");
+    store.put(&k("a.csv"), Bytes::from_static(b"new"), None).await.unwrap();
+    assert_eq!(&store.get(&k("a.csv")).await.unwrap().to_bytes().unwrap()[..], b"new", "put overwrites");
     store.delete(&k("a.csv")).await.unwrap();
     store.delete(&k("a.csv")).await.unwrap();
     assert!(store.head(&k("a.csv")).await.unwrap().is_none(), "deleted");
     let url = store.download_url(&k("copy/a.csv"), 60).await.unwrap();
     assert!(!url.is_empty());
     assert!(
-        matches!(
-            store.copy(&k("absent"), &k("x")).await,
-            Err(PortError::NotFound { .. })
-        ),
+        matches!(store.copy(&k("absent"), &k("x")).await, Err(PortError::NotFound { .. })),
         "copy of an absent key is NotFound"
     );
 }
@@ -117,65 +59,26 @@ pub async fn status_log(log: &dyn StatusLog, prefix: &str) {
         details: json!({ "n": step, "nested": { "list": [1, 2] } }),
         at: t + chrono::Duration::seconds(secs),
     };
-    log.append(&mk(1, StepStatus::Processing, "go", 0, &s))
-        .await
-        .unwrap();
-    log.append(&mk(1, StepStatus::Completed, "done", 1, &s))
-        .await
-        .unwrap();
-    log.append(&mk(
-        2,
-        StepStatus::Waiting,
-        "same second, written later",
-        1,
-        &s,
-    ))
-    .await
-    .unwrap();
-    log.append(&mk(1, StepStatus::Failed, "other session", 0, &other))
-        .await
-        .unwrap();
+    log.append(&mk(1, StepStatus::Processing, "go", 0, &s)).await.unwrap();
+    log.append(&mk(1, StepStatus::Completed, "done", 1, &s)).await.unwrap();
+    log.append(&mk(2, StepStatus::Waiting, "same second, written later", 1, &s)).await.unwrap();
+    log.append(&mk(1, StepStatus::Failed, "other session", 0, &other)).await.unwrap();
     let read = log.read(&s).await.unwrap();
     let msgs: Vec<&str> = read.iter().map(|e| e.message.as_str()).collect();
-    assert_eq!(
-        msgs,
-        vec!["go", "done", "same second, written later"],
-        "entries in the order written"
-    );
-    assert_eq!(
-        read[1],
-        mk(1, StepStatus::Completed, "done", 1, &s),
-        "an entry reads back whole"
-    );
-    assert_eq!(
-        log.read(&other).await.unwrap().len(),
-        1,
-        "sessions are separate"
-    );
+    assert_eq!(msgs, vec!["go", "done", "same second, written later"], "entries in the order written");
+    assert_eq!(read[1], mk(1, StepStatus::Completed, "done", 1, &s), "an entry reads back whole");
+    assert_eq!(log.read(&other).await.unwrap().len(), 1, "sessions are separate");
 }
 
 pub async fn key_value(kv: &dyn KeyValue, prefix: &str) {
     let k = |s: &str| format!("{prefix}/{s}");
     assert_eq!(kv.get(&k("a")).await.unwrap(), None);
-    assert!(
-        kv.put_if_absent(&k("a"), &json!({ "v": 1 })).await.unwrap(),
-        "first conditional write wins"
-    );
-    assert!(
-        !kv.put_if_absent(&k("a"), &json!({ "v": 2 })).await.unwrap(),
-        "second conditional write loses"
-    );
+    assert!(kv.put_if_absent(&k("a"), &json!({ "v": 1 })).await.unwrap(), "first conditional write wins");
+    assert!(!kv.put_if_absent(&k("a"), &json!({ "v": 2 })).await.unwrap(), "second conditional write loses");
     assert_eq!(kv.get(&k("a")).await.unwrap(), Some(json!({ "v": 1 })));
     kv.put(&k("a"), &json!("s")).await.unwrap();
-    assert_eq!(
-        kv.get(&k("a")).await.unwrap(),
-        Some(json!("s")),
-        "put overwrites"
-    );
-    assert!(
-        !kv.delete_if(&k("a"), &json!("t")).await.unwrap(),
-        "delete_if with another value keeps it"
-    );
+    assert_eq!(kv.get(&k("a")).await.unwrap(), Some(json!("s")), "put overwrites");
+    assert!(!kv.delete_if(&k("a"), &json!("t")).await.unwrap(), "delete_if with another value keeps it");
     assert!(kv.delete_if(&k("a"), &json!("s")).await.unwrap());
     assert_eq!(kv.get(&k("a")).await.unwrap(), None);
     kv.put(&k("b"), &json!(42)).await.unwrap();
@@ -186,10 +89,7 @@ pub async fn key_value(kv: &dyn KeyValue, prefix: &str) {
 
 /// `queue` must be a queue name the adapter knows and that is empty.
 pub async fn queue(q: &dyn Queue, queue: &str) {
-    assert!(
-        q.receive(queue, 10, 30).await.unwrap().is_empty(),
-        "a new queue is empty"
-    );
+    assert!(q.receive(queue, 10, 30).await.unwrap().is_empty(), "a new queue is empty");
     q.send(queue, r#"{"type":"A"}"#).await.unwrap();
     q.send(queue, r#"{"type":"B"}"#).await.unwrap();
     let mut got = Vec::new();
@@ -204,17 +104,10 @@ pub async fn queue(q: &dyn Queue, queue: &str) {
     assert_eq!(bodies, vec![r#"{"type":"A"}"#, r#"{"type":"B"}"#]);
     assert!(got.iter().all(|d| d.receive_count == 1));
     q.ack(queue, &got[0].receipt).await.unwrap();
-    assert!(
-        q.receive(queue, 10, 1).await.unwrap().is_empty(),
-        "received messages are invisible"
-    );
+    assert!(q.receive(queue, 10, 1).await.unwrap().is_empty(), "received messages are invisible");
     tokio_free_sleep(1500).await;
     let again = q.receive(queue, 10, 30).await.unwrap();
-    assert_eq!(
-        again.len(),
-        1,
-        "an unacknowledged message comes back after its visibility timeout"
-    );
+    assert_eq!(again.len(), 1, "an unacknowledged message comes back after its visibility timeout");
     assert_eq!(again[0].body, got[1].body);
     assert_eq!(again[0].receive_count, 2);
     q.ack(queue, &again[0].receipt).await.unwrap();

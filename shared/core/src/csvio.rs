@@ -14,17 +14,9 @@ pub enum CsvError {
     #[error("{file}: the file is empty (no header line)")]
     Empty { file: String },
     #[error("{file}: line {line}: cannot read the CSV: {reason}")]
-    Malformed {
-        file: String,
-        line: u64,
-        reason: String,
-    },
+    Malformed { file: String, line: u64, reason: String },
     #[error("{file}: line 1: required column {column:?} is missing (found: {found})")]
-    MissingColumn {
-        file: String,
-        column: String,
-        found: String,
-    },
+    MissingColumn { file: String, column: String, found: String },
     #[error("{file}: cannot read: {source}")]
     Io {
         file: String,
@@ -130,22 +122,14 @@ fn sniff_delimiter(head: &[u8]) -> u8 {
 impl<R: Read> CsvFile<R> {
     /// Opens `input` (named `file` in messages), sniffs encoding and delimiter, reads the header.
     pub fn open(file: &str, mut input: R) -> Result<Self, CsvError> {
-        let io = |source| CsvError::Io {
-            file: file.to_string(),
-            source,
-        };
+        let io = |source| CsvError::Io { file: file.to_string(), source };
         let mut head = Vec::with_capacity(SNIFF);
-        (&mut input)
-            .take(SNIFF as u64)
-            .read_to_end(&mut head)
-            .map_err(io)?;
+        (&mut input).take(SNIFF as u64).read_to_end(&mut head).map_err(io)?;
         if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
             head.drain(..3);
         }
         if head.iter().all(|b| b.is_ascii_whitespace()) {
-            return Err(CsvError::Empty {
-                file: file.to_string(),
-            });
+            return Err(CsvError::Empty { file: file.to_string() });
         }
         let encoding = sniff_encoding(&head);
         let delimiter = sniff_delimiter(&head);
@@ -158,25 +142,11 @@ impl<R: Read> CsvFile<R> {
         let mut header = csv::ByteRecord::new();
         match reader.read_byte_record(&mut header) {
             Ok(true) => {}
-            Ok(false) => {
-                return Err(CsvError::Empty {
-                    file: file.to_string(),
-                })
-            }
+            Ok(false) => return Err(CsvError::Empty { file: file.to_string() }),
             Err(e) => return Err(malformed(file, &e)),
         }
-        let headers = header
-            .iter()
-            .map(|h| decode(trim_cr(h), encoding).trim().to_string())
-            .collect();
-        Ok(Self {
-            file: file.to_string(),
-            headers,
-            encoding,
-            delimiter,
-            reader,
-            record: csv::ByteRecord::new(),
-        })
+        let headers = header.iter().map(|h| decode(trim_cr(h), encoding).trim().to_string()).collect();
+        Ok(Self { file: file.to_string(), headers, encoding, delimiter, reader, record: csv::ByteRecord::new() })
     }
 
     pub fn file(&self) -> &str {
@@ -197,9 +167,7 @@ impl<R: Read> CsvFile<R> {
 
     /// The index of the column named `name` (trimmed, case-insensitive).
     pub fn column(&self, name: &str) -> Option<usize> {
-        self.headers
-            .iter()
-            .position(|h| h.eq_ignore_ascii_case(name.trim()))
+        self.headers.iter().position(|h| h.eq_ignore_ascii_case(name.trim()))
     }
 
     /// Like [`column`](Self::column), but a missing column is an error naming it.
@@ -217,19 +185,11 @@ impl<R: Read> CsvFile<R> {
             match self.reader.read_byte_record(&mut self.record) {
                 Ok(false) => return Ok(None),
                 Ok(true) => {
-                    if self
-                        .record
-                        .iter()
-                        .all(|f| f.iter().all(|b| b.is_ascii_whitespace()))
-                    {
+                    if self.record.iter().all(|f| f.iter().all(|b| b.is_ascii_whitespace())) {
                         continue;
                     }
                     let line = self.record.position().map(|p| p.line()).unwrap_or(0);
-                    return Ok(Some(Row {
-                        line,
-                        record: &self.record,
-                        encoding: self.encoding,
-                    }));
+                    return Ok(Some(Row { line, record: &self.record, encoding: self.encoding }));
                 }
                 Err(e) => return Err(malformed(&self.file, &e)),
             }
@@ -239,11 +199,7 @@ impl<R: Read> CsvFile<R> {
 
 fn malformed(file: &str, e: &csv::Error) -> CsvError {
     let line = e.position().map(|p| p.line()).unwrap_or(0);
-    CsvError::Malformed {
-        file: file.to_string(),
-        line,
-        reason: e.to_string(),
-    }
+    CsvError::Malformed { file: file.to_string(), line, reason: e.to_string() }
 }
 
 /// Converts a spreadsheet column letter (`A`, `Z`, `AA`) to a 0-based index.
@@ -266,10 +222,7 @@ mod tests {
     fn rows(file: &mut CsvFile<&[u8]>) -> Vec<(u64, Vec<String>)> {
         let mut out = vec![];
         while let Some(r) = file.next_row().unwrap() {
-            out.push((
-                r.line,
-                (0..r.len()).map(|i| r.get(i).into_owned()).collect(),
-            ));
+            out.push((r.line, (0..r.len()).map(|i| r.get(i).into_owned()).collect()));
         }
         out
     }
@@ -299,10 +252,7 @@ mod tests {
     fn missing_column_names_file_and_column() {
         let f = CsvFile::open("w.csv", &b"a,b\n1,2\n"[..]).unwrap();
         let e = f.require("SKU").unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "w.csv: line 1: required column \"SKU\" is missing (found: a, b)"
-        );
+        assert_eq!(e.to_string(), "w.csv: line 1: required column \"SKU\" is missing (found: a, b)");
     }
 
     #[test]

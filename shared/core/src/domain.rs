@@ -15,10 +15,8 @@ pub struct InvalidSessionId(pub String);
 
 impl SessionId {
     pub fn parse(s: &str) -> Result<Self, InvalidSessionId> {
-        let ok = !s.is_empty()
-            && s.len() <= 64
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let ok =
+            !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if ok {
             Ok(Self(s.to_string()))
         } else {

@@ -39,12 +39,7 @@ pub struct Translations {
 
 impl Translations {
     pub fn new(rows: &[Translation]) -> Self {
-        Self {
-            original_of: rows
-                .iter()
-                .map(|t| (t.product_id, t.original_product_id))
-                .collect(),
-        }
+        Self { original_of: rows.iter().map(|t| (t.product_id, t.original_product_id)).collect() }
     }
 
     pub fn original_of(&self, id: u64) -> Option<u64> {
@@ -73,11 +68,7 @@ fn decide(row: &WebProduct, entry: ComaxEntry, on_hold: i64) -> Matched {
         (_, None) => false,
         (None, Some(_)) => true,
     };
-    Matched {
-        entry,
-        stock,
-        export: stock_differs || price_differs,
-    }
+    Matched { entry, stock, export: stock_differs || price_differs }
 }
 
 /// Walks every web row once (translations with an empty SKU last, once their original's SKU is
@@ -115,25 +106,13 @@ pub fn walk<R: Read>(
             continue;
         }
         let matched = matched_for(&row, key);
-        visit(Visit {
-            row: &row,
-            key,
-            matched,
-            is_translation,
-        });
+        visit(Visit { row: &row, key, matched, is_translation });
     }
     for row in deferred {
         let original = row.id.value().and_then(|&i| translations.original_of(i));
-        let key = original
-            .and_then(|o| original_sku.get(&o))
-            .map(String::as_str);
+        let key = original.and_then(|o| original_sku.get(&o)).map(String::as_str);
         let matched = matched_for(&row, key);
-        visit(Visit {
-            row: &row,
-            key,
-            matched,
-            is_translation: true,
-        });
+        visit(Visit { row: &row, key, matched, is_translation: true });
     }
     Ok(())
 }
@@ -176,9 +155,7 @@ pub fn export_inventory<R: Read, W: Write>(
     comax: &ComaxIndex,
     out: W,
 ) -> Result<ExportSummary, ExportError> {
-    let mut w = csv::WriterBuilder::new()
-        .buffer_capacity(1 << 16)
-        .from_writer(out);
+    let mut w = csv::WriterBuilder::new().buffer_capacity(1 << 16).from_writer(out);
     w.write_record(EXPORT_HEADER)?;
     let mut s = ExportSummary::default();
     let mut write_err = None;
@@ -214,8 +191,7 @@ pub fn export_inventory<R: Read, W: Write>(
     if let Some(e) = write_err {
         return Err(e.into());
     }
-    w.flush()
-        .map_err(|e| ExportError::Write(csv::Error::from(e)))?;
+    w.flush().map_err(|e| ExportError::Write(csv::Error::from(e)))?;
     Ok(s)
 }
 

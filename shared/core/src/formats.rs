@@ -141,12 +141,7 @@ impl<R: Read> WebProductReader<R> {
 }
 
 fn shape_problem(row: &Row<'_>, width: usize) -> Option<String> {
-    (row.len() != width).then(|| {
-        format!(
-            "the row has {} fields but the header has {width}",
-            row.len()
-        )
-    })
+    (row.len() != width).then(|| format!("the row has {} fields but the header has {width}", row.len()))
 }
 
 /// One order line of `WebOrders.csv`.
@@ -193,20 +188,11 @@ pub fn read_orders(file: &str, input: impl Read) -> Result<Parsed<OrderLine>, Cs
     }
     let width = csv.headers().len();
     let file = file.to_string();
-    let mut out = Parsed {
-        rows: vec![],
-        problems: vec![],
-    };
+    let mut out = Parsed { rows: vec![], problems: vec![] };
     while let Some(row) = csv.next_row()? {
         let sku = row.get(cols[6]).trim().to_string();
         let mut bad = |field: &str, msg: String| {
-            out.problems.push(Finding::error(
-                "order-row",
-                &file,
-                Some(row.line),
-                &sku,
-                format!("{field}: {msg}"),
-            ));
+            out.problems.push(Finding::error("order-row", &file, Some(row.line), &sku, format!("{field}: {msg}")));
         };
         if let Some(p) = shape_problem(&row, width) {
             bad("row", p);
@@ -217,14 +203,8 @@ pub fn read_orders(file: &str, input: impl Read) -> Result<Parsed<OrderLine>, Cs
         let order_id = row.get(cols[0]).trim().to_string();
         match (quantity, total, order_id.is_empty()) {
             (_, _, true) => bad("order_id", "is empty".into()),
-            (None, _, _) => bad(
-                "quantity",
-                format!("{:?} is not a whole number", row.get(cols[7])),
-            ),
-            (_, None, _) => bad(
-                "line_total",
-                format!("{:?} is not an amount", row.get(cols[8])),
-            ),
+            (None, _, _) => bad("quantity", format!("{:?} is not a whole number", row.get(cols[7]))),
+            (_, None, _) => bad("line_total", format!("{:?} is not an amount", row.get(cols[8]))),
             (Some(quantity), Some(line_total), false) => out.rows.push(OrderLine {
                 line: row.line,
                 order_id,
@@ -265,20 +245,12 @@ pub struct Translation {
 
 pub fn read_translations(file: &str, input: impl Read) -> Result<Parsed<Translation>, CsvError> {
     let mut csv = CsvFile::open(file, input)?;
-    let (pid, lang, orig) = (
-        csv.require("product_id")?,
-        csv.require("language")?,
-        csv.require("original_product_id")?,
-    );
+    let (pid, lang, orig) = (csv.require("product_id")?, csv.require("language")?, csv.require("original_product_id")?);
     let width = csv.headers().len();
     let file = file.to_string();
-    let mut out = Parsed {
-        rows: vec![],
-        problems: vec![],
-    };
+    let mut out = Parsed { rows: vec![], problems: vec![] };
     while let Some(row) = csv.next_row()? {
-        let problem =
-            |msg: String| Finding::error("translation-row", &file, Some(row.line), "", msg);
+        let problem = |msg: String| Finding::error("translation-row", &file, Some(row.line), "", msg);
         if let Some(p) = shape_problem(&row, width) {
             out.problems.push(problem(p));
             continue;
@@ -317,9 +289,7 @@ impl ColumnRef {
     fn resolve<R: Read>(&self, csv: &CsvFile<R>) -> Option<usize> {
         match self {
             ColumnRef::Header(h) => csv.column(h),
-            ColumnRef::Letter { column } => {
-                column_letter_index(column).filter(|&i| i < csv.headers().len())
-            }
+            ColumnRef::Letter { column } => column_letter_index(column).filter(|&i| i < csv.headers().len()),
         }
     }
 
@@ -371,10 +341,7 @@ pub struct MappingError {
 
 impl ComaxMapping {
     pub fn from_toml(file: &str, text: &str) -> Result<Self, MappingError> {
-        toml::from_str(text).map_err(|e| MappingError {
-            file: file.to_string(),
-            message: e.to_string(),
-        })
+        toml::from_str(text).map_err(|e| MappingError { file: file.to_string(), message: e.to_string() })
     }
 }
 
@@ -404,10 +371,7 @@ pub struct ComaxReader<R: Read> {
 }
 
 fn flag(raw: &str) -> bool {
-    matches!(
-        raw.trim().to_lowercase().as_str(),
-        "1" | "y" | "yes" | "true" | "כן" | "x" | "v"
-    )
+    matches!(raw.trim().to_lowercase().as_str(), "1" | "y" | "yes" | "true" | "כן" | "x" | "v")
 }
 
 impl<R: Read> ComaxReader<R> {
@@ -440,22 +404,13 @@ impl<R: Read> ComaxReader<R> {
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<ComaxProduct>, CsvError> {
         let width = self.csv.headers().len();
-        let (sku, price, stock, name, active, archive, sell) = (
-            self.sku,
-            self.price,
-            self.stock,
-            self.name,
-            self.active,
-            self.archive,
-            self.sell_online,
-        );
+        let (sku, price, stock, name, active, archive, sell) =
+            (self.sku, self.price, self.stock, self.name, self.active, self.archive, self.sell_online);
         let Some(row) = self.csv.next_row()? else {
             return Ok(None);
         };
         let active_flag = active.map(|i| flag(&row.get(i))).unwrap_or(true);
-        let archived = archive
-            .map(|i| !row.get(i).trim().is_empty())
-            .unwrap_or(false);
+        let archived = archive.map(|i| !row.get(i).trim().is_empty()).unwrap_or(false);
         Ok(Some(ComaxProduct {
             line: row.line,
             sku: row.get(sku).trim().to_string(),
@@ -482,11 +437,7 @@ pub struct ComaxEntry {
 impl ComaxEntry {
     /// The stock to publish: negative and inactive count as 0, on-hold quantities are held back.
     pub fn publishable_stock(&self, on_hold: i64) -> i64 {
-        let stock = if self.active {
-            self.stock.unwrap_or(0).max(0)
-        } else {
-            0
-        };
+        let stock = if self.active { self.stock.unwrap_or(0).max(0) } else { 0 };
         (stock - on_hold).max(0)
     }
 }
@@ -495,54 +446,35 @@ impl ComaxEntry {
 pub struct ComaxIndex {
     pub entries: HashMap<Box<str>, ComaxEntry>,
     pub rows: u64,
+    /// Active rows marked for the web: `(line, SKU as written)`.
+    pub for_web: Vec<(u64, String)>,
     pub problems: Vec<Finding>,
 }
 
 pub fn index_comax<R: Read>(mut reader: ComaxReader<R>) -> Result<ComaxIndex, CsvError> {
     let file = reader.file().to_string();
-    let mut idx = ComaxIndex {
-        entries: HashMap::with_capacity(4096),
-        rows: 0,
-        problems: vec![],
-    };
+    let mut idx = ComaxIndex { entries: HashMap::with_capacity(4096), rows: 0, for_web: vec![], problems: vec![] };
     while let Some(p) = reader.next()? {
         idx.rows += 1;
         let mut problem = |sev: Severity, rule: &str, msg: String| {
-            idx.problems
-                .push(Finding::new(sev, rule, &file, Some(p.line), &p.sku, msg));
+            idx.problems.push(Finding::new(sev, rule, &file, Some(p.line), &p.sku, msg));
         };
         if let Some(s) = &p.shape {
             problem(Severity::Error, "row-shape", s.clone());
         }
         if let Cell::Invalid(v) = &p.price {
-            problem(
-                Severity::Error,
-                "price-unparseable",
-                format!("price {v:?} does not parse"),
-            );
+            problem(Severity::Error, "price-unparseable", format!("price {v:?} does not parse"));
         }
         if let Cell::Invalid(v) = &p.stock {
-            problem(
-                Severity::Error,
-                "stock-unparseable",
-                format!("stock {v:?} does not parse as a whole number"),
-            );
+            problem(Severity::Error, "stock-unparseable", format!("stock {v:?} does not parse as a whole number"));
         }
         if let Some(&s) = p.stock.value() {
             if s < 0 {
-                problem(
-                    Severity::Warning,
-                    "negative-stock",
-                    format!("Comax stock is {s}; published as 0"),
-                );
+                problem(Severity::Warning, "negative-stock", format!("Comax stock is {s}; published as 0"));
             }
         }
         let Some(key) = sku_key(&p.sku) else {
-            problem(
-                Severity::Warning,
-                "comax-no-sku",
-                "the Comax row has no SKU; it is ignored".into(),
-            );
+            problem(Severity::Warning, "comax-no-sku", "the Comax row has no SKU; it is ignored".into());
             continue;
         };
         let entry = ComaxEntry {
@@ -559,6 +491,9 @@ pub fn index_comax<R: Read>(mut reader: ComaxReader<R>) -> Result<ComaxIndex, Cs
             }
             std::collections::hash_map::Entry::Vacant(v) => {
                 v.insert(entry);
+                if p.sell_online && p.active {
+                    idx.for_web.push((p.line, p.sku));
+                }
             }
         }
     }
@@ -568,15 +503,7 @@ pub fn index_comax<R: Read>(mut reader: ComaxReader<R>) -> Result<ComaxIndex, Cs
 /// Writes the Comax order import file: one row per order line.
 pub fn write_comax_orders(lines: &[&OrderLine]) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let header = [
-        "order_number",
-        "date",
-        "customer_name",
-        "sku",
-        "quantity",
-        "unit_price",
-        "line_total",
-    ];
+    let header = ["order_number", "date", "customer_name", "sku", "quantity", "unit_price", "line_total"];
     // Writing to a Vec cannot fail.
     let _ = w.write_record(header);
     for l in lines {
@@ -604,10 +531,7 @@ mod tests {
 
     #[test]
     fn kinds() {
-        assert_eq!(
-            ProductKind::parse("simple, downloadable, virtual"),
-            ProductKind::Simple
-        );
+        assert_eq!(ProductKind::parse("simple, downloadable, virtual"), ProductKind::Simple);
         assert_eq!(ProductKind::parse("variation"), ProductKind::Variation);
         assert_eq!(ProductKind::parse("variable"), ProductKind::Variable);
         assert_eq!(ProductKind::parse("virtual"), ProductKind::Simple);
@@ -629,61 +553,40 @@ mod tests {
             "#,
         )
         .unwrap();
-        let data =
-            "CMX SKU,CMX NAME,CMX ARCHIVE,,CMX STOCK,CMX WEB\nW1,Red,,49.90,5,1\nW2,Old,X,10,3,1\n";
-        let idx =
-            index_comax(ComaxReader::open("c.csv", data.as_bytes(), &mapping).unwrap()).unwrap();
+        let data = "CMX SKU,CMX NAME,CMX ARCHIVE,,CMX STOCK,CMX WEB\nW1,Red,,49.90,5,1\nW2,Old,X,10,3,1\n";
+        let idx = index_comax(ComaxReader::open("c.csv", data.as_bytes(), &mapping).unwrap()).unwrap();
         let w1 = idx.entries.get("w1").unwrap();
-        assert_eq!(
-            (w1.price, w1.stock, w1.active, w1.sell_online),
-            (Some(Cents(4990)), Some(5), true, true)
-        );
+        assert_eq!((w1.price, w1.stock, w1.active, w1.sell_online), (Some(Cents(4990)), Some(5), true, true));
         assert!(!idx.entries.get("w2").unwrap().active);
         assert!(idx.problems.is_empty());
     }
 
     #[test]
     fn mapping_rejects_unknown_keys() {
-        let e = ComaxMapping::from_toml("m.toml", "sku='a'\nprice='b'\nstock='c'\ncolour='d'\n")
-            .unwrap_err();
+        let e = ComaxMapping::from_toml("m.toml", "sku='a'\nprice='b'\nstock='c'\ncolour='d'\n").unwrap_err();
         assert!(e.to_string().starts_with("m.toml: "), "{e}");
         assert!(e.to_string().contains("colour"), "{e}");
     }
 
     #[test]
     fn publishable_stock_rules() {
-        let e = ComaxEntry {
-            line: 2,
-            price: None,
-            stock: Some(5),
-            active: true,
-            sell_online: true,
-        };
+        let e = ComaxEntry { line: 2, price: None, stock: Some(5), active: true, sell_online: true };
         assert_eq!(e.publishable_stock(2), 3);
         assert_eq!(e.publishable_stock(9), 0);
-        assert_eq!(
-            ComaxEntry {
-                stock: Some(-4),
-                ..e
-            }
-            .publishable_stock(0),
-            0
-        );
+        assert_eq!(ComaxEntry { stock: Some(-4), ..e }.publishable_stock(0), 0);
         assert_eq!(ComaxEntry { active: false, ..e }.publishable_stock(0), 0);
     }
 
     #[test]
     fn order_rows_report_bad_fields() {
-        let data = "order_id,order_number,status,date_created,customer_name,customer_email,sku,quantity,line_total,currency\n\
+        let data =
+            "order_id,order_number,status,date_created,customer_name,customer_email,sku,quantity,line_total,currency\n\
                     1,1001,processing,2026-11-24,Dana,d@x.il,W1,2,99.80,ILS\n\
                     2,1002,on-hold,2026-11-24,Dana,d@x.il,W1,two,10,ILS\n";
         let p = read_orders("WebOrders.csv", data.as_bytes()).unwrap();
         assert_eq!(p.rows.len(), 1);
         assert_eq!(p.problems[0].line, Some(3));
-        assert_eq!(
-            p.problems[0].message,
-            "quantity: \"two\" is not a whole number"
-        );
+        assert_eq!(p.problems[0].message, "quantity: \"two\" is not a whole number");
         let csv = String::from_utf8(write_comax_orders(&[&p.rows[0]])).unwrap();
         assert_eq!(csv, "order_number,date,customer_name,sku,quantity,unit_price,line_total\n1001,2026-11-24,Dana,W1,2,49.90,99.80\n");
     }

@@ -31,11 +31,7 @@ impl PortError {
         target: impl Into<String>,
         e: impl Into<Box<dyn std::error::Error + Send + Sync>>,
     ) -> Self {
-        PortError::Backend {
-            op,
-            target: target.into(),
-            source: e.into(),
-        }
+        PortError::Backend { op, target: target.into(), source: e.into() }
     }
 }
 
@@ -50,10 +46,7 @@ impl Blob {
     pub fn reader(&self) -> std::io::Result<Box<dyn Read + Send + '_>> {
         Ok(match self {
             Blob::Bytes(b) => Box::new(&b[..]),
-            Blob::File(p) => Box::new(std::io::BufReader::with_capacity(
-                1 << 16,
-                std::fs::File::open(p)?,
-            )),
+            Blob::File(p) => Box::new(std::io::BufReader::with_capacity(1 << 16, std::fs::File::open(p)?)),
         })
     }
 
@@ -78,12 +71,7 @@ pub struct BlobInfo {
 #[async_trait]
 pub trait BlobStore: Send + Sync {
     /// Writes `key`; `modified` records when the content was written at its source.
-    async fn put(
-        &self,
-        key: &str,
-        data: Bytes,
-        modified: Option<DateTime<Utc>>,
-    ) -> Result<(), PortError>;
+    async fn put(&self, key: &str, data: Bytes, modified: Option<DateTime<Utc>>) -> Result<(), PortError>;
     async fn get(&self, key: &str) -> Result<Blob, PortError>;
     async fn head(&self, key: &str) -> Result<Option<BlobInfo>, PortError>;
     /// Every object under `prefix`, sorted by key.
@@ -171,12 +159,7 @@ pub struct Delivery {
 pub trait Queue: Send + Sync {
     async fn send(&self, queue: &str, body: &str) -> Result<(), PortError>;
     /// Up to `max` visible messages; each stays invisible for `visibility_secs` unless acked.
-    async fn receive(
-        &self,
-        queue: &str,
-        max: usize,
-        visibility_secs: u32,
-    ) -> Result<Vec<Delivery>, PortError>;
+    async fn receive(&self, queue: &str, max: usize, visibility_secs: u32) -> Result<Vec<Delivery>, PortError>;
     async fn ack(&self, queue: &str, receipt: &str) -> Result<(), PortError>;
 }
 

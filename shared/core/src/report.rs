@@ -30,22 +30,8 @@ pub struct Finding {
 }
 
 impl Finding {
-    pub fn new(
-        severity: Severity,
-        rule: &str,
-        file: &str,
-        line: Option<u64>,
-        sku: &str,
-        message: String,
-    ) -> Self {
-        Self {
-            severity,
-            rule: rule.into(),
-            file: file.into(),
-            line,
-            sku: sku.into(),
-            message,
-        }
+    pub fn new(severity: Severity, rule: &str, file: &str, line: Option<u64>, sku: &str, message: String) -> Self {
+        Self { severity, rule: rule.into(), file: file.into(), line, sku: sku.into(), message }
     }
 
     pub fn error(rule: &str, file: &str, line: Option<u64>, sku: &str, message: String) -> Self {
@@ -65,14 +51,7 @@ pub fn write_report(findings: &[Finding]) -> Vec<u8> {
     let _ = w.write_record(["severity", "rule", "file", "line", "sku", "message"]);
     for f in sorted {
         let line = f.line.map(|l| l.to_string()).unwrap_or_default();
-        let _ = w.write_record([
-            f.severity.as_str(),
-            &f.rule,
-            &f.file,
-            &line,
-            &f.sku,
-            &f.message,
-        ]);
+        let _ = w.write_record([f.severity.as_str(), &f.rule, &f.file, &line, &f.sku, &f.message]);
     }
     w.into_inner().unwrap_or_default()
 }
@@ -84,12 +63,6 @@ pub struct Counts {
 }
 
 pub fn count(findings: &[Finding]) -> Counts {
-    let errors = findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .count();
-    Counts {
-        errors,
-        warnings: findings.len() - errors,
-    }
+    let errors = findings.iter().filter(|f| f.severity == Severity::Error).count();
+    Counts { errors, warnings: findings.len() - errors }
 }

@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Settings;
 use crate::csvio::CsvError;
+use crate::domain::sku_key;
 use crate::engine::{walk, web_in_stock, Translations};
 use crate::formats::{
-    Cell, ComaxIndex, OrderLine, Parsed, ProductKind, Translation, WebProductReader,
-    COMAX_PRODUCTS, WEB_PRODUCTS,
+    Cell, ComaxIndex, OrderLine, Parsed, ProductKind, Translation, WebProductReader, COMAX_PRODUCTS, WEB_PRODUCTS,
 };
 use crate::report::{count, Counts, Finding, Severity};
 
@@ -63,10 +63,7 @@ pub struct Inputs<'a> {
     pub blast_override: Option<&'a BlastOverride>,
 }
 
-pub fn validate<R: Read>(
-    web: WebProductReader<R>,
-    input: &Inputs<'_>,
-) -> Result<Outcome, CsvError> {
+pub fn validate<R: Read>(web: WebProductReader<R>, input: &Inputs<'_>) -> Result<Outcome, CsvError> {
     let mut findings: Vec<Finding> = Vec::new();
     findings.extend(input.translations.problems.iter().cloned());
     findings.extend(input.orders.problems.iter().cloned());
@@ -89,14 +86,7 @@ pub fn validate<R: Read>(
     walk(web, &translations, &on_hold, input.comax, |v| {
         let row = v.row;
         let mut add = |sev, rule: &str, msg: String| {
-            findings.push(Finding::new(
-                sev,
-                rule,
-                &file,
-                Some(row.line),
-                &row.sku,
-                msg,
-            ));
+            findings.push(Finding::new(sev, rule, &file, Some(row.line), &row.sku, msg));
         };
         if let Some(s) = &row.shape {
             add(Severity::Error, "row-shape", s.clone());
@@ -104,11 +94,7 @@ pub fn validate<R: Read>(
         let id = match &row.id {
             Cell::Value(id) => Some(*id),
             Cell::Invalid(raw) => {
-                add(
-                    Severity::Error,
-                    "id-unparseable",
-                    format!("ID {raw:?} is not a product id"),
-                );
+                add(Severity::Error, "id-unparseable", format!("ID {raw:?} is not a product id"));
                 None
             }
             Cell::Empty => {
@@ -123,14 +109,8 @@ pub fn validate<R: Read>(
             if let Some(key) = v.key {
                 let family = id.map(|i| translations.family(i));
                 match seen.get(key) {
-                    Some(&(first, first_family))
-                        if first_family.is_none() || first_family != family =>
-                    {
-                        add(
-                            Severity::Error,
-                            "duplicate-sku",
-                            format!("SKU also on line {first}"),
-                        );
+                    Some(&(first, first_family)) if first_family.is_none() || first_family != family => {
+                        add(Severity::Error, "duplicate-sku", format!("SKU also on line {first}"));
                     }
                     Some(_) => {}
                     None => {
@@ -143,10 +123,7 @@ pub fn validate<R: Read>(
             add(
                 Severity::Warning,
                 "unknown-type",
-                format!(
-                    "type {:?} is not a WooCommerce product type; not compared",
-                    row.kind_raw
-                ),
+                format!("type {:?} is not a WooCommerce product type; not compared", row.kind_raw),
             );
         }
         if !translations.is_empty() && !v.is_translation && row.kind != ProductKind::Variation {
@@ -160,35 +137,19 @@ pub fn validate<R: Read>(
             return;
         }
         if let Cell::Invalid(raw) = &row.stock {
-            add(
-                Severity::Error,
-                "stock-unparseable",
-                format!("Stock {raw:?} does not parse as a whole number"),
-            );
+            add(Severity::Error, "stock-unparseable", format!("Stock {raw:?} does not parse as a whole number"));
         }
         if let Cell::Invalid(raw) = &row.price {
-            add(
-                Severity::Error,
-                "price-unparseable",
-                format!("Regular price {raw:?} does not parse"),
-            );
+            add(Severity::Error, "price-unparseable", format!("Regular price {raw:?} does not parse"));
         }
         let Some(key) = v.key else {
-            add(
-                Severity::Warning,
-                "web-no-sku",
-                "the web product has no SKU; it is not compared".into(),
-            );
+            add(Severity::Warning, "web-no-sku", "the web product has no SKU; it is not compared".into());
             return;
         };
         let in_stock_now = web_in_stock(row);
         in_stock += u64::from(in_stock_now);
         let Some(m) = v.matched else {
-            add(
-                Severity::Warning,
-                "not-in-comax",
-                format!("SKU {key:?} is not in Comax; left as it is"),
-            );
+            add(Severity::Warning, "not-in-comax", format!("SKU {key:?} is not in Comax; left as it is"));
             return;
         };
         if let (Some(w), Some(c)) = (row.price.value(), m.entry.price) {
@@ -196,10 +157,7 @@ pub fn validate<R: Read>(
                 add(
                     Severity::Warning,
                     "price-change",
-                    format!(
-                        "price changes from {w} to {c}, more than {:.0} %",
-                        settings.price_change_ratio * 100.0
-                    ),
+                    format!("price changes from {w} to {c}, more than {:.0} %", settings.price_change_ratio * 100.0),
                 );
             }
         }
@@ -215,10 +173,7 @@ pub fn validate<R: Read>(
                 None => add(
                     Severity::Error,
                     "price-missing",
-                    format!(
-                        "Comax line {} has no price, but the row would be exported",
-                        m.entry.line
-                    ),
+                    format!("Comax line {} has no price, but the row would be exported", m.entry.line),
                 ),
                 _ => {}
             }
@@ -234,22 +189,16 @@ pub fn validate<R: Read>(
             "the product has no translation".into(),
         ));
     }
-    let mut to_create: Vec<(&str, u64)> = input
-        .comax
-        .entries
-        .iter()
-        .filter(|(k, e)| e.sell_online && e.active && !keys_in_store.contains(&***k))
-        .map(|(k, e)| (&**k, e.line))
-        .collect();
-    to_create.sort_by_key(|&(_, line)| line);
-    for (key, line) in to_create {
-        findings.push(Finding::warning(
-            "to-create",
-            COMAX_PRODUCTS,
-            Some(line),
-            key,
-            "marked for the web in Comax but absent from the store: to create".into(),
-        ));
+    for (line, sku) in &input.comax.for_web {
+        if sku_key(sku).is_some_and(|k| !keys_in_store.contains(&k)) {
+            findings.push(Finding::warning(
+                "to-create",
+                COMAX_PRODUCTS,
+                Some(*line),
+                sku,
+                "marked for the web in Comax but absent from the store: to create".into(),
+            ));
+        }
     }
     let max_age = chrono::Duration::seconds((settings.max_input_age_hours * 3600.0) as i64);
     for (name, at) in input.file_times {
@@ -275,11 +224,7 @@ pub fn validate<R: Read>(
         last_accepted_rows: input.last_accepted_comax_rows,
         in_stock,
         zeroed,
-        zero_share: if in_stock == 0 {
-            0.0
-        } else {
-            zeroed as f64 / in_stock as f64
-        },
+        zero_share: if in_stock == 0 { 0.0 } else { zeroed as f64 / in_stock as f64 },
         tripped: vec![],
         overridden: input.blast_override.cloned(),
     };
@@ -301,29 +246,14 @@ pub fn validate<R: Read>(
     }
     for t in &blast.tripped {
         let (sev, msg) = match &blast.overridden {
-            Some(o) => (
-                Severity::Warning,
-                format!("{t}; overridden by {} ({})", o.by, o.reason),
-            ),
-            None => (
-                Severity::Error,
-                format!("{t}; an operator may override this explicitly"),
-            ),
+            Some(o) => (Severity::Warning, format!("{t}; overridden by {} ({})", o.by, o.reason)),
+            None => (Severity::Error, format!("{t}; an operator may override this explicitly")),
         };
-        let file = if t.starts_with("the Comax") {
-            COMAX_PRODUCTS
-        } else {
-            WEB_PRODUCTS
-        };
+        let file = if t.starts_with("the Comax") { COMAX_PRODUCTS } else { WEB_PRODUCTS };
         findings.push(Finding::new(sev, "blast-radius", file, None, "", msg));
     }
     let counts = count(&findings);
-    Ok(Outcome {
-        findings,
-        counts,
-        blast,
-        to_export,
-    })
+    Ok(Outcome { findings, counts, blast, to_export })
 }
 
 fn human(d: chrono::Duration) -> String {

@@ -18,35 +18,24 @@ use crate::config::Settings;
 use crate::domain::{Actor, SessionId};
 use crate::engine::{export_inventory, Translations};
 use crate::formats::{
-    index_comax, on_hold_quantities, read_orders, read_translations, write_comax_orders,
-    ComaxMapping, ComaxReader, ProductKind, WebProductReader, COMAX_PRODUCTS, WEB_ORDERS,
-    WEB_PRODUCTS, WEB_TRANSLATIONS,
+    index_comax, on_hold_quantities, read_orders, read_translations, write_comax_orders, ComaxMapping, ComaxReader,
+    ProductKind, WebProductReader, COMAX_PRODUCTS, WEB_ORDERS, WEB_PRODUCTS, WEB_TRANSLATIONS,
 };
 use crate::ports::{AuditEntry, Blob, BlobInfo, PortError, Ports, StatusEntry, StepStatus};
 use crate::report::write_report;
 use crate::validate::{validate, BlastOverride, Inputs};
 
-pub const STEP_NAMES: [&str; 5] = [
-    "Import web data",
-    "Export orders",
-    "Import Comax data",
-    "Validate",
-    "Export web inventory",
-];
+pub const STEP_NAMES: [&str; 5] =
+    ["Import web data", "Export orders", "Import Comax data", "Validate", "Export web inventory"];
 pub const WEB_FILES: [&str; 3] = [WEB_PRODUCTS, WEB_ORDERS, WEB_TRANSLATIONS];
 pub const INBOX_WEB: &str = "inbox/web/";
 pub const INBOX_COMAX: &str = "inbox/comax/";
 pub const MAPPING_KEY: &str = "config/comax-mapping.toml";
 /// Every queue the daily sync uses; the template declares one (with a dead-letter queue) each.
-pub const QUEUES: [&str; 5] = [
-    "import-web",
-    "export-orders",
-    "import-comax",
-    "validate",
-    "export-inventory",
-];
+pub const QUEUES: [&str; 5] = ["import-web", "export-orders", "import-comax", "validate", "export-inventory"];
 
 const KV_CURRENT: &str = "daily/current-session";
+const KV_LATEST: &str = "daily/latest-session";
 const KV_LAST_COMAX_ROWS: &str = "daily/last-accepted-comax-rows";
 const DOWNLOAD_SECS: u64 = 900;
 
@@ -66,33 +55,14 @@ pub fn outbox_key(s: &SessionId, stem: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum Command {
-    StartSessionV1 {
-        by: String,
-    },
-    ImportWebV1 {
-        session: SessionId,
-    },
-    ExportOrdersV1 {
-        session: SessionId,
-    },
-    ConfirmOrdersV1 {
-        session: SessionId,
-        by: String,
-    },
-    ImportComaxV1 {
-        session: SessionId,
-    },
-    ValidateV1 {
-        session: SessionId,
-        blast_override: Option<BlastOverride>,
-    },
-    GenerateInventoryV1 {
-        session: SessionId,
-    },
-    ConfirmInventoryV1 {
-        session: SessionId,
-        by: String,
-    },
+    StartSessionV1 { by: String },
+    ImportWebV1 { session: SessionId },
+    ExportOrdersV1 { session: SessionId },
+    ConfirmOrdersV1 { session: SessionId, by: String },
+    ImportComaxV1 { session: SessionId },
+    ValidateV1 { session: SessionId, blast_override: Option<BlastOverride> },
+    GenerateInventoryV1 { session: SessionId },
+    ConfirmInventoryV1 { session: SessionId, by: String },
 }
 
 impl Command {
@@ -115,10 +85,7 @@ pub enum Action {
     ConfirmOrders,
     GenerateInventory,
     ConfirmInventory,
-    Retry {
-        step: u8,
-        override_blast_radius: Option<String>,
-    },
+    Retry { step: u8, override_blast_radius: Option<String> },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -206,19 +173,11 @@ struct StepDone {
 }
 
 fn done(message: impl Into<String>, details: Value) -> StepDone {
-    StepDone {
-        status: StepStatus::Completed,
-        message: message.into(),
-        details,
-    }
+    StepDone { status: StepStatus::Completed, message: message.into(), details }
 }
 
 fn waiting(message: impl Into<String>, details: Value) -> StepDone {
-    StepDone {
-        status: StepStatus::Waiting,
-        message: message.into(),
-        details,
-    }
+    StepDone { status: StepStatus::Waiting, message: message.into(), details }
 }
 
 /// Why a step failed: bad input (recorded; the operator fixes it), or a port (retried).
@@ -234,10 +193,7 @@ impl From<PortError> for StepError {
 }
 
 fn input_err(message: impl std::fmt::Display) -> StepError {
-    StepError::Input {
-        message: message.to_string(),
-        details: Value::Null,
-    }
+    StepError::Input { message: message.to_string(), details: Value::Null }
 }
 
 /// A snapshot of one input file in the session.
@@ -296,20 +252,12 @@ impl Workflow {
                 }
             })
             .collect();
-        Ok(SessionView {
-            session,
-            steps,
-            timeline,
-        })
+        Ok(SessionView { session, steps, timeline })
     }
 
     /// The latest `completed` details of a step (what the next steps build on).
     fn completed_details(view: &SessionView, n: u8) -> Option<&Value> {
-        view.timeline
-            .iter()
-            .rev()
-            .find(|e| e.step == n && e.status == StepStatus::Completed)
-            .map(|e| &e.details)
+        view.timeline.iter().rev().find(|e| e.step == n && e.status == StepStatus::Completed).map(|e| &e.details)
     }
 
     // ---- sessions ----
@@ -318,12 +266,7 @@ impl Workflow {
     pub async fn open_session(&self, by: &Actor) -> Result<SessionId, WorkflowError> {
         for _ in 0..3 {
             if let Some(s) = self.current().await? {
-                if self
-                    .record(&s)
-                    .await
-                    .map(|r| r.state == SessionState::Open)
-                    .unwrap_or(false)
-                {
+                if self.record(&s).await.map(|r| r.state == SessionState::Open).unwrap_or(false) {
                     return Ok(s);
                 }
                 self.ports.kv.delete_if(KV_CURRENT, &json!(s)).await?;
@@ -337,11 +280,9 @@ impl Workflow {
                 state: SessionState::Open,
                 closed_at: None,
             };
-            self.ports
-                .kv
-                .put(&kv_session(&s), &serde_json::to_value(&rec)?)
-                .await?;
+            self.ports.kv.put(&kv_session(&s), &serde_json::to_value(&rec)?).await?;
             if self.ports.kv.put_if_absent(KV_CURRENT, &json!(s)).await? {
+                self.ports.kv.put(KV_LATEST, &json!(s)).await?;
                 tracing::info!(session = %s, by = %by.0, "session opened");
                 return Ok(s);
             }
@@ -356,10 +297,7 @@ impl Workflow {
         let mut rec = self.record(s).await?;
         rec.state = state;
         rec.closed_at = Some(self.now());
-        self.ports
-            .kv
-            .put(&kv_session(s), &serde_json::to_value(&rec)?)
-            .await?;
+        self.ports.kv.put(&kv_session(s), &serde_json::to_value(&rec)?).await?;
         self.ports.kv.delete_if(KV_CURRENT, &json!(s)).await?;
         Ok(())
     }
@@ -386,8 +324,7 @@ impl Workflow {
     }
 
     async fn enqueue(&self, cmd: &Command) -> Result<(), PortError> {
-        let body =
-            serde_json::to_string(cmd).map_err(|e| PortError::backend("encode", cmd.queue(), e))?;
+        let body = serde_json::to_string(cmd).map_err(|e| PortError::backend("encode", cmd.queue(), e))?;
         self.ports.queue.send(cmd.queue(), &body).await
     }
 
@@ -418,81 +355,46 @@ impl Workflow {
             if !missing.is_empty() {
                 let msg = format!(
                     "Received {}; waiting for {}",
-                    present
-                        .iter()
-                        .map(|i| file_name(&i.key))
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    present.iter().map(|i| file_name(&i.key)).collect::<Vec<_>>().join(", "),
                     missing.join(", ")
                 );
-                self.status(
-                    &s,
-                    1,
-                    StepStatus::Waiting,
-                    &msg,
-                    json!({ "missing": missing }),
-                )
-                .await?;
+                self.status(&s, 1, StepStatus::Waiting, &msg, json!({ "missing": missing })).await?;
                 return Ok(UploadOutcome::Handled(s));
             }
             if self.claim(&s, "import-web", &present).await? {
-                self.handle(Command::ImportWebV1 { session: s.clone() })
-                    .await?;
+                self.handle(Command::ImportWebV1 { session: s.clone() }).await?;
             }
             return Ok(UploadOutcome::Handled(s));
         }
         if let Some(name) = key.strip_prefix(INBOX_COMAX) {
             if name != COMAX_PRODUCTS {
-                return Ok(UploadOutcome::Ignored(format!(
-                    "{key}: not a Comax input; expected {COMAX_PRODUCTS}"
-                )));
+                return Ok(UploadOutcome::Ignored(format!("{key}: not a Comax input; expected {COMAX_PRODUCTS}")));
             }
             let s = self.open_session(&Actor::system()).await?;
             let view = self.view(&s).await?;
             if view.status(2) != Some(StepStatus::Completed) {
-                let msg =
-                    format!("{COMAX_PRODUCTS} received; it is imported once step 2 completes");
-                self.status(&s, 3, StepStatus::Waiting, &msg, Value::Null)
-                    .await?;
+                let msg = format!("{COMAX_PRODUCTS} received; it is imported once step 2 completes");
+                self.status(&s, 3, StepStatus::Waiting, &msg, Value::Null).await?;
                 return Ok(UploadOutcome::Handled(s));
             }
             if let Some(info) = self.ports.blobs.head(key).await? {
                 if self.claim(&s, "import-comax", &[info]).await? {
-                    self.handle(Command::ImportComaxV1 { session: s.clone() })
-                        .await?;
+                    self.handle(Command::ImportComaxV1 { session: s.clone() }).await?;
                 }
             }
             return Ok(UploadOutcome::Handled(s));
         }
-        Ok(UploadOutcome::Ignored(format!(
-            "{key}: not under {INBOX_WEB} or {INBOX_COMAX}"
-        )))
+        Ok(UploadOutcome::Ignored(format!("{key}: not under {INBOX_WEB} or {INBOX_COMAX}")))
     }
 
     /// One handler per set of uploaded files, even when several upload events race.
-    async fn claim(
-        &self,
-        s: &SessionId,
-        what: &str,
-        files: &[BlobInfo],
-    ) -> Result<bool, PortError> {
+    async fn claim(&self, s: &SessionId, what: &str, files: &[BlobInfo]) -> Result<bool, PortError> {
         let mut h = Sha256::new();
         for f in files {
-            h.update(format!(
-                "{}|{}|{}\n",
-                f.key,
-                f.size,
-                f.modified.timestamp_nanos_opt().unwrap_or(0)
-            ));
+            h.update(format!("{}|{}|{}\n", f.key, f.size, f.modified.timestamp_nanos_opt().unwrap_or(0)));
         }
-        let key = format!(
-            "daily/claim/{s}/{what}/{}",
-            &hex::encode(h.finalize())[..16]
-        );
-        self.ports
-            .kv
-            .put_if_absent(&key, &json!({ "at": self.now() }))
-            .await
+        let key = format!("daily/claim/{s}/{what}/{}", &hex::encode(h.finalize())[..16]);
+        self.ports.kv.put_if_absent(&key, &json!({ "at": self.now() })).await
     }
 
     /// Runs one command. Bad input is recorded as a failed step (Ok); a port error is returned
@@ -511,13 +413,8 @@ impl Workflow {
                 if present.len() == WEB_FILES.len() {
                     self.run(&s, 1, self.import_web(&s)).await
                 } else {
-                    let msg = format!(
-                        "Session started; upload {} to {INBOX_WEB}",
-                        WEB_FILES.join(", ")
-                    );
-                    Ok(self
-                        .status(&s, 1, StepStatus::Waiting, &msg, Value::Null)
-                        .await?)
+                    let msg = format!("Session started; upload {} to {INBOX_WEB}", WEB_FILES.join(", "));
+                    Ok(self.status(&s, 1, StepStatus::Waiting, &msg, Value::Null).await?)
                 }
             }
             Command::ImportWebV1 { session } => {
@@ -536,10 +433,7 @@ impl Workflow {
                 let s = self.open(&session).await?;
                 self.run(&s, 3, self.import_comax(&s)).await
             }
-            Command::ValidateV1 {
-                session,
-                blast_override,
-            } => {
+            Command::ValidateV1 { session, blast_override } => {
                 let s = self.open(&session).await?;
                 self.run(&s, 4, self.validate(&s, blast_override)).await
             }
@@ -558,7 +452,27 @@ impl Workflow {
         }
     }
 
-    /// A command for a closed session is dropped with a log line: its work is moot.
+    /// Decodes and runs one queued message. A command for a closed session is moot: it is
+    /// acknowledged with a log line. Any other failure is returned, so the message stays queued
+    /// and, after the retry schedule, reaches the dead-letter queue.
+    pub async fn handle_message(&self, body: &str) -> Result<(), WorkflowError> {
+        let cmd: Command = serde_json::from_str(body)?;
+        match self.handle(cmd).await {
+            Err(WorkflowError::Conflict { session, message }) => {
+                tracing::warn!(%session, message, "command for a closed session dropped");
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// The session most recently opened.
+    pub async fn latest(&self) -> Result<Option<SessionId>, WorkflowError> {
+        let v = self.ports.kv.get(KV_LATEST).await?;
+        Ok(v.and_then(|v| serde_json::from_value(v).ok()))
+    }
+
+    /// A command for a closed session is refused: its work is moot.
     async fn open(&self, s: &SessionId) -> Result<SessionId, WorkflowError> {
         let rec = self.record(s).await?;
         if rec.state != SessionState::Open {
@@ -585,18 +499,14 @@ impl Workflow {
         )
         .await?;
         match work.await {
-            Ok(d) => Ok(self
-                .status(s, step, d.status, &d.message, d.details)
-                .await?),
-            Err(StepError::Input { message, details }) => Ok(self
-                .status(s, step, StepStatus::Failed, &message, details)
-                .await?),
+            Ok(d) => Ok(self.status(s, step, d.status, &d.message, d.details).await?),
+            Err(StepError::Input { message, details }) => {
+                Ok(self.status(s, step, StepStatus::Failed, &message, details).await?)
+            }
             Err(StepError::Port(e)) => {
                 let msg = format!("temporary failure, will be retried: {e}");
                 // The failure status is best effort: the error itself goes back to the queue.
-                let _ = self
-                    .status(s, step, StepStatus::Failed, &msg, Value::Null)
-                    .await;
+                let _ = self.status(s, step, StepStatus::Failed, &msg, Value::Null).await;
                 Err(e.into())
             }
         }
@@ -605,23 +515,13 @@ impl Workflow {
     // ---- operator actions ----
 
     /// Checks that the session can take `action` now, audits it and enqueues its command.
-    pub async fn request(
-        &self,
-        s: &SessionId,
-        action: Action,
-        actor: &Actor,
-    ) -> Result<Command, WorkflowError> {
+    pub async fn request(&self, s: &SessionId, action: Action, actor: &Actor) -> Result<Command, WorkflowError> {
         let view = self.view(s).await?;
-        let conflict = |message: String| WorkflowError::Conflict {
-            session: s.clone(),
-            message,
-        };
+        let conflict = |message: String| WorkflowError::Conflict { session: s.clone(), message };
         if view.session.state != SessionState::Open {
             return Err(conflict(format!(
                 "the session is {}",
-                serde_json::to_value(view.session.state)?
-                    .as_str()
-                    .unwrap_or("")
+                serde_json::to_value(view.session.state)?.as_str().unwrap_or("")
             )));
         }
         let need = |n: u8, want: StepStatus, what: &str| -> Result<(), WorkflowError> {
@@ -641,14 +541,9 @@ impl Workflow {
             Action::ConfirmOrders => {
                 need(2, StepStatus::Waiting, "cannot confirm the Comax update")?;
                 if view.step(2).details.get("order_ids").is_none() {
-                    return Err(conflict(
-                        "cannot confirm the Comax update: no orders were exported".into(),
-                    ));
+                    return Err(conflict("cannot confirm the Comax update: no orders were exported".into()));
                 }
-                Command::ConfirmOrdersV1 {
-                    session: s.clone(),
-                    by: actor.0.clone(),
-                }
+                Command::ConfirmOrdersV1 { session: s.clone(), by: actor.0.clone() }
             }
             Action::GenerateInventory => {
                 need(4, StepStatus::Completed, "cannot generate the export")?;
@@ -657,35 +552,19 @@ impl Workflow {
             Action::ConfirmInventory => {
                 need(5, StepStatus::Waiting, "cannot confirm the web update")?;
                 if view.step(5).details.get("file").is_none() {
-                    return Err(conflict(
-                        "cannot confirm the web update: generate the export first".into(),
-                    ));
+                    return Err(conflict("cannot confirm the web update: generate the export first".into()));
                 }
-                Command::ConfirmInventoryV1 {
-                    session: s.clone(),
-                    by: actor.0.clone(),
-                }
+                Command::ConfirmInventoryV1 { session: s.clone(), by: actor.0.clone() }
             }
-            Action::Retry {
-                step,
-                override_blast_radius,
-            } => {
+            Action::Retry { step, override_blast_radius } => {
                 if !(1..=5).contains(step) {
-                    return Err(WorkflowError::BadRequest(format!(
-                        "step {step}: steps are 1 to 5"
-                    )));
+                    return Err(WorkflowError::BadRequest(format!("step {step}: steps are 1 to 5")));
                 }
                 if *step > 1 {
-                    need(
-                        step - 1,
-                        StepStatus::Completed,
-                        &format!("cannot retry step {step}"),
-                    )?;
+                    need(step - 1, StepStatus::Completed, &format!("cannot retry step {step}"))?;
                 }
                 if override_blast_radius.is_some() && *step != 4 {
-                    return Err(WorkflowError::BadRequest(
-                        "override_blast_radius applies to step 4 only".into(),
-                    ));
+                    return Err(WorkflowError::BadRequest("override_blast_radius applies to step 4 only".into()));
                 }
                 match step {
                     1 => Command::ImportWebV1 { session: s.clone() },
@@ -695,15 +574,11 @@ impl Workflow {
                         session: s.clone(),
                         blast_override: match override_blast_radius {
                             Some(reason) if reason.trim().is_empty() => {
-                                return Err(WorkflowError::BadRequest(
-                                    "override_blast_radius needs a reason".into(),
-                                ))
+                                return Err(WorkflowError::BadRequest("override_blast_radius needs a reason".into()))
                             }
-                            Some(reason) => Some(BlastOverride {
-                                by: actor.0.clone(),
-                                reason: reason.clone(),
-                                at: self.now(),
-                            }),
+                            Some(reason) => {
+                                Some(BlastOverride { by: actor.0.clone(), reason: reason.clone(), at: self.now() })
+                            }
                             None => None,
                         },
                     },
@@ -711,14 +586,7 @@ impl Workflow {
                 }
             }
         };
-        self.audit(
-            actor,
-            &action_name(&action),
-            s,
-            &view,
-            json!({ "enqueued": cmd }),
-        )
-        .await?;
+        self.audit(actor, &action_name(&action), s, &view, json!({ "enqueued": cmd })).await?;
         self.enqueue(&cmd).await?;
         Ok(cmd)
     }
@@ -731,11 +599,7 @@ impl Workflow {
         before: &SessionView,
         after: Value,
     ) -> Result<(), PortError> {
-        let steps: Vec<Value> = before
-            .steps
-            .iter()
-            .map(|st| json!({ "step": st.step, "status": st.status }))
-            .collect();
+        let steps: Vec<Value> = before.steps.iter().map(|st| json!({ "step": st.step, "status": st.status })).collect();
         self.ports
             .audit
             .record(&AuditEntry {
@@ -753,11 +617,8 @@ impl Workflow {
     pub async fn start(&self, actor: &Actor) -> Result<SessionId, WorkflowError> {
         let s = self.open_session(actor).await?;
         let view = self.view(&s).await?;
-        let cmd = Command::StartSessionV1 {
-            by: actor.0.clone(),
-        };
-        self.audit(actor, "start", &s, &view, json!({ "enqueued": cmd }))
-            .await?;
+        let cmd = Command::StartSessionV1 { by: actor.0.clone() };
+        self.audit(actor, "start", &s, &view, json!({ "enqueued": cmd })).await?;
         self.enqueue(&cmd).await?;
         Ok(s)
     }
@@ -772,8 +633,7 @@ impl Workflow {
             });
         }
         self.close(s, SessionState::Reset).await?;
-        self.audit(actor, "reset", s, &view, json!({ "state": "reset" }))
-            .await?;
+        self.audit(actor, "reset", s, &view, json!({ "state": "reset" })).await?;
         Ok(())
     }
 
@@ -784,11 +644,7 @@ impl Workflow {
             .timeline
             .iter()
             .rev()
-            .find_map(|e| {
-                (e.step == 5)
-                    .then(|| e.details.get("file").and_then(Value::as_str))
-                    .flatten()
-            })
+            .find_map(|e| (e.step == 5).then(|| e.details.get("file").and_then(Value::as_str)).flatten())
             .ok_or_else(|| WorkflowError::Conflict {
                 session: s.clone(),
                 message: "no inventory export yet: generate it first".into(),
@@ -798,12 +654,7 @@ impl Workflow {
 
     // ---- the steps ----
 
-    async fn snapshot(
-        &self,
-        s: &SessionId,
-        inbox_key: &str,
-        info: &BlobInfo,
-    ) -> Result<InputRef, PortError> {
+    async fn snapshot(&self, s: &SessionId, inbox_key: &str, info: &BlobInfo) -> Result<InputRef, PortError> {
         let blob = self.ports.blobs.get(inbox_key).await?;
         let hash = hash_blob(&blob).map_err(|e| PortError::backend("read", inbox_key, e))?;
         let name = file_name(inbox_key);
@@ -812,11 +663,7 @@ impl Workflow {
         if self.ports.blobs.head(&key).await?.is_none() {
             self.ports.blobs.copy(inbox_key, &key).await?;
         }
-        Ok(InputRef {
-            key,
-            modified: info.modified,
-            size: info.size,
-        })
+        Ok(InputRef { key, modified: info.modified, size: info.size })
     }
 
     /// The inputs for a step: fresh uploads from the inbox, else the session's last snapshot.
@@ -835,22 +682,16 @@ impl Workflow {
             if let Some(info) = self.ports.blobs.head(&inbox_key).await? {
                 inputs.insert(name.to_string(), self.snapshot(s, &inbox_key, &info).await?);
                 from_inbox.push(inbox_key);
-            } else if let Some(prev) = previous
-                .and_then(|p| p.get("inputs"))
-                .and_then(|i| i.get(name))
-            {
-                let r: InputRef = serde_json::from_value(prev.clone())
-                    .map_err(|e| PortError::backend("decode", name, e))?;
+            } else if let Some(prev) = previous.and_then(|p| p.get("inputs")).and_then(|i| i.get(name)) {
+                let r: InputRef =
+                    serde_json::from_value(prev.clone()).map_err(|e| PortError::backend("decode", name, e))?;
                 inputs.insert(name.to_string(), r);
             } else {
                 missing.push(name);
             }
         }
         if !missing.is_empty() {
-            return Err(input_err(format!(
-                "missing {} in {inbox}: upload it, then retry",
-                missing.join(", ")
-            )));
+            return Err(input_err(format!("missing {} in {inbox}: upload it, then retry", missing.join(", "))));
         }
         Ok((inputs, from_inbox))
     }
@@ -861,12 +702,11 @@ impl Workflow {
 
     async fn import_web(&self, s: &SessionId) -> Result<StepDone, StepError> {
         let view = self.view(s).await.map_err(port_only)?;
-        let (inputs, from_inbox) = self
-            .take_inputs(s, INBOX_WEB, &WEB_FILES, Self::completed_details(&view, 1))
-            .await?;
+        let (inputs, from_inbox) =
+            self.take_inputs(s, INBOX_WEB, &WEB_FILES, Self::completed_details(&view, 1)).await?;
         let products = self.load(&inputs[WEB_PRODUCTS]).await?;
-        let mut reader = WebProductReader::open(WEB_PRODUCTS, open_blob(&products, WEB_PRODUCTS)?)
-            .map_err(input_err)?;
+        let mut reader =
+            WebProductReader::open(WEB_PRODUCTS, open_blob(&products, WEB_PRODUCTS)?).map_err(input_err)?;
         let mut kinds: BTreeMap<String, u64> = BTreeMap::new();
         let mut rows = 0u64;
         while let Some(p) = reader.next().map_err(input_err)? {
@@ -874,43 +714,38 @@ impl Workflow {
             *kinds.entry(kind_name(p.kind).to_string()).or_default() += 1;
         }
         let orders_blob = self.load(&inputs[WEB_ORDERS]).await?;
-        let orders =
-            read_orders(WEB_ORDERS, open_blob(&orders_blob, WEB_ORDERS)?).map_err(input_err)?;
+        let orders = read_orders(WEB_ORDERS, open_blob(&orders_blob, WEB_ORDERS)?).map_err(input_err)?;
         let tr_blob = self.load(&inputs[WEB_TRANSLATIONS]).await?;
         let translations =
-            read_translations(WEB_TRANSLATIONS, open_blob(&tr_blob, WEB_TRANSLATIONS)?)
-                .map_err(input_err)?;
+            read_translations(WEB_TRANSLATIONS, open_blob(&tr_blob, WEB_TRANSLATIONS)?).map_err(input_err)?;
         for k in &from_inbox {
             self.ports.blobs.delete(k).await?;
         }
-        let order_count = orders
-            .rows
-            .iter()
-            .map(|o| &o.order_id)
-            .collect::<BTreeSet<_>>()
-            .len();
+        let order_count = orders.rows.iter().map(|o| &o.order_id).collect::<BTreeSet<_>>().len();
         let problems = orders.problems.len() + translations.problems.len();
         let message = format!(
             "Imported {rows} products ({} variations), {} order lines in {order_count} orders, {} translations{}",
             kinds.get("variation").copied().unwrap_or(0),
             orders.rows.len(),
             translations.rows.len(),
-            if problems > 0 { format!("; {problems} rows with problems go to the validation report") } else { String::new() }
+            if problems > 0 {
+                format!("; {problems} rows with problems go to the validation report")
+            } else {
+                String::new()
+            }
         );
         let details = json!({
             "inputs": inputs,
             "counts": { "products": rows, "kinds": kinds, "order_lines": orders.rows.len(), "orders": order_count,
                         "translations": translations.rows.len(), "row_problems": problems },
         });
-        self.enqueue(&Command::ExportOrdersV1 { session: s.clone() })
-            .await?;
+        self.enqueue(&Command::ExportOrdersV1 { session: s.clone() }).await?;
         Ok(done(message, details))
     }
 
     async fn web_inputs(&self, s: &SessionId) -> Result<BTreeMap<String, InputRef>, StepError> {
         let view = self.view(s).await.map_err(port_only)?;
-        let d = Self::completed_details(&view, 1)
-            .ok_or_else(|| input_err("step 1 has not completed"))?;
+        let d = Self::completed_details(&view, 1).ok_or_else(|| input_err("step 1 has not completed"))?;
         serde_json::from_value(d["inputs"].clone())
             .map_err(|e| StepError::Port(PortError::backend("decode", "step 1 details", e)))
     }
@@ -926,14 +761,7 @@ impl Workflow {
             if already.contains(&line.order_id) {
                 continue;
             }
-            if !ids.contains(&line.order_id)
-                && self
-                    .ports
-                    .kv
-                    .get(&kv_exported(&line.order_id))
-                    .await?
-                    .is_some()
-            {
+            if !ids.contains(&line.order_id) && self.ports.kv.get(&kv_exported(&line.order_id)).await?.is_some() {
                 already.insert(line.order_id.clone());
                 continue;
             }
@@ -941,16 +769,11 @@ impl Workflow {
             eligible.push(line);
         }
         if eligible.is_empty() {
-            self.enqueue(&Command::ImportComaxV1 { session: s.clone() })
-                .await?;
-            return Ok(done(
-                "No orders to export",
-                json!({ "orders": 0, "already_exported": already }),
-            ));
+            self.enqueue(&Command::ImportComaxV1 { session: s.clone() }).await?;
+            return Ok(done("No orders to export", json!({ "orders": 0, "already_exported": already })));
         }
         let key = outbox_key(s, "ComaxOrders");
-        self.publish(&key, Bytes::from(write_comax_orders(&eligible)))
-            .await?;
+        self.publish(&key, Bytes::from(write_comax_orders(&eligible))).await?;
         Ok(waiting(
             format!(
                 "Exported {} orders ({} lines) to {}; waiting for \"Confirm Comax update\"",
@@ -978,8 +801,7 @@ impl Workflow {
             let rec = json!({ "session": s, "by": by, "at": self.now() });
             marked += usize::from(self.ports.kv.put_if_absent(&kv_exported(id), &rec).await?);
         }
-        self.enqueue(&Command::ImportComaxV1 { session: s.clone() })
-            .await?;
+        self.enqueue(&Command::ImportComaxV1 { session: s.clone() }).await?;
         Ok(done(
             format!("Comax update confirmed by {by}: {marked} orders marked exported"),
             json!({ "order_ids": ids, "marked": marked, "by": by }),
@@ -991,9 +813,7 @@ impl Workflow {
             return Ok((ComaxMapping::default(), "default"));
         }
         let blob = self.ports.blobs.get(MAPPING_KEY).await?;
-        let bytes = blob
-            .to_bytes()
-            .map_err(|e| PortError::backend("read", MAPPING_KEY, e))?;
+        let bytes = blob.to_bytes().map_err(|e| PortError::backend("read", MAPPING_KEY, e))?;
         let text = String::from_utf8_lossy(&bytes);
         let m = ComaxMapping::from_toml(MAPPING_KEY, &text).map_err(input_err)?;
         Ok((m, MAPPING_KEY))
@@ -1004,42 +824,25 @@ impl Workflow {
         let previous = Self::completed_details(&view, 3);
         let inbox_key = format!("{INBOX_COMAX}{COMAX_PRODUCTS}");
         if previous.is_none() && self.ports.blobs.head(&inbox_key).await?.is_none() {
-            return Ok(waiting(
-                format!("Upload {COMAX_PRODUCTS} to {INBOX_COMAX}"),
-                Value::Null,
-            ));
+            return Ok(waiting(format!("Upload {COMAX_PRODUCTS} to {INBOX_COMAX}"), Value::Null));
         }
-        let (inputs, from_inbox) = self
-            .take_inputs(s, INBOX_COMAX, &[COMAX_PRODUCTS], previous)
-            .await?;
+        let (inputs, from_inbox) = self.take_inputs(s, INBOX_COMAX, &[COMAX_PRODUCTS], previous).await?;
         let (mapping, mapping_from) = self.mapping().await?;
         let blob = self.load(&inputs[COMAX_PRODUCTS]).await?;
-        let reader = ComaxReader::open(COMAX_PRODUCTS, open_blob(&blob, COMAX_PRODUCTS)?, &mapping)
-            .map_err(input_err)?;
+        let reader =
+            ComaxReader::open(COMAX_PRODUCTS, open_blob(&blob, COMAX_PRODUCTS)?, &mapping).map_err(input_err)?;
         let idx = index_comax(reader).map_err(input_err)?;
         for k in &from_inbox {
             self.ports.blobs.delete(k).await?;
         }
-        self.enqueue(&Command::ValidateV1 {
-            session: s.clone(),
-            blast_override: None,
-        })
-        .await?;
+        self.enqueue(&Command::ValidateV1 { session: s.clone(), blast_override: None }).await?;
         Ok(done(
-            format!(
-                "Imported {} Comax products ({} distinct SKUs)",
-                idx.rows,
-                idx.entries.len()
-            ),
+            format!("Imported {} Comax products ({} distinct SKUs)", idx.rows, idx.entries.len()),
             json!({ "inputs": inputs, "rows": idx.rows, "skus": idx.entries.len(), "mapping": mapping_from, "row_problems": idx.problems.len() }),
         ))
     }
 
-    async fn validate(
-        &self,
-        s: &SessionId,
-        blast_override: Option<BlastOverride>,
-    ) -> Result<StepDone, StepError> {
+    async fn validate(&self, s: &SessionId, blast_override: Option<BlastOverride>) -> Result<StepDone, StepError> {
         let web = self.web_inputs(s).await?;
         let view = self.view(s).await.map_err(port_only)?;
         let comax_in: BTreeMap<String, InputRef> = Self::completed_details(&view, 3)
@@ -1049,32 +852,18 @@ impl Workflow {
         let (mapping, _) = self.mapping().await?;
         let comax_blob = self.load(comax_ref).await?;
         let comax = index_comax(
-            ComaxReader::open(
-                COMAX_PRODUCTS,
-                open_blob(&comax_blob, COMAX_PRODUCTS)?,
-                &mapping,
-            )
-            .map_err(input_err)?,
+            ComaxReader::open(COMAX_PRODUCTS, open_blob(&comax_blob, COMAX_PRODUCTS)?, &mapping).map_err(input_err)?,
         )
         .map_err(input_err)?;
         let orders_blob = self.load(&web[WEB_ORDERS]).await?;
-        let orders =
-            read_orders(WEB_ORDERS, open_blob(&orders_blob, WEB_ORDERS)?).map_err(input_err)?;
+        let orders = read_orders(WEB_ORDERS, open_blob(&orders_blob, WEB_ORDERS)?).map_err(input_err)?;
         let tr_blob = self.load(&web[WEB_TRANSLATIONS]).await?;
         let translations =
-            read_translations(WEB_TRANSLATIONS, open_blob(&tr_blob, WEB_TRANSLATIONS)?)
-                .map_err(input_err)?;
+            read_translations(WEB_TRANSLATIONS, open_blob(&tr_blob, WEB_TRANSLATIONS)?).map_err(input_err)?;
         let products = self.load(&web[WEB_PRODUCTS]).await?;
-        let reader = WebProductReader::open(WEB_PRODUCTS, open_blob(&products, WEB_PRODUCTS)?)
-            .map_err(input_err)?;
-        let last: Option<u64> = self
-            .ports
-            .kv
-            .get(KV_LAST_COMAX_ROWS)
-            .await?
-            .and_then(|v| v.as_u64());
-        let mut file_times: Vec<(String, DateTime<Utc>)> =
-            web.iter().map(|(n, r)| (n.clone(), r.modified)).collect();
+        let reader = WebProductReader::open(WEB_PRODUCTS, open_blob(&products, WEB_PRODUCTS)?).map_err(input_err)?;
+        let last: Option<u64> = self.ports.kv.get(KV_LAST_COMAX_ROWS).await?.and_then(|v| v.as_u64());
+        let mut file_times: Vec<(String, DateTime<Utc>)> = web.iter().map(|(n, r)| (n.clone(), r.modified)).collect();
         file_times.push((COMAX_PRODUCTS.to_string(), comax_ref.modified));
         let outcome = validate(
             reader,
@@ -1091,18 +880,13 @@ impl Workflow {
         )
         .map_err(input_err)?;
         let key = outbox_key(s, "Validation");
-        self.publish(&key, Bytes::from(write_report(&outcome.findings)))
-            .await?;
+        self.publish(&key, Bytes::from(write_report(&outcome.findings))).await?;
         let details = json!({
             "report": key, "counts": outcome.counts, "blast_radius": outcome.blast, "to_export": outcome.to_export,
         });
         let c = &outcome.counts;
         if outcome.blocked() {
-            let blast = outcome
-                .blast
-                .tripped
-                .iter()
-                .any(|_| outcome.blast.overridden.is_none());
+            let blast = outcome.blast.tripped.iter().any(|_| outcome.blast.overridden.is_none());
             return Err(StepError::Input {
                 message: format!(
                     "{} errors, {} warnings: see {}{}",
@@ -1118,10 +902,7 @@ impl Workflow {
                 details,
             });
         }
-        self.ports
-            .kv
-            .put(KV_LAST_COMAX_ROWS, &json!(comax.rows))
-            .await?;
+        self.ports.kv.put(KV_LAST_COMAX_ROWS, &json!(comax.rows)).await?;
         if let Some(o) = &blast_override {
             if !outcome.blast.tripped.is_empty() {
                 let before = self.view(s).await.map_err(port_only)?;
@@ -1136,12 +917,7 @@ impl Workflow {
             }
         }
         Ok(done(
-            format!(
-                "Passed: {} rows to export, {} warnings (see {})",
-                outcome.to_export,
-                c.warnings,
-                file_name(&key)
-            ),
+            format!("Passed: {} rows to export, {} warnings (see {})", outcome.to_export, c.warnings, file_name(&key)),
             details,
         ))
     }
@@ -1158,24 +934,16 @@ impl Workflow {
         let (mapping, _) = self.mapping().await?;
         let comax_blob = self.load(&comax_in[COMAX_PRODUCTS]).await?;
         let comax = index_comax(
-            ComaxReader::open(
-                COMAX_PRODUCTS,
-                open_blob(&comax_blob, COMAX_PRODUCTS)?,
-                &mapping,
-            )
-            .map_err(input_err)?,
+            ComaxReader::open(COMAX_PRODUCTS, open_blob(&comax_blob, COMAX_PRODUCTS)?, &mapping).map_err(input_err)?,
         )
         .map_err(input_err)?;
         let orders_blob = self.load(&web[WEB_ORDERS]).await?;
-        let orders =
-            read_orders(WEB_ORDERS, open_blob(&orders_blob, WEB_ORDERS)?).map_err(input_err)?;
+        let orders = read_orders(WEB_ORDERS, open_blob(&orders_blob, WEB_ORDERS)?).map_err(input_err)?;
         let tr_blob = self.load(&web[WEB_TRANSLATIONS]).await?;
         let translations =
-            read_translations(WEB_TRANSLATIONS, open_blob(&tr_blob, WEB_TRANSLATIONS)?)
-                .map_err(input_err)?;
+            read_translations(WEB_TRANSLATIONS, open_blob(&tr_blob, WEB_TRANSLATIONS)?).map_err(input_err)?;
         let products = self.load(&web[WEB_PRODUCTS]).await?;
-        let reader = WebProductReader::open(WEB_PRODUCTS, open_blob(&products, WEB_PRODUCTS)?)
-            .map_err(input_err)?;
+        let reader = WebProductReader::open(WEB_PRODUCTS, open_blob(&products, WEB_PRODUCTS)?).map_err(input_err)?;
         let mut out = Vec::new();
         let summary = export_inventory(
             reader,
@@ -1202,35 +970,24 @@ impl Workflow {
     async fn confirm_inventory(&self, s: &SessionId, by: &str) -> Result<StepDone, StepError> {
         let view = self.view(s).await.map_err(port_only)?;
         let file = view
-            .step(5)
-            .details
-            .get("file")
-            .cloned()
-            .ok_or_else(|| input_err("no export to confirm"))?;
-        Ok(done(
-            format!("Web update confirmed by {by}; session complete"),
-            json!({ "file": file, "by": by }),
-        ))
+            .timeline
+            .iter()
+            .rev()
+            .find(|e| e.step == 5 && e.status == StepStatus::Waiting)
+            .and_then(|e| e.details.get("file").cloned())
+            .ok_or_else(|| input_err("no export to confirm: generate it first"))?;
+        Ok(done(format!("Web update confirmed by {by}; session complete"), json!({ "file": file, "by": by })))
     }
 
     /// Writes an output; an earlier different version is kept under `superseded/`.
     async fn publish(&self, key: &str, data: Bytes) -> Result<(), PortError> {
         if self.ports.blobs.head(key).await?.is_some() {
-            let old = self
-                .ports
-                .blobs
-                .get(key)
-                .await?
-                .to_bytes()
-                .map_err(|e| PortError::backend("read", key, e))?;
+            let old = self.ports.blobs.get(key).await?.to_bytes().map_err(|e| PortError::backend("read", key, e))?;
             if old == data {
                 return Ok(());
             }
             let (dir, name) = key.rsplit_once('/').unwrap_or(("", key));
-            let keep = format!(
-                "{dir}/superseded/{}-{name}",
-                self.now().format("%Y%m%dT%H%M%S%.3fZ")
-            );
+            let keep = format!("{dir}/superseded/{}-{name}", self.now().format("%Y%m%dT%H%M%S%.3fZ"));
             self.ports.blobs.copy(key, &keep).await?;
         }
         self.ports.blobs.put(key, data, None).await
@@ -1242,10 +999,7 @@ fn action_name(a: &Action) -> String {
         Action::ConfirmOrders => "confirm-orders".into(),
         Action::GenerateInventory => "generate-inventory".into(),
         Action::ConfirmInventory => "confirm-inventory".into(),
-        Action::Retry {
-            step,
-            override_blast_radius: Some(_),
-        } => format!("retry-step-{step}-with-override"),
+        Action::Retry { step, override_blast_radius: Some(_) } => format!("retry-step-{step}-with-override"),
         Action::Retry { step, .. } => format!("retry-step-{step}"),
     }
 }
@@ -1258,8 +1012,7 @@ fn port_only(e: WorkflowError) -> StepError {
 }
 
 fn open_blob<'a>(blob: &'a Blob, name: &str) -> Result<Box<dyn Read + Send + 'a>, StepError> {
-    blob.reader()
-        .map_err(|e| StepError::Port(PortError::backend("read", name, e)))
+    blob.reader().map_err(|e| StepError::Port(PortError::backend("read", name, e)))
 }
 
 fn hash_blob(blob: &Blob) -> std::io::Result<String> {

@@ -1,0 +1,197 @@
+//! The admin API as one axum Router: served by lambda_http in Lambda and by the local runtime.
+
+pub mod auth;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, MethodRouter};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use storesync_core::domain::{Actor, SessionId};
+use storesync_core::workflow::{Action, Workflow, WorkflowError};
+
+pub use auth::{Auth, Identity, Role};
+
+pub struct AppState {
+    pub workflow: Arc<Workflow>,
+    pub auth: Auth,
+}
+
+/// An error as the API answers it: a status and `{"error": "..."}`.
+#[derive(Debug)]
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<WorkflowError> for ApiError {
+    fn from(e: WorkflowError) -> Self {
+        let code = match &e {
+            WorkflowError::UnknownSession(_) => StatusCode::NOT_FOUND,
+            WorkflowError::Conflict { .. } => StatusCode::CONFLICT,
+            WorkflowError::BadRequest(_) | WorkflowError::BadCommand(_) => StatusCode::BAD_REQUEST,
+            WorkflowError::Port(_) => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        if code == StatusCode::SERVICE_UNAVAILABLE {
+            tracing::error!(error = %e, "admin api: backend failure");
+        }
+        ApiError(code, e.to_string())
+    }
+}
+
+/// The authenticated caller; rejects with 401 before any handler runs.
+pub struct Caller(pub Identity);
+
+impl FromRequestParts<Arc<AppState>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        let unauthorized = |m: String| ApiError(StatusCode::UNAUTHORIZED, m);
+        match &state.auth {
+            Auth::Gateway => parts
+                .extensions
+                .get::<Identity>()
+                .cloned()
+                .map(Caller)
+                .ok_or_else(|| unauthorized(auth::AuthError::NoGatewayIdentity.to_string())),
+            Auth::Hs256(secret) => {
+                let token = parts
+                    .headers
+                    .get(header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("Bearer "))
+                    .ok_or_else(|| unauthorized(auth::AuthError::Missing.to_string()))?;
+                auth::verify(secret, token.trim()).map(Caller).map_err(|e| unauthorized(e.to_string()))
+            }
+        }
+    }
+}
+
+/// A caller allowed to change things.
+pub struct OperatorCaller(pub Actor);
+
+impl FromRequestParts<Arc<AppState>> for OperatorCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        let Caller(id) = Caller::from_request_parts(parts, state).await?;
+        if id.role != Role::Operator {
+            return Err(ApiError(
+                StatusCode::FORBIDDEN,
+                format!("{} is a {:?}; this needs an operator", id.sub, id.role).to_lowercase(),
+            ));
+        }
+        Ok(OperatorCaller(Actor(id.sub)))
+    }
+}
+
+fn session(raw: &str) -> Result<SessionId, ApiError> {
+    SessionId::parse(raw).map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/sessions", post(start))
+        .route("/sessions/current", get(current))
+        .route("/sessions/{id}", get(view))
+        .route("/sessions/{id}/audit", get(audit))
+        .route("/sessions/{id}/orders/export", action_route(Action::Retry { step: 2, override_blast_radius: None }))
+        .route("/sessions/{id}/orders/confirm", action_route(Action::ConfirmOrders))
+        .route("/sessions/{id}/inventory/export", action_route(Action::GenerateInventory))
+        .route("/sessions/{id}/inventory/download", get(download))
+        .route("/sessions/{id}/inventory/confirm", action_route(Action::ConfirmInventory))
+        .route("/sessions/{id}/steps/{n}/retry", post(retry))
+        .route("/sessions/{id}/reset", post(reset))
+        .with_state(state)
+}
+
+fn action_route(a: Action) -> MethodRouter<Arc<AppState>> {
+    post(move |c: OperatorCaller, s: State<Arc<AppState>>, p: Path<String>| {
+        let a = a.clone();
+        async move { act(c, s, p, a).await }
+    })
+}
+
+async fn start(OperatorCaller(actor): OperatorCaller, State(st): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    let s = st.workflow.start(&actor).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "session": s }))).into_response())
+}
+
+async fn current(_: Caller, State(st): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({ "session": st.workflow.current().await? })))
+}
+
+async fn view(_: Caller, State(st): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let v = st.workflow.view(&session(&id)?).await?;
+    Ok(Json(serde_json::to_value(v).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?))
+}
+
+async fn audit(_: Caller, State(st): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let s = session(&id)?;
+    let entries = st.workflow.ports().audit.list(&format!("session/{s}")).await.map_err(WorkflowError::from)?;
+    Ok(Json(json!({ "session": s, "entries": entries })))
+}
+
+async fn act(
+    OperatorCaller(actor): OperatorCaller,
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    action: Action,
+) -> Result<Response, ApiError> {
+    let cmd = st.workflow.request(&session(&id)?, action, &actor).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "enqueued": cmd }))).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetryBody {
+    override_blast_radius: Option<String>,
+}
+
+async fn retry(
+    caller: OperatorCaller,
+    state: State<Arc<AppState>>,
+    Path((id, n)): Path<(String, u8)>,
+    body: Option<Json<RetryBody>>,
+) -> Result<Response, ApiError> {
+    let body = body.map(|Json(b)| b).unwrap_or_default();
+    act(caller, state, Path(id), Action::Retry { step: n, override_blast_radius: body.override_blast_radius }).await
+}
+
+async fn reset(
+    OperatorCaller(actor): OperatorCaller,
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    st.workflow.reset(&session(&id)?, &actor).await?;
+    Ok((StatusCode::OK, Json(json!({ "session": id, "state": "reset" }))).into_response())
+}
+
+/// A presigned URL on AWS (307 to it); the file itself locally.
+async fn download(_: Caller, State(st): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let url = st.workflow.download_url(&session(&id)?).await?;
+    if let Some(path) = url.strip_prefix("file://") {
+        let bytes =
+            std::fs::read(path).map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, format!("{path}: {e}")))?;
+        let name = path.rsplit('/').next().unwrap_or("export.csv").to_string();
+        return Ok(Response::builder()
+            .header(header::CONTENT_TYPE, "text/csv; charset=utf-8")
+            .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\""))
+            .body(Body::from(bytes))
+            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?);
+    }
+    Ok(Response::builder()
+        .status(StatusCode::TEMPORARY_REDIRECT)
+        .header(header::LOCATION, &url)
+        .body(Body::from(json!({ "url": url }).to_string()))
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?)
+}

@@ -1,0 +1,182 @@
+//! `storesync`: the local runtime and operator CLI.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use storesync_api::auth::{issue, Role};
+use storesync_core::config::Settings;
+use storesync_core::domain::SessionId;
+use storesync_local::daily::{self, DailyArgs};
+use storesync_local::runtime::ENV_STATE;
+use storesync_local::Local;
+
+#[derive(Parser)]
+#[command(name = "storesync", version, about = "Keeps a merchant's ERP, stores and warehouse in agreement")]
+struct Cli {
+    /// The state folder (bucket + SQLite).
+    #[arg(long, global = true, env = ENV_STATE, default_value = ".storesync")]
+    state: PathBuf,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the daily ERP ⇄ web sync end to end on four files.
+    Daily {
+        #[arg(long)]
+        web_products: PathBuf,
+        #[arg(long)]
+        web_orders: PathBuf,
+        #[arg(long)]
+        web_translations: PathBuf,
+        #[arg(long)]
+        comax: PathBuf,
+        /// A Comax column-mapping file (TOML); see the README.
+        #[arg(long)]
+        comax_mapping: Option<PathBuf>,
+        /// Where the exports and the validation report are written.
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+        /// Confirm the operator steps (Comax update, web update) without asking.
+        #[arg(long)]
+        yes: bool,
+        /// Override the blast-radius guard, with the reason to record.
+        #[arg(long, value_name = "REASON")]
+        override_blast_radius: Option<String>,
+    },
+    /// Run the daily sync on the demo data in examples/daily/.
+    Demo {
+        #[arg(long, default_value = "out/demo")]
+        out: PathBuf,
+    },
+    /// Print a session's status timeline (the current or latest session by default).
+    Status { session: Option<String> },
+    /// Print a bearer token for the local admin API.
+    Token {
+        #[arg(long, default_value = "operator")]
+        role: String,
+        #[arg(long, default_value = "local-operator")]
+        sub: String,
+        #[arg(long, default_value_t = 12)]
+        ttl_hours: i64,
+    },
+    /// Run the local runtime: admin API, inbox watcher and queue workers.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+    },
+}
+
+fn demo_dir() -> PathBuf {
+    let here = PathBuf::from("examples/daily");
+    if here.is_dir() {
+        return here;
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/daily")
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("STORESYNC_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let settings = Settings::from_lookup(|k| std::env::var(k).ok()).context("settings")?;
+    let local = Local::open(&cli.state, settings).with_context(|| format!("opening {}", cli.state.display()))?;
+    match cli.command {
+        Cmd::Daily {
+            web_products,
+            web_orders,
+            web_translations,
+            comax,
+            comax_mapping,
+            out,
+            yes,
+            override_blast_radius,
+        } => {
+            let args = DailyArgs {
+                web_products,
+                web_orders,
+                web_translations,
+                comax,
+                comax_mapping,
+                out,
+                yes,
+                override_blast_radius,
+            };
+            run_daily(&local, &args).await
+        }
+        Cmd::Demo { out } => {
+            let d = demo_dir();
+            let args = DailyArgs {
+                web_products: d.join("WebProducts.csv"),
+                web_orders: d.join("WebOrders.csv"),
+                web_translations: d.join("WebTranslations.csv"),
+                comax: d.join("ComaxProducts.csv"),
+                comax_mapping: Some(d.join("comax-mapping.toml")),
+                out,
+                yes: true,
+                override_blast_radius: None,
+            };
+            run_daily(&local, &args).await
+        }
+        Cmd::Status { session } => {
+            let s = match session {
+                Some(s) => SessionId::parse(&s)?,
+                None => match local.workflow.current().await? {
+                    Some(s) => s,
+                    None => local.workflow.latest().await?.context("no session yet")?,
+                },
+            };
+            print!("{}", daily::timeline(&local.workflow.view(&s).await?));
+            Ok(())
+        }
+        Cmd::Token { role, sub, ttl_hours } => {
+            let role = Role::parse(&role).with_context(|| format!("--role {role:?}: use operator or viewer"))?;
+            println!("{}", issue(&local.jwt_secret()?, &sub, role, ttl_hours * 3600)?);
+            Ok(())
+        }
+        Cmd::Serve { addr } => {
+            let local = Arc::new(local);
+            let bound = local
+                .clone()
+                .serve(addr, async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await?;
+            eprintln!(
+                "storesync: admin API on http://{bound}, watching {}/bucket/inbox/ (Ctrl-C stops)",
+                cli.state.display()
+            );
+            tokio::signal::ctrl_c().await?;
+            Ok(())
+        }
+    }
+}
+
+async fn run_daily(local: &Local, args: &DailyArgs) -> anyhow::Result<()> {
+    let r = daily::run(local, args).await?;
+    print!("{}", daily::timeline(&r.view));
+    for p in &r.outputs {
+        println!("wrote {}", p.display());
+    }
+    if !r.completed() {
+        bail!("session {} did not complete: see the timeline above", r.session);
+    }
+    Ok(())
+}

@@ -1,0 +1,186 @@
+//! The in-process runtime: the same workflow the Lambda functions run, on a folder and SQLite,
+//! with queue workers, an inbox watcher and the admin API on localhost.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use storesync_api::auth::Secret;
+use storesync_api::{router, AppState, Auth};
+use storesync_core::config::Settings;
+use storesync_core::ports::{BlobStore, PortError, Ports, Queue, SystemClock};
+use storesync_core::workflow::{UploadOutcome, Workflow, WorkflowError, QUEUES};
+
+use crate::blob::FsBlobStore;
+use crate::sqlite::SqliteState;
+
+pub const ENV_STATE: &str = "STORESYNC_STATE";
+pub const ENV_JWT_SECRET: &str = "STORESYNC_JWT_SECRET";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    #[error("state folder {path}: {source}")]
+    State {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Port(#[from] PortError),
+    #[error(transparent)]
+    Workflow(#[from] WorkflowError),
+    #[error("queue {queue}: message failed and stays queued for a retry: {source}")]
+    Message {
+        queue: String,
+        #[source]
+        source: WorkflowError,
+    },
+    #[error("{0}")]
+    Auth(#[from] storesync_api::auth::AuthError),
+}
+
+/// The embedded default: `<state>/bucket/` is the bucket, `<state>/state.sqlite` the tables.
+pub struct Local {
+    pub dir: PathBuf,
+    pub blobs: Arc<FsBlobStore>,
+    pub state: Arc<SqliteState>,
+    pub workflow: Arc<Workflow>,
+}
+
+impl Local {
+    pub fn open(dir: &Path, settings: Settings) -> Result<Self, LocalError> {
+        let err = |source| LocalError::State { path: dir.to_path_buf(), source };
+        std::fs::create_dir_all(dir).map_err(err)?;
+        let blobs = Arc::new(FsBlobStore::new(dir.join("bucket")).map_err(err)?);
+        let state = Arc::new(SqliteState::open(&dir.join("state.sqlite"))?);
+        let ports = Ports {
+            blobs: blobs.clone(),
+            status: state.clone(),
+            kv: state.clone(),
+            queue: state.clone(),
+            audit: state.clone(),
+            clock: Arc::new(SystemClock),
+        };
+        let workflow = Arc::new(Workflow::new(ports, settings));
+        Ok(Self { dir: dir.to_path_buf(), blobs, state, workflow })
+    }
+
+    /// Copies a local file into the bucket (keeping its modification time) and fires the
+    /// upload trigger, as an S3 put does on AWS.
+    pub async fn upload_file(&self, key: &str, path: &Path) -> Result<UploadOutcome, LocalError> {
+        let err = |source| LocalError::State { path: path.to_path_buf(), source };
+        let data = std::fs::read(path).map_err(err)?;
+        let modified: Option<DateTime<Utc>> = std::fs::metadata(path).and_then(|m| m.modified()).ok().map(Into::into);
+        self.blobs.put(key, Bytes::from(data), modified).await?;
+        Ok(self.workflow.on_upload(key).await?)
+    }
+
+    /// Handles every queued command until the queues are empty; returns how many it handled.
+    pub async fn drain(&self) -> Result<usize, LocalError> {
+        let mut handled = 0;
+        loop {
+            let n = self.pass().await?;
+            if n == 0 {
+                return Ok(handled);
+            }
+            handled += n;
+        }
+    }
+
+    /// One pass over every queue.
+    pub async fn pass(&self) -> Result<usize, LocalError> {
+        let mut n = 0;
+        for q in QUEUES {
+            for d in self.state.receive(q, 10, 30).await? {
+                n += 1;
+                match self.workflow.handle_message(&d.body).await {
+                    Ok(()) => self.state.ack(q, &d.receipt).await?,
+                    Err(source) => return Err(LocalError::Message { queue: q.to_string(), source }),
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// The JWT secret: `STORESYNC_JWT_SECRET`, else `<state>/jwt-secret` (made on first use).
+    pub fn jwt_secret(&self) -> Result<Secret, LocalError> {
+        if let Ok(s) = std::env::var(ENV_JWT_SECRET) {
+            return Ok(Secret::new(s.into_bytes())?);
+        }
+        let path = self.dir.join("jwt-secret");
+        let err = |source| LocalError::State { path: path.clone(), source };
+        if !path.exists() {
+            let secret = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+            std::fs::write(&path, secret).map_err(err)?;
+        }
+        let s = std::fs::read_to_string(&path).map_err(err)?;
+        Ok(Secret::new(s.trim().as_bytes().to_vec())?)
+    }
+
+    /// Serves the admin API on `addr`, runs the queue workers and watches `bucket/inbox/`.
+    /// Returns the bound address once listening; runs until `shutdown` resolves.
+    pub async fn serve(
+        self: Arc<Self>,
+        addr: SocketAddr,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<SocketAddr, LocalError> {
+        let app = router(Arc::new(AppState { workflow: self.workflow.clone(), auth: Auth::Hs256(self.jwt_secret()?) }));
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| LocalError::State { path: self.dir.clone(), source })?;
+        let bound = listener.local_addr().map_err(|source| LocalError::State { path: self.dir.clone(), source })?;
+        let worker = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match worker.pass().await {
+                    Ok(0) => tokio::time::sleep(Duration::from_millis(150)).await,
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "queue worker");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                }
+            }
+        });
+        let watcher = self.clone();
+        tokio::spawn(async move { watcher.watch_inbox().await });
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+                tracing::error!(error = %e, "admin api stopped");
+            }
+        });
+        Ok(bound)
+    }
+
+    /// Polls `inbox/` and fires the upload trigger for every new or changed file.
+    async fn watch_inbox(&self) {
+        let mut seen: HashMap<String, (u64, DateTime<Utc>)> = HashMap::new();
+        loop {
+            match self.blobs.list("inbox/").await {
+                Ok(files) => {
+                    seen.retain(|k, _| files.iter().any(|f| &f.key == k));
+                    for f in files {
+                        let sig = (f.size, f.modified);
+                        if seen.get(&f.key) == Some(&sig) {
+                            continue;
+                        }
+                        seen.insert(f.key.clone(), sig);
+                        match self.workflow.on_upload(&f.key).await {
+                            Ok(UploadOutcome::Ignored(why)) => tracing::warn!(key = %f.key, why, "upload ignored"),
+                            Ok(UploadOutcome::Handled(s)) => {
+                                tracing::info!(key = %f.key, session = %s, "upload handled")
+                            }
+                            Err(e) => tracing::error!(key = %f.key, error = %e, "upload failed"),
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "inbox watcher"),
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+}
