@@ -1,0 +1,21 @@
+//! The harness of the end-to-end tests: input fixtures, backends (local and moto) and the
+//! scenario suite that runs on every backend.
+
+pub mod fixtures;
+pub mod moto;
+pub mod scenarios;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use storesync_core::workflow::Workflow;
+
+/// A place where the daily flow runs: uploads fire the handlers the way the platform does.
+#[async_trait]
+pub trait Backend: Send + Sync {
+    fn workflow(&self) -> &Workflow;
+    /// Writes an object and fires the upload trigger (S3 ObjectCreated, or the local watcher).
+    async fn upload(&self, key: &str, data: Bytes, modified: Option<DateTime<Utc>>);
+    /// Delivers queued step commands to their handlers until the queues are empty.
+    async fn drain(&self);
+}

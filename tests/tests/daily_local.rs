@@ -1,0 +1,58 @@
+//! The daily-flow scenarios on the embedded default (folder + SQLite), as `storesync serve` runs them.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use storesync_core::config::Settings;
+use storesync_core::ports::BlobStore;
+use storesync_core::workflow::Workflow;
+use storesync_local::Local;
+use storesync_tests::{scenarios, Backend};
+
+struct LocalBackend {
+    local: Local,
+    _dir: tempfile::TempDir,
+}
+
+impl LocalBackend {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let local = Local::open(dir.path(), Settings::default()).unwrap();
+        Self { local, _dir: dir }
+    }
+}
+
+#[async_trait]
+impl Backend for LocalBackend {
+    fn workflow(&self) -> &Workflow {
+        &self.local.workflow
+    }
+
+    async fn upload(&self, key: &str, data: Bytes, modified: Option<DateTime<Utc>>) {
+        self.local.blobs.put(key, data, modified).await.unwrap();
+        self.local.workflow.on_upload(key).await.unwrap();
+    }
+
+    async fn drain(&self) {
+        self.local.drain().await.unwrap();
+    }
+}
+
+macro_rules! scenario {
+    ($($name:ident),*) => {$(
+        #[tokio::test]
+        async fn $name() {
+            scenarios::run(stringify!($name), &LocalBackend::new()).await;
+        }
+    )*};
+}
+
+scenario!(happy_path, missing_column, validation_errors, blast_radius, stale_file, comax_mapping, reset_and_retry);
+
+#[test]
+fn every_scenario_has_a_test() {
+    let src = include_str!("daily_local.rs");
+    for name in scenarios::ALL {
+        assert!(src.contains(&format!("{name},")) || src.contains(&format!("{name})")), "{name} is not run here");
+    }
+}
