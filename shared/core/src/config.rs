@@ -30,6 +30,8 @@ pub const ENV_MAX_AGE: &str = "STORESYNC_MAX_INPUT_AGE_HOURS";
 pub const ENV_PRICE_RATIO: &str = "STORESYNC_PRICE_CHANGE_RATIO";
 pub const ENV_BLAST_SHARE: &str = "STORESYNC_BLAST_ZERO_SHARE";
 pub const ENV_BLAST_ROWS: &str = "STORESYNC_BLAST_MIN_ROWS_RATIO";
+/// Every settings variable.
+pub const ENV_ALL: [&str; 4] = [ENV_MAX_AGE, ENV_PRICE_RATIO, ENV_BLAST_SHARE, ENV_BLAST_ROWS];
 
 impl Settings {
     /// Reads the settings from variables looked up by `get` (the environment in binaries).

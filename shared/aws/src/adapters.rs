@@ -1,0 +1,489 @@
+//! The AWS implementations of the ports: S3 (blobs), DynamoDB (status, key-value, audit) and
+//! SQS (queues). Resource names come from the environment the template sets.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use storesync_core::domain::SessionId;
+use storesync_core::ports::{
+    AuditEntry, AuditLog, Blob, BlobInfo, BlobStore, Delivery, KeyValue, PortError, Queue, StatusEntry, StatusLog,
+    StepStatus,
+};
+
+/// The object metadata that carries the source file's time (`x-amz-meta-mtime`).
+pub const MTIME_META: &str = "mtime";
+
+fn backend<E: std::error::Error + Send + Sync + 'static>(op: &'static str, target: &str, e: E) -> PortError {
+    PortError::backend(op, target, e)
+}
+
+fn smithy_time(t: Option<&aws_sdk_s3::primitives::DateTime>) -> DateTime<Utc> {
+    t.and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos())).unwrap_or_else(Utc::now)
+}
+
+pub struct S3BlobStore {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+impl S3BlobStore {
+    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
+        Self { client, bucket: bucket.into() }
+    }
+}
+
+#[async_trait]
+impl BlobStore for S3BlobStore {
+    async fn put(&self, key: &str, data: Bytes, modified: Option<DateTime<Utc>>) -> Result<(), PortError> {
+        let mut req = self.client.put_object().bucket(&self.bucket).key(key).body(ByteStream::from(data));
+        if let Some(t) = modified {
+            req = req.metadata(MTIME_META, t.to_rfc3339());
+        }
+        req.send().await.map(|_| ()).map_err(|e| backend("put", key, e.into_service_error()))
+    }
+
+    async fn get(&self, key: &str) -> Result<Blob, PortError> {
+        let out = self.client.get_object().bucket(&self.bucket).key(key).send().await.map_err(|e| {
+            let e = e.into_service_error();
+            if e.is_no_such_key() {
+                PortError::NotFound { key: key.to_string() }
+            } else {
+                backend("get", key, e)
+            }
+        })?;
+        let data = out.body.collect().await.map_err(|e| backend("get", key, e))?;
+        Ok(Blob::Bytes(data.into_bytes()))
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<BlobInfo>, PortError> {
+        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+            Ok(out) => {
+                let mtime = out
+                    .metadata()
+                    .and_then(|m| m.get(MTIME_META))
+                    .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
+                    .map(|t| t.with_timezone(&Utc));
+                Ok(Some(BlobInfo {
+                    key: key.to_string(),
+                    size: out.content_length().unwrap_or(0).max(0) as u64,
+                    modified: mtime.unwrap_or_else(|| smithy_time(out.last_modified())),
+                }))
+            }
+            Err(e) => {
+                let e = e.into_service_error();
+                if e.is_not_found() {
+                    Ok(None)
+                } else {
+                    Err(backend("head", key, e))
+                }
+            }
+        }
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<BlobInfo>, PortError> {
+        let mut out = Vec::new();
+        let mut pages = self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| backend("list", prefix, e.into_service_error()))?;
+            for o in page.contents() {
+                if let Some(key) = o.key() {
+                    out.push(BlobInfo {
+                        key: key.to_string(),
+                        size: o.size().unwrap_or(0).max(0) as u64,
+                        // Listing gives the upload time; `head` reads the source time.
+                        modified: smithy_time(o.last_modified()),
+                    });
+                }
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    async fn copy(&self, from: &str, to: &str) -> Result<(), PortError> {
+        let source = format!("{}/{}", self.bucket, encode_key(from));
+        self.client.copy_object().bucket(&self.bucket).copy_source(source).key(to).send().await.map(|_| ()).map_err(
+            |e| {
+                let e = e.into_service_error();
+                if matches!(e.code(), Some("NoSuchKey") | Some("NotFound") | Some("404")) {
+                    PortError::NotFound { key: from.to_string() }
+                } else {
+                    backend("copy", from, e)
+                }
+            },
+        )
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), PortError> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| backend("delete", key, e.into_service_error()))
+    }
+
+    async fn download_url(&self, key: &str, expires_secs: u64) -> Result<String, PortError> {
+        let cfg =
+            PresigningConfig::expires_in(Duration::from_secs(expires_secs)).map_err(|e| backend("presign", key, e))?;
+        let req = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(cfg)
+            .await
+            .map_err(|e| backend("presign", key, e.into_service_error()))?;
+        Ok(req.uri().to_string())
+    }
+}
+
+/// Percent-encodes a key for `x-amz-copy-source`, keeping `/`.
+fn encode_key(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for b in key.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A sort key that keeps entries in time order, then in append order within one process.
+fn time_sort_key(at: DateTime<Utc>) -> String {
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let wall = Utc::now().timestamp_nanos_opt().unwrap_or(0);
+    format!("{}#{wall:020}#{:010}", at.format("%Y-%m-%dT%H:%M:%S%.9fZ"), SEQ.fetch_add(1, Ordering::Relaxed))
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn get_s<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -> Result<&'a str, PortError> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+        .ok_or_else(|| PortError::backend("decode", name, format!("the item has no string attribute {name:?}")))
+}
+
+fn json_attr(item: &HashMap<String, AttributeValue>, name: &str) -> Result<serde_json::Value, PortError> {
+    serde_json::from_str(get_s(item, name)?).map_err(|e| PortError::backend("decode", name, e))
+}
+
+fn time_attr(item: &HashMap<String, AttributeValue>, name: &str) -> Result<DateTime<Utc>, PortError> {
+    DateTime::parse_from_rfc3339(get_s(item, name)?)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| PortError::backend("decode", name, e))
+}
+
+/// Reads every item of partition `pk`, in sort-key order.
+async fn query_all(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    pk: &str,
+) -> Result<Vec<HashMap<String, AttributeValue>>, PortError> {
+    let mut pages = client
+        .query()
+        .table_name(table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", s(pk))
+        .consistent_read(true)
+        .into_paginator()
+        .items()
+        .send();
+    let mut out = Vec::new();
+    while let Some(item) = pages.next().await {
+        out.push(item.map_err(|e| backend("query", pk, e.into_service_error()))?);
+    }
+    Ok(out)
+}
+
+pub struct DynamoStatusLog {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl DynamoStatusLog {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+}
+
+#[async_trait]
+impl StatusLog for DynamoStatusLog {
+    async fn append(&self, e: &StatusEntry) -> Result<(), PortError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(e.session.as_str()))
+            .item("sk", s(time_sort_key(e.at)))
+            .item("step", AttributeValue::N(e.step.to_string()))
+            .item("name", s(&e.name))
+            .item("status", s(e.status.as_str()))
+            .item("message", s(&e.message))
+            .item("details", s(e.details.to_string()))
+            .item("at", s(e.at.to_rfc3339()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| backend("append", e.session.as_str(), err.into_service_error()))
+    }
+
+    async fn read(&self, session: &SessionId) -> Result<Vec<StatusEntry>, PortError> {
+        query_all(&self.client, &self.table, session.as_str())
+            .await?
+            .iter()
+            .map(|item| {
+                let step = item.get("step").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok());
+                let status = StepStatus::parse(get_s(item, "status")?);
+                Ok(StatusEntry {
+                    session: session.clone(),
+                    step: step.ok_or_else(|| PortError::backend("decode", session.as_str(), "bad step"))?,
+                    name: get_s(item, "name")?.to_string(),
+                    status: status.ok_or_else(|| PortError::backend("decode", session.as_str(), "bad status"))?,
+                    message: get_s(item, "message")?.to_string(),
+                    details: json_attr(item, "details")?,
+                    at: time_attr(item, "at")?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Key-value records in a table with `pk` (the key) and `sk` (always `v`).
+pub struct DynamoKeyValue {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl DynamoKeyValue {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+}
+
+const KV_SK: &str = "v";
+
+#[async_trait]
+impl KeyValue for DynamoKeyValue {
+    async fn get(&self, key: &str) -> Result<Option<serde_json::Value>, PortError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(key))
+            .key("sk", s(KV_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| backend("get", key, e.into_service_error()))?;
+        out.item().map(|i| json_attr(i, "value")).transpose()
+    }
+
+    async fn put(&self, key: &str, value: &serde_json::Value) -> Result<(), PortError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(key))
+            .item("sk", s(KV_SK))
+            .item("value", s(value.to_string()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| backend("put", key, e.into_service_error()))
+    }
+
+    async fn put_if_absent(&self, key: &str, value: &serde_json::Value) -> Result<bool, PortError> {
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(key))
+            .item("sk", s(KV_SK))
+            .item("value", s(value.to_string()))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let e = e.into_service_error();
+                if e.is_conditional_check_failed_exception() {
+                    Ok(false)
+                } else {
+                    Err(backend("put-if-absent", key, e))
+                }
+            }
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), PortError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(key))
+            .key("sk", s(KV_SK))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| backend("delete", key, e.into_service_error()))
+    }
+
+    async fn delete_if(&self, key: &str, expected: &serde_json::Value) -> Result<bool, PortError> {
+        let r = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(key))
+            .key("sk", s(KV_SK))
+            .condition_expression("#v = :v")
+            .expression_attribute_names("#v", "value")
+            .expression_attribute_values(":v", s(expected.to_string()))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let e = e.into_service_error();
+                if e.is_conditional_check_failed_exception() {
+                    Ok(false)
+                } else {
+                    Err(backend("delete-if", key, e))
+                }
+            }
+        }
+    }
+}
+
+pub struct DynamoAuditLog {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl DynamoAuditLog {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+}
+
+#[async_trait]
+impl AuditLog for DynamoAuditLog {
+    async fn record(&self, e: &AuditEntry) -> Result<(), PortError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(&e.target))
+            .item("sk", s(time_sort_key(e.at)))
+            .item("at", s(e.at.to_rfc3339()))
+            .item("who", s(&e.who))
+            .item("action", s(&e.action))
+            .item("before", s(e.before.to_string()))
+            .item("after", s(e.after.to_string()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| backend("audit", &e.target, err.into_service_error()))
+    }
+
+    async fn list(&self, target: &str) -> Result<Vec<AuditEntry>, PortError> {
+        query_all(&self.client, &self.table, target)
+            .await?
+            .iter()
+            .map(|item| {
+                Ok(AuditEntry {
+                    at: time_attr(item, "at")?,
+                    who: get_s(item, "who")?.to_string(),
+                    action: get_s(item, "action")?.to_string(),
+                    target: target.to_string(),
+                    before: json_attr(item, "before")?,
+                    after: json_attr(item, "after")?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// SQS queues by name (each name maps to a queue URL).
+pub struct SqsQueue {
+    client: aws_sdk_sqs::Client,
+    urls: HashMap<String, String>,
+}
+
+impl SqsQueue {
+    pub fn new(client: aws_sdk_sqs::Client, urls: HashMap<String, String>) -> Self {
+        Self { client, urls }
+    }
+
+    fn url(&self, queue: &str) -> Result<&str, PortError> {
+        self.urls
+            .get(queue)
+            .map(String::as_str)
+            .ok_or_else(|| PortError::backend("queue", queue, "no URL is configured for this queue"))
+    }
+}
+
+#[async_trait]
+impl Queue for SqsQueue {
+    async fn send(&self, queue: &str, body: &str) -> Result<(), PortError> {
+        self.client
+            .send_message()
+            .queue_url(self.url(queue)?)
+            .message_body(body)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| backend("send", queue, e.into_service_error()))
+    }
+
+    async fn receive(&self, queue: &str, max: usize, visibility_secs: u32) -> Result<Vec<Delivery>, PortError> {
+        let out = self
+            .client
+            .receive_message()
+            .queue_url(self.url(queue)?)
+            .max_number_of_messages(max.clamp(1, 10) as i32)
+            .visibility_timeout(visibility_secs as i32)
+            .wait_time_seconds(0)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await
+            .map_err(|e| backend("receive", queue, e.into_service_error()))?;
+        Ok(out
+            .messages()
+            .iter()
+            .map(|m| Delivery {
+                receipt: m.receipt_handle().unwrap_or_default().to_string(),
+                body: m.body().unwrap_or_default().to_string(),
+                receive_count: m
+                    .attributes()
+                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(1),
+            })
+            .collect())
+    }
+
+    async fn ack(&self, queue: &str, receipt: &str) -> Result<(), PortError> {
+        self.client
+            .delete_message()
+            .queue_url(self.url(queue)?)
+            .receipt_handle(receipt)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| backend("ack", queue, e.into_service_error()))
+    }
+}

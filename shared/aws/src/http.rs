@@ -1,0 +1,37 @@
+//! The admin API in Lambda: the same axum Router, behind the HTTP API's JWT authorizer.
+
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+use lambda_http::request::RequestContext;
+use storesync_api::{router, AppState, Auth, Identity, Role};
+
+/// The caller from the JWT authorizer's claims (`sub`, and `role` or `custom:role`; no role
+/// means a viewer). The authorizer has verified the token before the function runs.
+pub fn identity_from_context(ctx: &RequestContext) -> Option<Identity> {
+    let RequestContext::ApiGatewayV2(ctx) = ctx else { return None };
+    let claims = &ctx.authorizer.as_ref()?.jwt.as_ref()?.claims;
+    let sub = claims.get("sub")?.clone();
+    let role =
+        claims.get("role").or_else(|| claims.get("custom:role")).and_then(|r| Role::parse(r)).unwrap_or(Role::Viewer);
+    Some(Identity { sub, role })
+}
+
+async fn gateway_identity(mut req: Request, next: Next) -> Response {
+    let id = req.extensions().get::<RequestContext>().and_then(identity_from_context);
+    if let Some(id) = id {
+        req.extensions_mut().insert(id);
+    }
+    next.run(req).await
+}
+
+/// `main` of the admin API function.
+pub async fn run_admin_api() -> Result<(), lambda_http::Error> {
+    crate::lambda::init_tracing();
+    let wf = Arc::new(crate::lambda::workflow_from_env().await?);
+    let app = router(Arc::new(AppState { workflow: wf, auth: Auth::Gateway }))
+        .layer(axum::middleware::from_fn(gateway_identity));
+    lambda_http::run(app).await
+}
