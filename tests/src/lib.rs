@@ -1,6 +1,7 @@
 //! The harness of the end-to-end tests: input fixtures, backends (local and moto) and the
 //! scenario suite that runs on every backend.
 
+pub mod aws;
 pub mod fixtures;
 pub mod moto;
 pub mod scenarios;
@@ -9,6 +10,16 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use storesync_core::workflow::Workflow;
+
+/// The repository's root (for `events/`, `infra/`, `examples/`).
+pub fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// `../shared/testdata/real/` beside the checkout.
+pub fn real_testdata() -> std::path::PathBuf {
+    repo_root().join("../shared/testdata/real")
+}
 
 /// A place where the daily flow runs: uploads fire the handlers the way the platform does.
 #[async_trait]
