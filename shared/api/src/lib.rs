@@ -98,6 +98,21 @@ fn session(raw: &str) -> Result<SessionId, ApiError> {
     SessionId::parse(raw).map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))
 }
 
+/// Every route of the admin API, as the template declares them (checked by the template test).
+pub const ROUTES: [(&str, &str); 11] = [
+    ("POST", "/sessions"),
+    ("GET", "/sessions/current"),
+    ("GET", "/sessions/{id}"),
+    ("GET", "/sessions/{id}/audit"),
+    ("POST", "/sessions/{id}/orders/export"),
+    ("POST", "/sessions/{id}/orders/confirm"),
+    ("POST", "/sessions/{id}/inventory/export"),
+    ("GET", "/sessions/{id}/inventory/download"),
+    ("POST", "/sessions/{id}/inventory/confirm"),
+    ("POST", "/sessions/{id}/steps/{n}/retry"),
+    ("POST", "/sessions/{id}/reset"),
+];
+
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/sessions", post(start))

@@ -5,8 +5,10 @@ use std::sync::Arc;
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
+use axum::Router;
 use lambda_http::request::RequestContext;
 use storesync_api::{router, AppState, Auth, Identity, Role};
+use storesync_core::workflow::Workflow;
 
 /// The caller from the JWT authorizer's claims (`sub`, and `role` or `custom:role`; no role
 /// means a viewer). The authorizer has verified the token before the function runs.
@@ -27,11 +29,14 @@ async fn gateway_identity(mut req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
+/// The admin API as the Lambda function serves it: the router, trusting the authorizer.
+pub fn app(workflow: Arc<Workflow>) -> Router {
+    router(Arc::new(AppState { workflow, auth: Auth::Gateway })).layer(axum::middleware::from_fn(gateway_identity))
+}
+
 /// `main` of the admin API function.
 pub async fn run_admin_api() -> Result<(), lambda_http::Error> {
     crate::lambda::init_tracing();
     let wf = Arc::new(crate::lambda::workflow_from_env().await?);
-    let app = router(Arc::new(AppState { workflow: wf, auth: Auth::Gateway }))
-        .layer(axum::middleware::from_fn(gateway_identity));
-    lambda_http::run(app).await
+    lambda_http::run(app(wf)).await
 }

@@ -1,0 +1,79 @@
+//! The port contract suites, run against both adapters of every port: local (folder + SQLite)
+//! and AWS (S3, DynamoDB, SQS on moto_server).
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+use storesync_aws::adapters::{DynamoAuditLog, DynamoKeyValue, DynamoStatusLog, S3BlobStore, SqsQueue};
+use storesync_aws::lambda::sdk_config;
+use storesync_core::contract;
+use storesync_local::blob::FsBlobStore;
+use storesync_local::sqlite::SqliteState;
+use storesync_tests::moto::Moto;
+
+#[tokio::test]
+async fn local_adapters() {
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = FsBlobStore::new(dir.path().join("bucket")).unwrap();
+    contract::blob_store(&blobs, "c1").await;
+    let state = SqliteState::open(&dir.path().join("state.sqlite")).unwrap();
+    contract::status_log(&state, "c1").await;
+    contract::key_value(&state, "c1").await;
+    contract::audit_log(&state, "c1").await;
+    contract::queue(&state, "import-web").await;
+}
+
+#[tokio::test]
+async fn local_blob_keys_cannot_escape_the_bucket() {
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = FsBlobStore::new(dir.path().join("bucket")).unwrap();
+    for key in ["../x", "/etc/passwd", "a//b", ""] {
+        let e = storesync_core::ports::BlobStore::get(&blobs, key).await.unwrap_err();
+        assert_eq!(e.to_string(), format!("resolve {key}: not a valid object key"));
+    }
+}
+
+async fn table(ddb: &aws_sdk_dynamodb::Client, name: &str) {
+    ddb.create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap(),
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder().attribute_name("sk").attribute_type(ScalarAttributeType::S).build().unwrap(),
+        )
+        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
+        .key_schema(KeySchemaElement::builder().attribute_name("sk").key_type(KeyType::Range).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_adapters_on_moto() {
+    let moto = Moto::start();
+    let cfg = sdk_config(Some(&moto.endpoint)).await;
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&cfg).force_path_style(true).build());
+    s3.create_bucket().bucket("contract-bucket").send().await.unwrap();
+    contract::blob_store(&S3BlobStore::new(s3.clone(), "contract-bucket"), "c1").await;
+    // A presigned URL really downloads the object.
+    let store = S3BlobStore::new(s3, "contract-bucket");
+    let url = storesync_core::ports::BlobStore::download_url(&store, "c1/copy/a.csv", 60).await.unwrap();
+    assert!(url.starts_with(&moto.endpoint) && url.contains("X-Amz-Signature="), "{url}");
+
+    let ddb = aws_sdk_dynamodb::Client::new(&cfg);
+    for t in ["status", "state", "audit"] {
+        table(&ddb, t).await;
+    }
+    contract::status_log(&DynamoStatusLog::new(ddb.clone(), "status"), "c1").await;
+    contract::key_value(&DynamoKeyValue::new(ddb.clone(), "state"), "c1").await;
+    contract::audit_log(&DynamoAuditLog::new(ddb, "audit"), "c1").await;
+
+    let sqs = aws_sdk_sqs::Client::new(&cfg);
+    let url = sqs.create_queue().queue_name("contract-import-web").send().await.unwrap().queue_url.unwrap();
+    let q = SqsQueue::new(sqs, HashMap::from([("import-web".to_string(), url)]));
+    contract::queue(&q, "import-web").await;
+    let e = storesync_core::ports::Queue::send(&q, "unknown", "{}").await.unwrap_err();
+    assert_eq!(e.to_string(), "queue unknown: no URL is configured for this queue");
+}

@@ -1,0 +1,155 @@
+//! Every sample event in `events/` is a real event shape (it parses into the `aws_lambda_events`
+//! and `lambda_http` types) and reaches the right handler.
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::s3::S3Event;
+use aws_lambda_events::event::sqs::SqsEvent;
+use axum::body::Body;
+use bytes::Bytes;
+use serde_json::Value;
+use storesync_aws::lambda::{decode_s3_key, handle_event};
+use storesync_core::config::Settings;
+use storesync_core::ports::{BlobStore, Queue, StepStatus};
+use storesync_core::workflow::Command;
+use storesync_local::Local;
+use storesync_tests::{real_testdata, repo_root};
+use tower::ServiceExt;
+
+fn event(name: &str) -> Value {
+    serde_json::from_slice(&std::fs::read(repo_root().join("events").join(name)).unwrap()).unwrap()
+}
+
+fn local() -> (Local, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    (Local::open(dir.path(), Settings::default()).unwrap(), dir)
+}
+
+#[test]
+fn there_is_a_sample_for_every_trigger() {
+    let mut names: Vec<String> = std::fs::read_dir(repo_root().join("events"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "http-get-session.json",
+            "http-retry-step.json",
+            "s3-put-comax-products.json",
+            "s3-put-web-products.json",
+            "schedule-daily.json",
+            "sqs-step-command.json"
+        ]
+    );
+}
+
+#[test]
+fn s3_keys_are_url_decoded() {
+    assert_eq!(decode_s3_key("inbox/web/Web+Products%20(1).csv"), "inbox/web/Web Products (1).csv");
+    let real: S3Event = serde_json::from_slice(
+        &std::fs::read(real_testdata().join("aws_lambda_events/example-s3-event-with-decoded.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(decode_s3_key(real.records[0].s3.object.key.as_deref().unwrap()), "Happy Face.jpg");
+}
+
+#[tokio::test]
+async fn s3_put_fires_the_upload_trigger() {
+    let (l, _d) = local();
+    for name in ["s3-put-web-products.json", "s3-put-comax-products.json"] {
+        let e: S3Event = serde_json::from_value(event(name)).unwrap();
+        assert_eq!(e.records[0].event_name.as_deref(), Some("ObjectCreated:Put"));
+    }
+    l.blobs
+        .put("inbox/web/WebProducts.csv", Bytes::from_static(b"ID,Type,SKU,Stock,Regular price\n"), None)
+        .await
+        .unwrap();
+    assert_eq!(handle_event(&l.workflow, event("s3-put-web-products.json")).await.unwrap(), Value::Null);
+    let s = l.workflow.current().await.unwrap().unwrap();
+    let v = l.workflow.view(&s).await.unwrap();
+    assert_eq!(v.status(1), Some(StepStatus::Waiting));
+    assert_eq!(v.step(1).message, "Received WebProducts.csv; waiting for WebOrders.csv, WebTranslations.csv");
+}
+
+#[tokio::test]
+async fn sqs_failures_are_reported_per_message() {
+    let (l, _d) = local();
+    let ev = event("sqs-step-command.json");
+    let parsed: SqsEvent = serde_json::from_value(ev.clone()).unwrap();
+    let cmd: Command = serde_json::from_str(parsed.records[0].body.as_deref().unwrap()).unwrap();
+    assert_eq!(cmd.queue(), "export-orders");
+    // The session does not exist here: the message is reported failed, so SQS retries it and
+    // finally moves it to the dead-letter queue.
+    let reply = handle_event(&l.workflow, ev).await.unwrap();
+    assert_eq!(
+        reply,
+        serde_json::json!({ "batchItemFailures": [{ "itemIdentifier": "2e1424d4-f796-459a-8184-9c92662be6da" }] })
+    );
+    let mut bad = event("sqs-step-command.json");
+    bad["Records"][0]["body"] = Value::from("{\"type\":\"NoSuchCommandV9\"}");
+    let reply = handle_event(&l.workflow, bad).await.unwrap();
+    assert_eq!(reply["batchItemFailures"].as_array().unwrap().len(), 1, "an undecodable command is not dropped");
+}
+
+#[tokio::test]
+async fn the_schedule_starts_a_session() {
+    let (l, _d) = local();
+    let ev = event("schedule-daily.json");
+    let parsed: EventBridgeEvent = serde_json::from_value(ev.clone()).unwrap();
+    assert_eq!(parsed.detail_type, "Scheduled Event");
+    let reply = handle_event(&l.workflow, ev).await.unwrap();
+    let s = l.workflow.current().await.unwrap().unwrap();
+    assert_eq!(reply["session"], Value::from(s.as_str()));
+    let queued = l.state.receive("import-web", 10, 30).await.unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(
+        serde_json::from_str::<Command>(&queued[0].body).unwrap(),
+        Command::StartSessionV1 { by: "schedule".into() }
+    );
+    let audit = l.workflow.ports().audit.list(&format!("session/{s}")).await.unwrap();
+    assert_eq!((audit[0].who.as_str(), audit[0].action.as_str()), ("schedule", "start"));
+}
+
+#[tokio::test]
+async fn an_unknown_event_is_an_error() {
+    let (l, _d) = local();
+    let e = handle_event(&l.workflow, serde_json::json!({ "hello": 1 })).await.unwrap_err();
+    assert_eq!(e.to_string(), "the event is none of S3, SQS or a schedule: {\"hello\":1}");
+}
+
+async fn call(app: axum::Router, name: &str, edit: impl FnOnce(&mut Value)) -> (u16, Value) {
+    let mut ev = event(name);
+    edit(&mut ev);
+    let req = lambda_http::request::from_str(&ev.to_string()).unwrap();
+    let (parts, body) = req.into_parts();
+    let body = match body {
+        lambda_http::Body::Text(t) => Body::from(t),
+        lambda_http::Body::Binary(b) => Body::from(b),
+        _ => Body::empty(),
+    };
+    let resp = app.oneshot(axum::http::Request::from_parts(parts, body)).await.unwrap();
+    let status = resp.status().as_u16();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn http_events_reach_the_admin_router_with_the_authorizer_identity() {
+    let (l, _d) = local();
+    let app = storesync_aws::http::app(l.workflow.clone());
+    let (code, body) = call(app.clone(), "http-get-session.json", |_| {}).await;
+    assert_eq!((code, body), (404, serde_json::json!({ "error": "session 20261125-051244-ab12 not found" })));
+    let (code, _) = call(app.clone(), "http-retry-step.json", |_| {}).await;
+    assert_eq!(code, 404, "an operator reaches the workflow");
+    let (code, body) = call(app.clone(), "http-retry-step.json", |e| {
+        e["requestContext"]["authorizer"]["jwt"]["claims"]["role"] = Value::from("viewer");
+    })
+    .await;
+    assert_eq!((code, body["error"].as_str().unwrap()), (403, "dana is a viewer; this needs an operator"));
+    let (code, body) = call(app, "http-get-session.json", |e| {
+        e["requestContext"].as_object_mut().unwrap().remove("authorizer");
+    })
+    .await;
+    assert_eq!((code, body["error"].as_str().unwrap()), (401, "no identity from the gateway authorizer"));
+}

@@ -1,0 +1,178 @@
+//! The SAM template: cfn-lint clean, and true to the code (every variable, queue, table, bucket
+//! prefix, route and binary the code uses is declared, and nothing declared is unused).
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use serde_json::Value;
+use storesync_core::workflow::{INBOX_COMAX, INBOX_WEB, QUEUES};
+use storesync_tests::repo_root;
+
+fn template() -> Value {
+    let path = repo_root().join("infra/template.yaml");
+    let out = Command::new("python3")
+        .args(["-c", "import json,sys; from samtranslator.yaml_helper import yaml_parse; print(json.dumps(yaml_parse(open(sys.argv[1]).read())))"])
+        .arg(&path)
+        .output()
+        .expect("python3 with aws-sam-translator (make test installs it)");
+    assert!(out.status.success(), "cannot parse the template: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn resources_of_type<'a>(t: &'a Value, ty: &str) -> Vec<(&'a String, &'a Value)> {
+    t["Resources"].as_object().unwrap().iter().filter(|(_, r)| r["Type"] == ty).collect()
+}
+
+fn pascal(name: &str) -> String {
+    name.split('-').map(|p| p[..1].to_uppercase() + &p[1..]).collect()
+}
+
+#[test]
+fn cfn_lint_is_clean() {
+    let out = Command::new("cfn-lint")
+        .arg(repo_root().join("infra/template.yaml"))
+        .output()
+        .expect("cfn-lint must be installed (make test installs it)");
+    assert!(
+        out.status.success(),
+        "cfn-lint found problems:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn environment_matches_the_code() {
+    let t = template();
+    let vars = t["Globals"]["Function"]["Environment"]["Variables"].as_object().unwrap();
+    let declared: BTreeSet<&str> = vars.keys().map(String::as_str).filter(|k| *k != "RUST_LOG").collect();
+    let used: BTreeSet<&str> = storesync_aws::env::all().into_iter().collect();
+    assert_eq!(declared, used, "the template's variables and the code's differ");
+    assert_eq!(vars[storesync_aws::env::STATUS_TABLE], serde_json::json!({ "Ref": "StatusTable" }));
+    assert_eq!(vars[storesync_aws::env::STATE_TABLE], serde_json::json!({ "Ref": "StateTable" }));
+    assert_eq!(vars[storesync_aws::env::AUDIT_TABLE], serde_json::json!({ "Ref": "AuditTable" }));
+    assert_eq!(vars[storesync_aws::env::BUCKET], t["Resources"]["DataBucket"]["Properties"]["BucketName"]);
+    for (queue, var) in storesync_aws::env::QUEUE_URLS {
+        assert_eq!(vars[var], serde_json::json!({ "Ref": format!("{}Queue", pascal(queue)) }), "{var}");
+    }
+    let names: Vec<&str> = storesync_aws::env::QUEUE_URLS.iter().map(|(q, _)| *q).collect();
+    assert_eq!(names, QUEUES, "every workflow queue has a URL variable");
+}
+
+#[test]
+fn every_queue_has_a_dead_letter_queue_and_every_dlq_an_alarm() {
+    let t = template();
+    let r = &t["Resources"];
+    let queues = resources_of_type(&t, "AWS::SQS::Queue");
+    let mut step_queues = BTreeSet::new();
+    for (name, q) in &queues {
+        if let Some(redrive) = q["Properties"].get("RedrivePolicy") {
+            step_queues.insert(name.as_str());
+            let dlq = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0].as_str().unwrap();
+            assert!(r.get(dlq).is_some(), "{name}: dead-letter queue {dlq} is declared");
+            assert_eq!(redrive["maxReceiveCount"], 5, "{name}");
+        }
+    }
+    let expected: BTreeSet<String> = QUEUES.iter().map(|q| format!("{}Queue", pascal(q))).collect();
+    assert_eq!(step_queues, expected.iter().map(String::as_str).collect(), "one redriven queue per workflow queue");
+    let alarmed: BTreeSet<&str> = resources_of_type(&t, "AWS::CloudWatch::Alarm")
+        .iter()
+        .filter_map(|(_, a)| a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0].as_str())
+        .collect();
+    for (name, _) in queues.iter().filter(|(n, _)| n.ends_with("DLQ")) {
+        assert!(alarmed.contains(name.as_str()), "{name} has no alarm");
+    }
+    assert_eq!(alarmed.len(), QUEUES.len() + 1, "the five step DLQs and the upload DLQ are alarmed");
+}
+
+#[test]
+fn functions_binaries_triggers_and_routes() {
+    let t = template();
+    let functions = resources_of_type(&t, "AWS::Serverless::Function");
+    let mut binaries = BTreeSet::new();
+    let mut prefixes = BTreeSet::new();
+    let mut sqs_queues = BTreeSet::new();
+    let mut routes = BTreeSet::new();
+    for (name, f) in &functions {
+        assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda", "{name}");
+        let bin = f["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
+        let manifest = std::fs::read_to_string(repo_root().join("functions").join(bin).join("Cargo.toml"))
+            .unwrap_or_else(|e| panic!("{name}: functions/{bin}/Cargo.toml: {e}"));
+        assert!(manifest.contains(&format!("name = \"{bin}\"")), "{name}: package {bin}");
+        binaries.insert(bin.to_string());
+        for (_, ev) in f["Properties"]["Events"].as_object().unwrap() {
+            match ev["Type"].as_str().unwrap() {
+                "S3" => {
+                    let rules = &ev["Properties"]["Filter"]["S3Key"]["Rules"];
+                    prefixes.insert(rules[0]["Value"].as_str().unwrap().to_string());
+                    assert_eq!(ev["Properties"]["Bucket"], serde_json::json!({ "Ref": "DataBucket" }));
+                }
+                "SQS" => {
+                    assert_eq!(
+                        ev["Properties"]["FunctionResponseTypes"],
+                        serde_json::json!(["ReportBatchItemFailures"])
+                    );
+                    sqs_queues.insert(ev["Properties"]["Queue"]["Fn::GetAtt"][0].as_str().unwrap().to_string());
+                }
+                "HttpApi" => {
+                    routes.insert((
+                        ev["Properties"]["Method"].as_str().unwrap().to_string(),
+                        ev["Properties"]["Path"].as_str().unwrap().to_string(),
+                    ));
+                }
+                "Schedule" => assert_eq!(*name, "ImportWebFunction", "the schedule starts sessions"),
+                other => panic!("{name}: unexpected event type {other}"),
+            }
+        }
+    }
+    let dirs: BTreeSet<String> = std::fs::read_dir(repo_root().join("functions"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(binaries, dirs, "one SAM function per functions/ binary");
+    assert_eq!(prefixes, BTreeSet::from([INBOX_WEB.to_string(), INBOX_COMAX.to_string()]));
+    let expected: BTreeSet<String> = QUEUES.iter().map(|q| format!("{}Queue", pascal(q))).collect();
+    assert_eq!(sqs_queues, expected, "every step queue has its consumer");
+    let api: BTreeSet<(String, String)> =
+        storesync_api::ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+    assert_eq!(routes, api, "the template's routes are the router's");
+}
+
+#[test]
+fn the_bucket_is_private_and_encrypted() {
+    let t = template();
+    let b = &t["Resources"]["DataBucket"]["Properties"];
+    for k in ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"] {
+        assert_eq!(b["PublicAccessBlockConfiguration"][k], true, "{k}");
+    }
+    assert!(b["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+        ["SSEAlgorithm"]
+        .is_string());
+    let api = &t["Resources"]["AdminApi"]["Properties"]["Auth"];
+    assert_eq!(api["DefaultAuthorizer"], "JwtAuthorizer", "every admin route needs a JWT");
+    assert!(api["Authorizers"]["JwtAuthorizer"]["JwtConfiguration"]["issuer"].is_object());
+}
+
+/// Least privilege: only the admin API and the steps that write audit records may touch the
+/// audit table, and no function may send to a queue whose commands it never produces.
+#[test]
+fn policies_are_least_privilege() {
+    let t = template();
+    let send_targets = |f: &Value| -> BTreeSet<String> {
+        f["Properties"]["Policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p.get("SQSSendMessagePolicy"))
+            .map(|p| p["QueueName"]["Fn::GetAtt"][0].as_str().unwrap().to_string())
+            .collect()
+    };
+    let r = &t["Resources"];
+    let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    assert_eq!(send_targets(&r["ImportWebFunction"]), set(&["ImportWebQueue", "ExportOrdersQueue"]));
+    assert_eq!(send_targets(&r["ExportOrdersFunction"]), set(&["ImportComaxQueue"]));
+    assert_eq!(send_targets(&r["ImportComaxFunction"]), set(&["ValidateQueue"]));
+    assert_eq!(send_targets(&r["ValidateFunction"]), set(&[]));
+    assert_eq!(send_targets(&r["ExportInventoryFunction"]), set(&[]));
+    assert_eq!(send_targets(&r["AdminApiFunction"]).len(), QUEUES.len());
+}
