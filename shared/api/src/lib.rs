@@ -198,15 +198,15 @@ async fn download(_: Caller, State(st): State<Arc<AppState>>, Path(id): Path<Str
         let bytes =
             std::fs::read(path).map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, format!("{path}: {e}")))?;
         let name = path.rsplit('/').next().unwrap_or("export.csv").to_string();
-        return Ok(Response::builder()
+        return Response::builder()
             .header(header::CONTENT_TYPE, "text/csv; charset=utf-8")
             .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\""))
             .body(Body::from(bytes))
-            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?);
+            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()));
     }
-    Ok(Response::builder()
+    Response::builder()
         .status(StatusCode::TEMPORARY_REDIRECT)
         .header(header::LOCATION, &url)
         .body(Body::from(json!({ "url": url }).to_string()))
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?)
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }

@@ -58,10 +58,10 @@ impl Settings {
 
     pub fn check(&self) -> Result<(), SettingsError> {
         let bad = |name, v: f64, reason| Err(SettingsError::Invalid { name, value: v.to_string(), reason });
-        if !(self.max_input_age_hours > 0.0) {
+        if self.max_input_age_hours.is_nan() || self.max_input_age_hours <= 0.0 {
             return bad(ENV_MAX_AGE, self.max_input_age_hours, "must be above 0");
         }
-        if !(self.price_change_ratio > 0.0) {
+        if self.price_change_ratio.is_nan() || self.price_change_ratio <= 0.0 {
             return bad(ENV_PRICE_RATIO, self.price_change_ratio, "must be above 0");
         }
         if !(0.0..=1.0).contains(&self.blast_zero_share) {

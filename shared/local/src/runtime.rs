@@ -156,31 +156,35 @@ impl Local {
         Ok(bound)
     }
 
-    /// Polls `inbox/` and fires the upload trigger for every new or changed file.
+    /// Polls `inbox/` and fires the upload trigger for every new or changed file, once it has
+    /// stayed the same for one poll (so that a file still being copied is not read half-way).
     async fn watch_inbox(&self) {
-        let mut seen: HashMap<String, (u64, DateTime<Utc>)> = HashMap::new();
+        let mut fired: HashMap<String, (u64, DateTime<Utc>)> = HashMap::new();
+        let mut settling: HashMap<String, (u64, DateTime<Utc>)> = HashMap::new();
         loop {
             match self.blobs.list("inbox/").await {
                 Ok(files) => {
-                    seen.retain(|k, _| files.iter().any(|f| &f.key == k));
+                    fired.retain(|k, _| files.iter().any(|f| &f.key == k));
                     for f in files {
                         let sig = (f.size, f.modified);
-                        if seen.get(&f.key) == Some(&sig) {
+                        if fired.get(&f.key) == Some(&sig) {
                             continue;
                         }
-                        seen.insert(f.key.clone(), sig);
+                        if settling.insert(f.key.clone(), sig) != Some(sig) {
+                            continue;
+                        }
+                        settling.remove(&f.key);
+                        fired.insert(f.key.clone(), sig);
                         match self.workflow.on_upload(&f.key).await {
                             Ok(UploadOutcome::Ignored(why)) => tracing::warn!(key = %f.key, why, "upload ignored"),
-                            Ok(UploadOutcome::Handled(s)) => {
-                                tracing::info!(key = %f.key, session = %s, "upload handled")
-                            }
+                            Ok(UploadOutcome::Handled(s)) => tracing::info!(key = %f.key, session = %s, "upload handled"),
                             Err(e) => tracing::error!(key = %f.key, error = %e, "upload failed"),
                         }
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "inbox watcher"),
             }
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 }

@@ -1,0 +1,141 @@
+//! The `storesync` binary as an operator runs it.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn storesync(state: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_storesync"))
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+        .arg("--state")
+        .arg(state)
+        .args(args)
+        .env_remove("STORESYNC_JWT_SECRET")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn only_file(dir: &Path, prefix: &str) -> String {
+    let f = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+        .unwrap_or_else(|| panic!("no {prefix}* in {}", dir.display()));
+    std::fs::read_to_string(f).unwrap()
+}
+
+#[test]
+fn demo_runs_the_whole_flow() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let o = storesync(&tmp.path().join("state"), &["demo", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "stdout:\n{}\nstderr:\n{}", text(&o.stdout), text(&o.stderr));
+    let stdout = text(&o.stdout);
+    assert!(stdout.contains("Web update confirmed by"), "{stdout}");
+    assert!(stdout.contains("Exported 2 orders (3 lines) to ComaxOrders-"), "{stdout}");
+    let inv = only_file(&out, "WebInventory-");
+    // On hold: W1003 has Comax stock 9 and 2 on hold; the translation with the same SKU too.
+    assert!(inv.contains("\n102,W1003,7,1,69.90\n") && inv.contains("\n502,W1003,7,1,69.90\n"), "{inv}");
+    // Negative Comax stock and the archived wine publish as 0; a translation with an empty SKU
+    // follows its original's SKU.
+    assert!(inv.contains("\n105,W1006,0,0,149.00\n") && inv.contains("\n106,W1007,0,0,45.00\n"), "{inv}");
+    assert!(inv.contains("\n501,,8,1,79.90\n"), "{inv}");
+    // Variable parents, grouped and external products are never exported.
+    for id in ["130,", "530,", "150,", "160,"] {
+        assert!(!inv.contains(&format!("\n{id}")), "{id} in {inv}");
+    }
+    let report = only_file(&out, "Validation-");
+    assert!(report.contains("warning,to-create,ComaxProducts.csv,20,W1016,"), "{report}");
+    let orders = only_file(&out, "ComaxOrders-");
+    assert!(orders.contains("1001,2026-11-24T18:02:11,דנה לוי,W1001,2,89.90,179.80"), "{orders}");
+
+    let o = storesync(&tmp.path().join("state"), &["status"]);
+    assert!(o.status.success());
+    assert!(text(&o.stdout).contains("(completed)"), "{}", text(&o.stdout));
+}
+
+#[test]
+fn daily_without_yes_stops_at_the_operator_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = "examples/daily";
+    let out = tmp.path().join("out");
+    let o = storesync(
+        &tmp.path().join("state"),
+        &[
+            "daily",
+            "--web-products",
+            &format!("{d}/WebProducts.csv"),
+            "--web-orders",
+            &format!("{d}/WebOrders.csv"),
+            "--web-translations",
+            &format!("{d}/WebTranslations.csv"),
+            "--comax",
+            &format!("{d}/ComaxProducts.csv"),
+            "--comax-mapping",
+            &format!("{d}/comax-mapping.toml"),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let stderr = text(&o.stderr);
+    assert!(stderr.starts_with("error: session ") && stderr.contains("did not complete"), "{stderr}");
+    assert!(text(&o.stdout).contains("waiting for \"Confirm Comax update\""), "{}", text(&o.stdout));
+}
+
+#[test]
+fn daily_fails_on_validation_errors_and_names_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/daily");
+    // Without the mapping, the CMX export has none of the default columns.
+    let comax = tmp.path().join("ComaxProducts.csv");
+    std::fs::write(&comax, "sku,price,stock\nW1001,89.90,12\nW1001,1,1\n").unwrap();
+    let out = tmp.path().join("out");
+    let o = storesync(
+        &tmp.path().join("state"),
+        &[
+            "daily",
+            "--web-products",
+            d.join("WebProducts.csv").to_str().unwrap(),
+            "--web-orders",
+            d.join("WebOrders.csv").to_str().unwrap(),
+            "--web-translations",
+            d.join("WebTranslations.csv").to_str().unwrap(),
+            "--comax",
+            comax.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--yes",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
+    let stdout = text(&o.stdout);
+    assert!(stdout.contains("step 4 Validate               failed     1 errors,"), "{stdout}");
+    let report = only_file(&out, "Validation-");
+    assert!(report.contains("error,duplicate-sku,ComaxProducts.csv,3,W1001,SKU also on line 2"), "{report}");
+}
+
+#[test]
+fn daily_names_a_missing_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = storesync(
+        &tmp.path().join("state"),
+        &["daily", "--web-products", "nope.csv", "--web-orders", "a", "--web-translations", "b", "--comax", "c"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(text(&o.stderr), "error: nope.csv: no such file\n");
+}
+
+#[test]
+fn token_prints_a_jwt() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = storesync(&tmp.path().join("state"), &["token", "--role", "viewer"]);
+    assert!(o.status.success());
+    assert_eq!(text(&o.stdout).trim().split('.').count(), 3);
+    let o = storesync(&tmp.path().join("state"), &["token", "--role", "admin"]);
+    assert_eq!(text(&o.stderr), "error: --role \"admin\": use operator or viewer\n");
+}
