@@ -66,7 +66,13 @@ async fn inbox_folder_and_admin_api_run_the_daily_flow() {
     let local = Arc::new(Local::open(dir.path(), Settings::default()).unwrap());
     let secret = local.jwt_secret().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let addr = local.clone().serve("127.0.0.1:0".parse().unwrap(), async { let _ = stopped.await; }).await.unwrap();
+    let addr = local
+        .clone()
+        .serve("127.0.0.1:0".parse().unwrap(), async {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
     let api = Api {
         base: format!("http://{addr}"),
         client: reqwest::Client::new(),
@@ -75,7 +81,10 @@ async fn inbox_folder_and_admin_api_run_the_daily_flow() {
     };
 
     let (code, v) = api.call("GET", "/sessions/current", None, None).await;
-    assert_eq!((code, v["error"].as_str().unwrap()), (401, "missing bearer token: send Authorization: Bearer <token> (storesync token prints one)"));
+    assert_eq!(
+        (code, v["error"].as_str().unwrap()),
+        (401, "missing bearer token: send Authorization: Bearer <token> (storesync token prints one)")
+    );
     let (code, v) = api.call("GET", "/sessions/current", Some("not.a.jwt"), None).await;
     assert_eq!(code, 401, "{v}");
     let (code, v) = api.call("POST", "/sessions", Some(&api.viewer), None).await;
@@ -101,7 +110,12 @@ async fn inbox_folder_and_admin_api_run_the_daily_flow() {
 
     let (code, v) = api.post(&format!("/sessions/{s}/inventory/confirm")).await;
     assert_eq!(code, 409, "{v}");
-    assert_eq!(v["error"], format!("session {s}: cannot confirm the web update: step 5 (Export web inventory) is not started, not waiting"));
+    assert_eq!(
+        v["error"],
+        format!(
+            "session {s}: cannot confirm the web update: step 5 (Export web inventory) is not started, not waiting"
+        )
+    );
     let (code, v) = api.post(&format!("/sessions/{s}/steps/9/retry")).await;
     assert_eq!((code, v["error"].as_str().unwrap()), (400, "invalid request: step 9: steps are 1 to 5"));
     let (code, _) = api.call("GET", "/sessions/no%2Fsuch", Some(&api.viewer), None).await;
@@ -112,7 +126,8 @@ async fn inbox_folder_and_admin_api_run_the_daily_flow() {
     assert_eq!(v["enqueued"]["type"], "ConfirmOrdersV1");
     api.wait(&s, "validation", |v| step(v, 4)["status"] == "completed").await;
     assert_eq!(api.post(&format!("/sessions/{s}/inventory/export")).await.0, 202);
-    api.wait(&s, "the export", |v| step(v, 5)["status"] == "waiting" && step(v, 5)["details"]["file"].is_string()).await;
+    api.wait(&s, "the export", |v| step(v, 5)["status"] == "waiting" && step(v, 5)["details"]["file"].is_string())
+        .await;
     let resp = api
         .client
         .get(format!("{}/sessions/{s}/inventory/download", api.base))
@@ -129,7 +144,8 @@ async fn inbox_folder_and_admin_api_run_the_daily_flow() {
     let v = api.wait(&s, "completion", |v| v["session"]["state"] == "completed").await;
     assert_eq!(step(&v, 5)["message"], "Web update confirmed by dana; session complete");
     let audit = api.get(&format!("/sessions/{s}/audit")).await;
-    let actions: Vec<&str> = audit["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> =
+        audit["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(actions, ["confirm-orders", "generate-inventory", "confirm-inventory"]);
     assert!(audit["entries"].as_array().unwrap().iter().all(|e| e["who"] == "dana"));
     assert!(!dir.path().join("bucket/inbox/web/WebProducts.csv").exists(), "imported inputs leave the inbox");

@@ -108,12 +108,17 @@ pub async fn workflow_from_env() -> Result<Workflow, EdgeError> {
     Ok(Workflow::new(ports(&cfg, &resources), settings))
 }
 
+/// JSON logs for CloudWatch, filtered by `RUST_LOG` (`info`, or `target=level,...`).
 pub fn init_tracing() {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_current_span(false)
-        .without_time()
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter: tracing_subscriber::filter::Targets = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| "info".parse().unwrap_or_default());
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().json().with_current_span(false).without_time())
+        .with(filter)
         .init();
 }
 

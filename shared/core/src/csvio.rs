@@ -42,6 +42,8 @@ pub struct CsvFile<R: Read> {
     delimiter: u8,
     reader: csv::Reader<Inner<R>>,
     record: csv::ByteRecord,
+    sniffed_bytes: u64,
+    sniffed_lines: u64,
 }
 
 /// One data record with the line it starts on (1-based, the header is line 1).
@@ -76,10 +78,13 @@ impl<'a> Row<'a> {
 /// Decodes a field. A Windows-1255 file decodes as such; a field that is not valid UTF-8 in a
 /// file sniffed as UTF-8 is decoded as Windows-1255 too, so that no byte is ever dropped.
 pub fn decode(bytes: &[u8], enc: TextEncoding) -> Cow<'_, str> {
-    if enc == TextEncoding::Utf8 || bytes.is_ascii() {
+    if enc == TextEncoding::Utf8 {
         if let Ok(s) = std::str::from_utf8(bytes) {
             return Cow::Borrowed(s);
         }
+    } else if bytes.is_ascii() {
+        // ASCII is the same in Windows-1255.
+        return Cow::Borrowed(std::str::from_utf8(bytes).unwrap_or_default());
     }
     let (text, _) = WINDOWS_1255.decode_without_bom_handling(bytes);
     text
@@ -132,6 +137,8 @@ impl<R: Read> CsvFile<R> {
             return Err(CsvError::Empty { file: file.to_string() });
         }
         let encoding = sniff_encoding(&head);
+        let sniffed_bytes = head.len() as u64;
+        let sniffed_lines = head.iter().filter(|&&b| b == b'\n').count() as u64;
         let delimiter = sniff_delimiter(&head);
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
@@ -146,11 +153,30 @@ impl<R: Read> CsvFile<R> {
             Err(e) => return Err(malformed(file, &e)),
         }
         let headers = header.iter().map(|h| decode(trim_cr(h), encoding).trim().to_string()).collect();
-        Ok(Self { file: file.to_string(), headers, encoding, delimiter, reader, record: csv::ByteRecord::new() })
+        Ok(Self {
+            file: file.to_string(),
+            headers,
+            encoding,
+            delimiter,
+            reader,
+            record: csv::ByteRecord::new(),
+            sniffed_bytes,
+            sniffed_lines,
+        })
     }
 
     pub fn file(&self) -> &str {
         &self.file
+    }
+
+    /// About how many records a file of `total_bytes` holds, from the first 64 KiB (0 when
+    /// unknown).
+    pub fn estimate_rows(&self, total_bytes: u64) -> usize {
+        if total_bytes == 0 || self.sniffed_lines == 0 {
+            return 0;
+        }
+        let per_line = (self.sniffed_bytes / self.sniffed_lines).max(1);
+        (total_bytes / per_line) as usize + 16
     }
 
     pub fn headers(&self) -> &[String] {

@@ -74,6 +74,9 @@ impl Cents {
     /// Parses `12`, `12.9`, `12.90`, `1,234.50`, `12,90` (decimal comma), `₪ 12.90`.
     /// Returns `None` for an empty or unparseable value.
     pub fn parse(raw: &str) -> Option<Cents> {
+        if let Some(c) = Self::parse_plain(raw.trim().as_bytes()) {
+            return Some(c);
+        }
         let s: String = raw
             .trim()
             .chars()
@@ -119,6 +122,44 @@ impl Cents {
         }
         let milli: i64 = frac_digits[..3].parse().ok()?;
         let mut cents = int_v * 100 + milli / 10;
+        if milli % 10 >= 5 {
+            cents += 1;
+        }
+        Some(Cents(if neg { -cents } else { cents }))
+    }
+}
+
+impl Cents {
+    /// The common form `-?digits(.digits)?` without allocating; `None` for anything else.
+    fn parse_plain(b: &[u8]) -> Option<Cents> {
+        let (neg, b) = match b.split_first() {
+            Some((b'-', rest)) => (true, rest),
+            _ => (false, b),
+        };
+        let (int, frac) = match b.iter().position(|&c| c == b'.') {
+            Some(i) => (&b[..i], &b[i + 1..]),
+            None => (b, &b[..0]),
+        };
+        if int.is_empty() || int.len() > 15 || frac.len() > 6 {
+            return None;
+        }
+        let mut v: i64 = 0;
+        for &c in int {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + i64::from(c - b'0');
+        }
+        let mut milli = 0i64;
+        for (i, &c) in frac.iter().enumerate() {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            if i < 3 {
+                milli += i64::from(c - b'0') * [100, 10, 1][i];
+            }
+        }
+        let mut cents = v * 100 + milli / 10;
         if milli % 10 >= 5 {
             cents += 1;
         }
@@ -217,6 +258,14 @@ mod tests {
         fn cents_roundtrip(v in -10_000_000i64..10_000_000) {
             let c = Cents(v);
             prop_assert_eq!(Cents::parse(&c.to_string()), Some(c));
+        }
+
+        #[test]
+        fn plain_and_general_parsers_agree(int in 0u32..100_000, frac in proptest::option::of("[0-9]{1,6}")) {
+            let text = match &frac { Some(f) => format!("{int}.{f}"), None => int.to_string() };
+            let plain = Cents::parse_plain(text.as_bytes());
+            let general = Cents::parse(&format!("₪{text}"));
+            prop_assert_eq!(plain, general);
         }
 
         #[test]

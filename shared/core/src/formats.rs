@@ -1,6 +1,8 @@
 //! The four input formats of the daily sync and the Comax order export.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use std::io::Read;
 
 use serde::{Deserialize, Serialize};
@@ -23,6 +25,14 @@ pub enum Cell<T> {
 }
 
 impl<T> Cell<T> {
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Cell<U> {
+        match self {
+            Cell::Empty => Cell::Empty,
+            Cell::Value(v) => Cell::Value(f(v)),
+            Cell::Invalid(s) => Cell::Invalid(s),
+        }
+    }
+
     fn parse(raw: &str, f: impl Fn(&str) -> Option<T>) -> Self {
         if raw.trim().is_empty() {
             Cell::Empty
@@ -56,16 +66,21 @@ pub enum ProductKind {
 impl ProductKind {
     pub fn parse(raw: &str) -> Self {
         let mut kind = ProductKind::Simple;
+        const NAMES: [(&str, Option<ProductKind>); 7] = [
+            ("simple", Some(ProductKind::Simple)),
+            ("variation", Some(ProductKind::Variation)),
+            ("variable", Some(ProductKind::Variable)),
+            ("grouped", Some(ProductKind::Grouped)),
+            ("external", Some(ProductKind::External)),
+            ("virtual", None),
+            ("downloadable", None),
+        ];
         for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            kind = match part.to_ascii_lowercase().as_str() {
-                "virtual" | "downloadable" => continue,
-                "simple" => ProductKind::Simple,
-                "variation" => ProductKind::Variation,
-                "variable" => ProductKind::Variable,
-                "grouped" => ProductKind::Grouped,
-                "external" => ProductKind::External,
-                _ => ProductKind::Unknown,
-            };
+            match NAMES.iter().find(|(n, _)| part.eq_ignore_ascii_case(n)) {
+                Some((_, Some(k))) => kind = *k,
+                Some((_, None)) => {}
+                None => kind = ProductKind::Unknown,
+            }
         }
         kind
     }
@@ -90,6 +105,21 @@ pub struct WebProduct {
     pub shape: Option<String>,
 }
 
+impl WebProduct {
+    pub fn empty() -> Self {
+        WebProduct {
+            line: 0,
+            id: Cell::Empty,
+            kind: ProductKind::Simple,
+            kind_raw: String::new(),
+            sku: String::new(),
+            stock: Cell::Empty,
+            price: Cell::Empty,
+            shape: None,
+        }
+    }
+}
+
 /// Streams `WebProducts.csv`.
 pub struct WebProductReader<R: Read> {
     csv: CsvFile<R>,
@@ -98,6 +128,7 @@ pub struct WebProductReader<R: Read> {
     sku: usize,
     stock: usize,
     price: usize,
+    current: WebProduct,
 }
 
 pub const WEB_REQUIRED: [&str; 5] = ["ID", "Type", "SKU", "Stock", "Regular price"];
@@ -112,6 +143,7 @@ impl<R: Read> WebProductReader<R> {
             stock: csv.require("Stock")?,
             price: csv.require("Regular price")?,
             csv,
+            current: WebProduct::empty(),
         })
     }
 
@@ -120,23 +152,26 @@ impl<R: Read> WebProductReader<R> {
     }
 
     #[allow(clippy::should_implement_trait)]
-    pub fn next(&mut self) -> Result<Option<WebProduct>, CsvError> {
+    /// The next row; the reader reuses its buffers, so clone a row to keep it.
+    pub fn next(&mut self) -> Result<Option<&WebProduct>, CsvError> {
         let width = self.csv.headers().len();
         let (id, kind, sku, stock, price) = (self.id, self.kind, self.sku, self.stock, self.price);
         let Some(row) = self.csv.next_row()? else {
             return Ok(None);
         };
+        let p = &mut self.current;
         let kind_raw = row.get(kind);
-        Ok(Some(WebProduct {
-            line: row.line,
-            id: Cell::parse(&row.get(id), |s| s.trim().parse().ok()),
-            kind: ProductKind::parse(&kind_raw),
-            kind_raw: kind_raw.into_owned(),
-            sku: row.get(sku).trim().to_string(),
-            stock: Cell::parse(&row.get(stock), parse_stock),
-            price: Cell::parse(&row.get(price), Cents::parse),
-            shape: shape_problem(&row, width),
-        }))
+        p.line = row.line;
+        p.id = Cell::parse(&row.get(id), |s| s.trim().parse().ok());
+        p.kind = ProductKind::parse(&kind_raw);
+        p.kind_raw.clear();
+        p.kind_raw.push_str(&kind_raw);
+        p.sku.clear();
+        p.sku.push_str(row.get(sku).trim());
+        p.stock = Cell::parse(&row.get(stock), parse_stock);
+        p.price = Cell::parse(&row.get(price), Cents::parse);
+        p.shape = shape_problem(&row, width);
+        Ok(Some(&self.current))
     }
 }
 
@@ -223,9 +258,12 @@ pub fn read_orders(file: &str, input: impl Read) -> Result<Parsed<OrderLine>, Cs
     Ok(out)
 }
 
+/// Quantities held back by SKU key.
+pub type OnHold = HashMap<String, i64>;
+
 /// Quantities held by `on-hold` orders, by SKU key: the ERP does not know these orders yet.
-pub fn on_hold_quantities(orders: &[OrderLine]) -> HashMap<String, i64> {
-    let mut held = HashMap::new();
+pub fn on_hold_quantities(orders: &[OrderLine]) -> OnHold {
+    let mut held = OnHold::new();
     for o in orders.iter().filter(|o| o.status == "on-hold") {
         if let Some(k) = sku_key(&o.sku) {
             *held.entry(k).or_insert(0) += o.quantity;
@@ -368,10 +406,12 @@ pub struct ComaxReader<R: Read> {
     active: Option<usize>,
     archive: Option<usize>,
     sell_online: Option<usize>,
+    current: ComaxProduct,
 }
 
 fn flag(raw: &str) -> bool {
-    matches!(raw.trim().to_lowercase().as_str(), "1" | "y" | "yes" | "true" | "כן" | "x" | "v")
+    let t = raw.trim();
+    ["1", "y", "yes", "true", "x", "v"].iter().any(|f| t.eq_ignore_ascii_case(f)) || t == "כן"
 }
 
 impl<R: Read> ComaxReader<R> {
@@ -394,6 +434,16 @@ impl<R: Read> ComaxReader<R> {
             archive: optional(&mapping.archive),
             sell_online: optional(&mapping.sell_online),
             csv,
+            current: ComaxProduct {
+                line: 0,
+                sku: String::new(),
+                name: String::new(),
+                price: Cell::Empty,
+                stock: Cell::Empty,
+                active: true,
+                sell_online: false,
+                shape: None,
+            },
         })
     }
 
@@ -402,7 +452,8 @@ impl<R: Read> ComaxReader<R> {
     }
 
     #[allow(clippy::should_implement_trait)]
-    pub fn next(&mut self) -> Result<Option<ComaxProduct>, CsvError> {
+    /// The next row; the reader reuses its buffers, so clone a row to keep it.
+    pub fn next(&mut self) -> Result<Option<&ComaxProduct>, CsvError> {
         let width = self.csv.headers().len();
         let (sku, price, stock, name, active, archive, sell) =
             (self.sku, self.price, self.stock, self.name, self.active, self.archive, self.sell_online);
@@ -411,16 +462,18 @@ impl<R: Read> ComaxReader<R> {
         };
         let active_flag = active.map(|i| flag(&row.get(i))).unwrap_or(true);
         let archived = archive.map(|i| !row.get(i).trim().is_empty()).unwrap_or(false);
-        Ok(Some(ComaxProduct {
-            line: row.line,
-            sku: row.get(sku).trim().to_string(),
-            name: row.get_opt(name).trim().to_string(),
-            price: Cell::parse(&row.get(price), Cents::parse),
-            stock: Cell::parse(&row.get(stock), parse_stock),
-            active: active_flag && !archived,
-            sell_online: sell.map(|i| flag(&row.get(i))).unwrap_or(false),
-            shape: shape_problem(&row, width),
-        }))
+        let p = &mut self.current;
+        p.line = row.line;
+        p.sku.clear();
+        p.sku.push_str(row.get(sku).trim());
+        p.name.clear();
+        p.name.push_str(row.get_opt(name).trim());
+        p.price = Cell::parse(&row.get(price), Cents::parse);
+        p.stock = Cell::parse(&row.get(stock), parse_stock);
+        p.active = active_flag && !archived;
+        p.sell_online = sell.map(|i| flag(&row.get(i))).unwrap_or(false);
+        p.shape = shape_problem(&row, width);
+        Ok(Some(&self.current))
     }
 }
 
@@ -443,21 +496,110 @@ impl ComaxEntry {
 }
 
 /// Comax products indexed by SKU key, with the row problems found while reading.
+///
+/// Compact for million-row files: the SKUs (as written) live in one arena, the entries in one
+/// vector, and the hash table holds only indices into it.
 pub struct ComaxIndex {
-    pub entries: HashMap<Box<str>, ComaxEntry>,
+    skus: String,
+    slots: Vec<Slot>,
+    table: HashTable<u32>,
+    hasher: DefaultHashBuilder,
     pub rows: u64,
-    /// Active rows marked for the web: `(line, SKU as written)`.
-    pub for_web: Vec<(u64, String)>,
+    /// Entries (by index) of active rows marked for the web.
+    for_web: Vec<u32>,
     pub problems: Vec<Finding>,
 }
 
-pub fn index_comax<R: Read>(mut reader: ComaxReader<R>) -> Result<ComaxIndex, CsvError> {
+struct Slot {
+    sku_start: u32,
+    sku_len: u32,
+    hash: u64,
+    entry: ComaxEntry,
+}
+
+impl ComaxIndex {
+    fn new() -> Self {
+        Self {
+            skus: String::new(),
+            slots: Vec::new(),
+            table: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
+            rows: 0,
+            for_web: Vec::new(),
+            problems: Vec::new(),
+        }
+    }
+
+    fn sku(&self, slot: &Slot) -> &str {
+        &self.skus[slot.sku_start as usize..(slot.sku_start + slot.sku_len) as usize]
+    }
+
+    fn eq_key(&self, slot: &Slot, key: &str) -> bool {
+        let sku = self.sku(slot);
+        if sku.is_ascii() {
+            sku.eq_ignore_ascii_case(key)
+        } else {
+            sku.to_lowercase() == key
+        }
+    }
+
+    /// The entry of a SKU key (as made by [`sku_key`]).
+    pub fn get(&self, key: &str) -> Option<&ComaxEntry> {
+        let hash = self.hasher.hash_one(key);
+        self.table.find(hash, |&i| self.eq_key(&self.slots[i as usize], key)).map(|&i| &self.slots[i as usize].entry)
+    }
+
+    /// Adds an entry; a key already present returns the first entry's line.
+    fn insert(&mut self, sku: &str, key: &str, entry: ComaxEntry) -> Result<u32, u64> {
+        let hash = self.hasher.hash_one(key);
+        if let Some(&i) = self.table.find(hash, |&i| self.eq_key(&self.slots[i as usize], key)) {
+            return Err(self.slots[i as usize].entry.line);
+        }
+        let idx = self.slots.len() as u32;
+        self.slots.push(Slot { sku_start: self.skus.len() as u32, sku_len: sku.len() as u32, hash, entry });
+        self.skus.push_str(sku);
+        let slots = &self.slots;
+        self.table.insert_unique(hash, idx, |&i| slots[i as usize].hash);
+        Ok(idx)
+    }
+
+    /// The number of distinct SKUs.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Active rows marked for the web: `(line, SKU as written)`.
+    pub fn for_web(&self) -> impl Iterator<Item = (u64, &str)> + '_ {
+        self.for_web.iter().map(|&i| {
+            let slot = &self.slots[i as usize];
+            (slot.entry.line, self.sku(slot))
+        })
+    }
+}
+
+pub fn index_comax<R: Read>(reader: ComaxReader<R>) -> Result<ComaxIndex, CsvError> {
+    index_comax_sized(reader, 0)
+}
+
+/// Like [`index_comax`], sized up front from the file's size in bytes (0 when unknown), which
+/// spares the table's rehashing on large files.
+pub fn index_comax_sized<R: Read>(mut reader: ComaxReader<R>, file_size: u64) -> Result<ComaxIndex, CsvError> {
     let file = reader.file().to_string();
-    let mut idx = ComaxIndex { entries: HashMap::with_capacity(4096), rows: 0, for_web: vec![], problems: vec![] };
+    let mut idx = ComaxIndex::new();
+    let rows = reader.csv.estimate_rows(file_size);
+    idx.slots.reserve(rows);
+    idx.table.reserve(rows, |_| 0);
+    idx.skus.reserve(rows * 12);
+    let mut key = String::new();
     while let Some(p) = reader.next()? {
         idx.rows += 1;
+        let mut problems = Vec::new();
         let mut problem = |sev: Severity, rule: &str, msg: String| {
-            idx.problems.push(Finding::new(sev, rule, &file, Some(p.line), &p.sku, msg));
+            problems.push(Finding::new(sev, rule, &file, Some(p.line), &p.sku, msg));
         };
         if let Some(s) = &p.shape {
             problem(Severity::Error, "row-shape", s.clone());
@@ -473,31 +615,42 @@ pub fn index_comax<R: Read>(mut reader: ComaxReader<R>) -> Result<ComaxIndex, Cs
                 problem(Severity::Warning, "negative-stock", format!("Comax stock is {s}; published as 0"));
             }
         }
-        let Some(key) = sku_key(&p.sku) else {
+        if !sku_key_into(&p.sku, &mut key) {
             problem(Severity::Warning, "comax-no-sku", "the Comax row has no SKU; it is ignored".into());
-            continue;
-        };
-        let entry = ComaxEntry {
-            line: p.line,
-            price: p.price.value().copied(),
-            stock: p.stock.value().copied(),
-            active: p.active,
-            sell_online: p.sell_online,
-        };
-        match idx.entries.entry(key.into_boxed_str()) {
-            std::collections::hash_map::Entry::Occupied(first) => {
-                let msg = format!("SKU also on line {}", first.get().line);
-                problem(Severity::Error, "duplicate-sku", msg);
-            }
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(entry);
-                if p.sell_online && p.active {
-                    idx.for_web.push((p.line, p.sku));
-                }
+        } else {
+            let entry = ComaxEntry {
+                line: p.line,
+                price: p.price.value().copied(),
+                stock: p.stock.value().copied(),
+                active: p.active,
+                sell_online: p.sell_online,
+            };
+            match idx.insert(&p.sku, &key, entry) {
+                Err(first) => problem(Severity::Error, "duplicate-sku", format!("SKU also on line {first}")),
+                Ok(i) if p.sell_online && p.active => idx.for_web.push(i),
+                Ok(_) => {}
             }
         }
+        idx.problems.append(&mut problems);
     }
     Ok(idx)
+}
+
+/// Fills `buf` with the SKU key of `raw` (see [`sku_key`]); false when the SKU is empty.
+/// ASCII SKUs, the common case, cost no allocation.
+pub fn sku_key_into(raw: &str, buf: &mut String) -> bool {
+    let t = raw.trim();
+    buf.clear();
+    if t.is_empty() {
+        return false;
+    }
+    if t.is_ascii() {
+        buf.push_str(t);
+        buf.make_ascii_lowercase();
+    } else {
+        buf.push_str(&t.to_lowercase());
+    }
+    true
 }
 
 /// Writes the Comax order import file: one row per order line.
@@ -555,9 +708,10 @@ mod tests {
         .unwrap();
         let data = "CMX SKU,CMX NAME,CMX ARCHIVE,,CMX STOCK,CMX WEB\nW1,Red,,49.90,5,1\nW2,Old,X,10,3,1\n";
         let idx = index_comax(ComaxReader::open("c.csv", data.as_bytes(), &mapping).unwrap()).unwrap();
-        let w1 = idx.entries.get("w1").unwrap();
+        let w1 = idx.get("w1").unwrap();
         assert_eq!((w1.price, w1.stock, w1.active, w1.sell_online), (Some(Cents(4990)), Some(5), true, true));
-        assert!(!idx.entries.get("w2").unwrap().active);
+        assert!(!idx.get("w2").unwrap().active);
+        assert_eq!(idx.for_web().collect::<Vec<_>>(), vec![(2, "W1")]);
         assert!(idx.problems.is_empty());
     }
 

@@ -1,6 +1,6 @@
 //! Step 4: the validation rules. Errors block the export; warnings do not.
 
-use std::collections::{HashMap, HashSet};
+use hashbrown::{HashMap, HashSet};
 use std::io::Read;
 
 use chrono::{DateTime, Utc};
@@ -189,12 +189,12 @@ pub fn validate<R: Read>(web: WebProductReader<R>, input: &Inputs<'_>) -> Result
             "the product has no translation".into(),
         ));
     }
-    for (line, sku) in &input.comax.for_web {
+    for (line, sku) in input.comax.for_web() {
         if sku_key(sku).is_some_and(|k| !keys_in_store.contains(&k)) {
             findings.push(Finding::warning(
                 "to-create",
                 COMAX_PRODUCTS,
-                Some(*line),
+                Some(line),
                 sku,
                 "marked for the web in Comax but absent from the store: to create".into(),
             ));

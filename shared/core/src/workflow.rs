@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Settings;
 use crate::domain::{Actor, SessionId};
-use crate::engine::{export_inventory, Translations};
+use crate::engine::{export_inventory_parallel, Translations};
 use crate::formats::{
     index_comax, on_hold_quantities, read_orders, read_translations, write_comax_orders, ComaxMapping, ComaxReader,
     ProductKind, WebProductReader, COMAX_PRODUCTS, WEB_ORDERS, WEB_PRODUCTS, WEB_TRANSLATIONS,
@@ -837,8 +837,8 @@ impl Workflow {
         }
         self.enqueue(&Command::ValidateV1 { session: s.clone(), blast_override: None }).await?;
         Ok(done(
-            format!("Imported {} Comax products ({} distinct SKUs)", idx.rows, idx.entries.len()),
-            json!({ "inputs": inputs, "rows": idx.rows, "skus": idx.entries.len(), "mapping": mapping_from, "row_problems": idx.problems.len() }),
+            format!("Imported {} Comax products ({} distinct SKUs)", idx.rows, idx.len()),
+            json!({ "inputs": inputs, "rows": idx.rows, "skus": idx.len(), "mapping": mapping_from, "row_problems": idx.problems.len() }),
         ))
     }
 
@@ -932,11 +932,10 @@ impl Workflow {
             .and_then(|d| serde_json::from_value(d["inputs"].clone()).ok())
             .ok_or_else(|| input_err("step 3 has not completed"))?;
         let (mapping, _) = self.mapping().await?;
-        let comax_blob = self.load(&comax_in[COMAX_PRODUCTS]).await?;
-        let comax = index_comax(
-            ComaxReader::open(COMAX_PRODUCTS, open_blob(&comax_blob, COMAX_PRODUCTS)?, &mapping).map_err(input_err)?,
-        )
-        .map_err(input_err)?;
+        let comax_ref = &comax_in[COMAX_PRODUCTS];
+        let comax_blob = self.load(comax_ref).await?;
+        let comax =
+            ComaxReader::open(COMAX_PRODUCTS, open_blob(&comax_blob, COMAX_PRODUCTS)?, &mapping).map_err(input_err)?;
         let orders_blob = self.load(&web[WEB_ORDERS]).await?;
         let orders = read_orders(WEB_ORDERS, open_blob(&orders_blob, WEB_ORDERS)?).map_err(input_err)?;
         let tr_blob = self.load(&web[WEB_TRANSLATIONS]).await?;
@@ -945,14 +944,10 @@ impl Workflow {
         let products = self.load(&web[WEB_PRODUCTS]).await?;
         let reader = WebProductReader::open(WEB_PRODUCTS, open_blob(&products, WEB_PRODUCTS)?).map_err(input_err)?;
         let mut out = Vec::new();
-        let summary = export_inventory(
-            reader,
-            &Translations::new(&translations.rows),
-            &on_hold_quantities(&orders.rows),
-            &comax,
-            &mut out,
-        )
-        .map_err(input_err)?;
+        let translations = Translations::new(&translations.rows);
+        let held = on_hold_quantities(&orders.rows);
+        let (summary, _) = export_inventory_parallel(reader, comax, comax_ref.size, &translations, &held, &mut out)
+            .map_err(input_err)?;
         let key = outbox_key(s, "WebInventory");
         self.publish(&key, Bytes::from(out)).await?;
         Ok(waiting(

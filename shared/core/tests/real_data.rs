@@ -1,11 +1,11 @@
 //! WooCommerce's own sample product CSV (BOM, CRLF, multi-line quoted descriptions, every
 //! product type), read from ../shared/testdata/real/.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use storesync_core::engine::{export_inventory, Translations};
-use storesync_core::formats::{index_comax, ComaxMapping, ComaxReader, ProductKind, WebProductReader};
+use storesync_core::formats::{index_comax, ComaxMapping, ComaxReader, OnHold, ProductKind, WebProductReader};
 
 fn real(name: &str) -> Vec<u8> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/real/woocommerce_csv").join(name);
@@ -21,7 +21,7 @@ fn reads_every_row_of_the_woocommerce_sample() {
     while let Some(p) = r.next().unwrap() {
         assert!(p.shape.is_none(), "line {}: {:?}", p.line, p.shape);
         *kinds.entry(p.kind_raw.clone()).or_default() += 1;
-        rows.push(p);
+        rows.push(p.clone());
     }
     assert_eq!(rows.len(), 25);
     assert_eq!(
@@ -46,7 +46,9 @@ fn a_sample_without_ids_is_refused_by_name() {
     let data = real("experimental_sample_9_products.csv");
     let e = WebProductReader::open("experimental_sample_9_products.csv", &data[..]).err().unwrap();
     assert!(
-        e.to_string().starts_with("experimental_sample_9_products.csv: line 1: required column \"ID\" is missing (found: Type, SKU, Name,"),
+        e.to_string().starts_with(
+            "experimental_sample_9_products.csv: line 1: required column \"ID\" is missing (found: Type, SKU, Name,"
+        ),
         "{e}"
     );
 }
@@ -67,7 +69,7 @@ fn exports_only_compared_rows_of_the_sample() {
     let idx = index_comax(ComaxReader::open("c.csv", comax.as_bytes(), &ComaxMapping::default()).unwrap()).unwrap();
     let mut out = Vec::new();
     let web = WebProductReader::open("sample_products.csv", &data[..]).unwrap();
-    let s = export_inventory(web, &Translations::new(&[]), &HashMap::new(), &idx, &mut out).unwrap();
+    let s = export_inventory(web, &Translations::new(&[]), &OnHold::new(), &idx, &mut out).unwrap();
     assert_eq!(s.web_rows, 25);
     assert_eq!(s.compared, 21);
     assert_eq!(s.exported as usize, compared_with_sku, "every compared row with a SKU differs");

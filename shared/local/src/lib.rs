@@ -2,6 +2,7 @@
 
 pub mod blob;
 pub mod daily;
+pub mod diff;
 pub mod runtime;
 pub mod sqlite;
 

@@ -48,6 +48,23 @@ enum Cmd {
         #[arg(long, value_name = "REASON")]
         override_blast_radius: Option<String>,
     },
+    /// Write the web inventory export of two files with step 5's engine, without a session.
+    Diff {
+        #[arg(long)]
+        web_products: PathBuf,
+        #[arg(long)]
+        comax: PathBuf,
+        /// On-hold orders hold their quantities back.
+        #[arg(long)]
+        web_orders: Option<PathBuf>,
+        /// Translations with an empty SKU match through their original.
+        #[arg(long)]
+        web_translations: Option<PathBuf>,
+        #[arg(long)]
+        comax_mapping: Option<PathBuf>,
+        #[arg(long, default_value = "WebInventory.csv")]
+        out: PathBuf,
+    },
     /// Run the daily sync on the demo data in examples/daily/.
     Demo {
         #[arg(long, default_value = "out/demo")]
@@ -91,10 +108,18 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("STORESYNC_LOG").unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        let filter: tracing_subscriber::filter::Targets = std::env::var("STORESYNC_LOG")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| "warn".parse().unwrap_or_default());
+        tracing_subscriber::registry()
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .with(filter)
+            .init();
+    }
     let cli = Cli::parse();
     let settings = Settings::from_lookup(|k| std::env::var(k).ok()).context("settings")?;
     let local = Local::open(&cli.state, settings).with_context(|| format!("opening {}", cli.state.display()))?;
@@ -134,6 +159,28 @@ async fn run() -> anyhow::Result<()> {
                 override_blast_radius: None,
             };
             run_daily(&local, &args).await
+        }
+        Cmd::Diff { web_products, comax, web_orders, web_translations, comax_mapping, out } => {
+            let args = storesync_local::diff::DiffArgs {
+                web_products,
+                comax,
+                web_orders,
+                web_translations,
+                comax_mapping,
+                out,
+            };
+            let s = storesync_local::diff::run(&args)?;
+            println!(
+                "{} web rows, {} compared, {} matched: {} rows to update ({} stock, {} price) in {}",
+                s.web_rows,
+                s.compared,
+                s.matched,
+                s.exported,
+                s.stock_changes,
+                s.price_changes,
+                args.out.display()
+            );
+            Ok(())
         }
         Cmd::Status { session } => {
             let s = match session {

@@ -177,7 +177,9 @@ impl Local {
                         fired.insert(f.key.clone(), sig);
                         match self.workflow.on_upload(&f.key).await {
                             Ok(UploadOutcome::Ignored(why)) => tracing::warn!(key = %f.key, why, "upload ignored"),
-                            Ok(UploadOutcome::Handled(s)) => tracing::info!(key = %f.key, session = %s, "upload handled"),
+                            Ok(UploadOutcome::Handled(s)) => {
+                                tracing::info!(key = %f.key, session = %s, "upload handled")
+                            }
                             Err(e) => tracing::error!(key = %f.key, error = %e, "upload failed"),
                         }
                     }
