@@ -84,7 +84,7 @@ fn matched_for(
     if !row.kind.is_compared() {
         return None;
     }
-    let entry = *comax.get(key)?;
+    let entry = comax.get(key)?;
     Some(decide(row, entry, on_hold.get(key).copied().unwrap_or(0)))
 }
 

@@ -497,87 +497,143 @@ impl ComaxEntry {
 
 /// Comax products indexed by SKU key, with the row problems found while reading.
 ///
-/// Compact for million-row files: the SKUs (as written) live in one arena, the entries in one
-/// vector, and the hash table holds only indices into it.
+/// Compact for million-row files: the hash table holds 4-byte indices (it stays in cache); the
+/// entries are 56-byte slots in file order with SKU keys of up to 16 bytes inline, so that a
+/// lookup reads one slot.
 pub struct ComaxIndex {
-    skus: String,
-    slots: Vec<Slot>,
     table: HashTable<u32>,
+    slots: Vec<Slot>,
     hasher: DefaultHashBuilder,
+    /// Keys longer than 16 bytes, and the SKUs (as written) of the rows marked for the web.
+    arena: String,
+    /// Active rows marked for the web: `(line, start and length of the SKU in the arena)`.
+    for_web: Vec<(u64, u32, u32)>,
     pub rows: u64,
-    /// Entries (by index) of active rows marked for the web.
-    for_web: Vec<u32>,
     pub problems: Vec<Finding>,
 }
 
+const INLINE: usize = 16;
+const F_ACTIVE: u8 = 1;
+const F_SELL: u8 = 2;
+const F_PRICE: u8 = 4;
+const F_STOCK: u8 = 8;
+
+#[derive(Clone, Copy)]
 struct Slot {
-    sku_start: u32,
-    sku_len: u32,
     hash: u64,
-    entry: ComaxEntry,
+    /// The key inline, or for longer keys its arena start and length (as two u32, little endian).
+    key: [u8; INLINE],
+    key_len: u32,
+    line: u32,
+    price: i64,
+    stock: i64,
+    flags: u8,
+}
+
+impl Slot {
+    fn key<'a>(&'a self, arena: &'a str) -> &'a [u8] {
+        let len = self.key_len as usize;
+        if len <= INLINE {
+            &self.key[..len]
+        } else {
+            let start = u32::from_le_bytes([self.key[0], self.key[1], self.key[2], self.key[3]]) as usize;
+            &arena.as_bytes()[start..start + len]
+        }
+    }
+
+    fn entry(&self) -> ComaxEntry {
+        ComaxEntry {
+            line: u64::from(self.line),
+            price: (self.flags & F_PRICE != 0).then_some(Cents(self.price)),
+            stock: (self.flags & F_STOCK != 0).then_some(self.stock),
+            active: self.flags & F_ACTIVE != 0,
+            sell_online: self.flags & F_SELL != 0,
+        }
+    }
 }
 
 impl ComaxIndex {
     fn new() -> Self {
         Self {
-            skus: String::new(),
-            slots: Vec::new(),
             table: HashTable::new(),
+            slots: Vec::new(),
             hasher: DefaultHashBuilder::default(),
-            rows: 0,
+            arena: String::new(),
             for_web: Vec::new(),
+            rows: 0,
             problems: Vec::new(),
         }
     }
 
-    fn sku(&self, slot: &Slot) -> &str {
-        &self.skus[slot.sku_start as usize..(slot.sku_start + slot.sku_len) as usize]
-    }
-
-    fn eq_key(&self, slot: &Slot, key: &str) -> bool {
-        let sku = self.sku(slot);
-        if sku.is_ascii() {
-            sku.eq_ignore_ascii_case(key)
-        } else {
-            sku.to_lowercase() == key
-        }
-    }
-
     /// The entry of a SKU key (as made by [`sku_key`]).
-    pub fn get(&self, key: &str) -> Option<&ComaxEntry> {
-        let hash = self.hasher.hash_one(key);
-        self.table.find(hash, |&i| self.eq_key(&self.slots[i as usize], key)).map(|&i| &self.slots[i as usize].entry)
+    pub fn get(&self, key: &str) -> Option<ComaxEntry> {
+        let hash = self.hasher.hash_one(key.as_bytes());
+        let slots = &self.slots;
+        let i = *self.table.find(hash, |&i| {
+            let s = &slots[i as usize];
+            s.hash == hash && s.key(&self.arena) == key.as_bytes()
+        })?;
+        Some(slots[i as usize].entry())
     }
 
-    /// Adds an entry; a key already present returns the first entry's line.
-    fn insert(&mut self, sku: &str, key: &str, entry: ComaxEntry) -> Result<u32, u64> {
-        let hash = self.hasher.hash_one(key);
-        if let Some(&i) = self.table.find(hash, |&i| self.eq_key(&self.slots[i as usize], key)) {
-            return Err(self.slots[i as usize].entry.line);
+    /// Adds an entry under `key`; a key already present returns the first entry's line.
+    fn insert(&mut self, key: &str, e: &ComaxEntry) -> Result<(), u64> {
+        let hash = self.hasher.hash_one(key.as_bytes());
+        let (arena, slots) = (&mut self.arena, &mut self.slots);
+        let entry = self.table.entry(
+            hash,
+            |&i| {
+                let s = &slots[i as usize];
+                s.hash == hash && s.key(arena) == key.as_bytes()
+            },
+            |&i| slots[i as usize].hash,
+        );
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(o) => Err(u64::from(slots[*o.get() as usize].line)),
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                let mut inline = [0u8; INLINE];
+                if key.len() <= INLINE {
+                    inline[..key.len()].copy_from_slice(key.as_bytes());
+                } else {
+                    inline[..4].copy_from_slice(&(arena.len() as u32).to_le_bytes());
+                    arena.push_str(key);
+                }
+                let flags = [
+                    (e.active, F_ACTIVE),
+                    (e.sell_online, F_SELL),
+                    (e.price.is_some(), F_PRICE),
+                    (e.stock.is_some(), F_STOCK),
+                ]
+                .iter()
+                .filter(|(on, _)| *on)
+                .fold(0, |acc, (_, f)| acc | f);
+                v.insert(slots.len() as u32);
+                slots.push(Slot {
+                    hash,
+                    key: inline,
+                    key_len: key.len() as u32,
+                    line: u32::try_from(e.line).unwrap_or(u32::MAX),
+                    price: e.price.map(|c| c.0).unwrap_or(0),
+                    stock: e.stock.unwrap_or(0),
+                    flags,
+                });
+                Ok(())
+            }
         }
-        let idx = self.slots.len() as u32;
-        self.slots.push(Slot { sku_start: self.skus.len() as u32, sku_len: sku.len() as u32, hash, entry });
-        self.skus.push_str(sku);
-        let slots = &self.slots;
-        self.table.insert_unique(hash, idx, |&i| slots[i as usize].hash);
-        Ok(idx)
     }
 
     /// The number of distinct SKUs.
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.table.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.table.is_empty()
     }
 
     /// Active rows marked for the web: `(line, SKU as written)`.
     pub fn for_web(&self) -> impl Iterator<Item = (u64, &str)> + '_ {
-        self.for_web.iter().map(|&i| {
-            let slot = &self.slots[i as usize];
-            (slot.entry.line, self.sku(slot))
-        })
+        self.for_web.iter().map(|&(line, start, len)| (line, &self.arena[start as usize..(start + len) as usize]))
     }
 }
 
@@ -591,9 +647,8 @@ pub fn index_comax_sized<R: Read>(mut reader: ComaxReader<R>, file_size: u64) ->
     let file = reader.file().to_string();
     let mut idx = ComaxIndex::new();
     let rows = reader.csv.estimate_rows(file_size);
-    idx.slots.reserve(rows);
     idx.table.reserve(rows, |_| 0);
-    idx.skus.reserve(rows * 12);
+    idx.slots.reserve(rows);
     let mut key = String::new();
     while let Some(p) = reader.next()? {
         idx.rows += 1;
@@ -625,10 +680,13 @@ pub fn index_comax_sized<R: Read>(mut reader: ComaxReader<R>, file_size: u64) ->
                 active: p.active,
                 sell_online: p.sell_online,
             };
-            match idx.insert(&p.sku, &key, entry) {
+            match idx.insert(&key, &entry) {
                 Err(first) => problem(Severity::Error, "duplicate-sku", format!("SKU also on line {first}")),
-                Ok(i) if p.sell_online && p.active => idx.for_web.push(i),
-                Ok(_) => {}
+                Ok(()) if p.sell_online && p.active => {
+                    idx.for_web.push((p.line, idx.arena.len() as u32, p.sku.len() as u32));
+                    idx.arena.push_str(&p.sku);
+                }
+                Ok(()) => {}
             }
         }
         idx.problems.append(&mut problems);
@@ -713,6 +771,20 @@ mod tests {
         assert!(!idx.get("w2").unwrap().active);
         assert_eq!(idx.for_web().collect::<Vec<_>>(), vec![(2, "W1")]);
         assert!(idx.problems.is_empty());
+    }
+
+    #[test]
+    fn index_keys_long_unicode_and_duplicates() {
+        let data = "sku,price,stock\nA-VERY-LONG-SKU-NUMBER-000001,1,1\nÄb-1,2,2\nshort,3,3\n a-very-long-sku-number-000001 ,4,4\n";
+        let idx = index_comax(ComaxReader::open("c.csv", data.as_bytes(), &ComaxMapping::default()).unwrap()).unwrap();
+        assert_eq!(idx.len(), 3);
+        assert_eq!(idx.get("a-very-long-sku-number-000001").unwrap().price, Some(Cents(100)));
+        assert_eq!(idx.get("äb-1").unwrap().stock, Some(2));
+        assert_eq!(idx.get("short").unwrap().line, 4);
+        assert!(idx.get("a-very-long-sku-number-000002").is_none());
+        assert_eq!(idx.problems.len(), 1);
+        assert_eq!(idx.problems[0].message, "SKU also on line 2");
+        assert_eq!(idx.problems[0].line, Some(5));
     }
 
     #[test]
