@@ -280,8 +280,15 @@ pub async fn reset_and_retry(b: &dyn Backend) {
     assert_eq!(v.status(1), Some(StepStatus::Completed), "retry re-imports from the snapshot: {:?}", v.step(1));
     assert_eq!(v.status(2), Some(StepStatus::Waiting));
     let orders_file = file_of(&v, 2, "file");
+    // A file waiting in the inbox belongs to the cycle being reset: it moves aside, kept.
+    b.upload("inbox/web/WebProducts.csv", Bytes::from(Inputs::small().web_products), None).await;
     b.workflow().reset(&s, &operator()).await.unwrap();
     assert_eq!(view(b, &s).await.session.state, SessionState::Reset);
+    assert!(b.workflow().ports().blobs.list("inbox/").await.unwrap().is_empty(), "the inbox is clear");
+    assert_eq!(
+        read(b, &format!("sessions/{s}/inbox-at-reset/web/WebProducts.csv")).await,
+        Inputs::small().web_products
+    );
     assert!(exists(b, &orders_file).await, "outputs stay after a reset");
     assert_eq!(
         act(b, &s, Action::ConfirmOrders).await.unwrap_err().to_string(),
@@ -293,8 +300,149 @@ pub async fn reset_and_retry(b: &dyn Backend) {
     assert_eq!(v.status(2), Some(StepStatus::Waiting), "unconfirmed orders are exported again");
 }
 
+/// One bad input: how to spoil the inputs, and what the operator must be told.
+struct BadCase {
+    name: &'static str,
+    spoil: fn(&mut Inputs),
+    /// The step that fails, and its exact message (`{s}` stands for the session id).
+    step: u8,
+    message: &'static str,
+    /// A line the validation report must contain (for row-level problems).
+    report_line: Option<&'static str>,
+}
+
+const BAD_CASES: [BadCase; 9] = [
+    BadCase {
+        name: "empty orders file",
+        spoil: |i| i.web_orders = String::new(),
+        step: 1,
+        message: "WebOrders.csv: the file is empty (no header line)",
+        report_line: None,
+    },
+    BadCase {
+        name: "translations without original_product_id",
+        spoil: |i| i.web_translations = "product_id,language\n101,en\n".into(),
+        step: 1,
+        message: "WebTranslations.csv: line 1: required column \"original_product_id\" is missing (found: product_id, language)",
+        report_line: None,
+    },
+    BadCase {
+        name: "Comax without a stock column",
+        spoil: |i| {
+            let text = String::from_utf8(i.comax.clone()).unwrap();
+            i.comax = text.replace("sku,name,group,price,stock,active,sell_online", "sku,name,group,price,qty,active,sell_online").into_bytes();
+        },
+        step: 3,
+        message: "ComaxProducts.csv: line 1: required column \"stock\" is missing (found: sku, name, group, price, qty, active, sell_online)",
+        report_line: None,
+    },
+    BadCase {
+        name: "web stock that does not parse",
+        spoil: |i| i.web_products = i.web_products.replace("3,simple,W3,Wine 3,1,1,10,", "3,simple,W3,Wine 3,1,1,many,"),
+        step: 4,
+        message: "1 errors",
+        report_line: Some("error,stock-unparseable,WebProducts.csv,4,W3,\"Stock \"\"many\"\" does not parse as a whole number\""),
+    },
+    BadCase {
+        name: "web price that does not parse",
+        spoil: |i| i.web_products = i.web_products.replace("5,simple,W5,Wine 5,1,1,10,10.00", "5,simple,W5,Wine 5,1,1,10,ten"),
+        step: 4,
+        message: "1 errors",
+        report_line: Some("error,price-unparseable,WebProducts.csv,6,W5,\"Regular price \"\"ten\"\" does not parse\""),
+    },
+    BadCase {
+        name: "a SKU on two web products",
+        spoil: |i| i.web_products = i.web_products.replace("6,simple,W6,", "6,simple,W4,"),
+        step: 4,
+        message: "1 errors",
+        report_line: Some("error,duplicate-sku,WebProducts.csv,7,W4,SKU also on line 5"),
+    },
+    BadCase {
+        name: "an order quantity that does not parse",
+        spoil: |i| {
+            i.web_orders.push_str("8001,1801,processing,2026-11-24,Dana,d@example.com,W1,two,20.00,ILS\n");
+        },
+        step: 4,
+        message: "1 errors",
+        report_line: Some("error,order-row,WebOrders.csv,2,W1,\"quantity: \"\"two\"\" is not a whole number\""),
+    },
+    BadCase {
+        name: "an unterminated quote in the Comax file",
+        spoil: |i| {
+            let text = String::from_utf8(i.comax.clone()).unwrap();
+            i.comax = text.replace("W5,יין 5,", "W5,\"יין 5,").into_bytes();
+        },
+        step: 4,
+        message: "2 errors",
+        report_line: Some("error,row-shape,ComaxProducts.csv,6,W5,the row has 2 fields but the header has 7"),
+    },
+    BadCase {
+        name: "a Comax row with an extra field",
+        spoil: |i| {
+            let text = String::from_utf8(i.comax.clone()).unwrap();
+            i.comax = text.replace("W7,יין 7,wine,10.00,10,1,1", "W7,יין 7,wine,10.00,10,1,1,extra").into_bytes();
+        },
+        step: 4,
+        message: "1 errors",
+        report_line: Some("error,row-shape,ComaxProducts.csv,8,W7,the row has 8 fields but the header has 7"),
+    },
+];
+
+/// Every bad input gets its exact error, and every input stays in the bucket.
+pub async fn bad_inputs(b: &dyn Backend) {
+    for case in &BAD_CASES {
+        if let Some(open) = b.workflow().current().await.unwrap() {
+            b.workflow().reset(&open, &operator()).await.unwrap();
+        }
+        let mut inputs = Inputs::small();
+        (case.spoil)(&mut inputs);
+        let s = upload_all(b, &inputs).await;
+        if case.step > 2 {
+            act(b, &s, Action::ConfirmOrders).await.ok();
+        }
+        let v = view(b, &s).await;
+        let st = v.step(case.step);
+        assert_eq!(st.status, Some(StepStatus::Failed), "{}: {:?}", case.name, v.timeline);
+        let report =
+            if case.step == 4 { read(b, &format!("outbox/{s}/Validation-{s}.csv")).await } else { String::new() };
+        assert!(st.message.starts_with(case.message), "{}: {}\n{report}", case.name, st.message);
+        for n in case.step + 1..=5 {
+            assert!(
+                v.status(n).is_none() || n == 3 && v.status(3) == Some(StepStatus::Waiting),
+                "{}: step {n} ran",
+                case.name
+            );
+        }
+        if let Some(line) = case.report_line {
+            assert!(report.lines().any(|l| l == line), "{}: no line {line:?} in\n{report}", case.name);
+        }
+        // The inputs are all kept: each uploaded file has a snapshot with its exact bytes.
+        let snapshots = b.workflow().ports().blobs.list(&format!("sessions/{s}/input/")).await.unwrap();
+        for (key, data) in inputs.files() {
+            let name = key.rsplit('/').next().unwrap().trim_end_matches(".csv");
+            if case.step < 3 && key.ends_with("ComaxProducts.csv") {
+                assert!(exists(b, key).await, "{}: the Comax upload waits in the inbox", case.name);
+                continue;
+            }
+            let snap = snapshots.iter().find(|i| i.key.rsplit('/').next().unwrap().starts_with(&format!("{name}-")));
+            let snap = snap.unwrap_or_else(|| panic!("{}: no snapshot of {key} in {snapshots:?}", case.name));
+            let kept = b.workflow().ports().blobs.get(&snap.key).await.unwrap().to_bytes().unwrap();
+            assert_eq!(kept, data, "{}: {key} kept byte for byte", case.name);
+        }
+        if case.step == 1 || case.step == 3 {
+            let inbox = if case.step == 1 { "inbox/web/" } else { "inbox/comax/" };
+            assert!(
+                !b.workflow().ports().blobs.list(inbox).await.unwrap().is_empty(),
+                "{}: a failed input stays in {inbox}",
+                case.name
+            );
+        }
+    }
+}
+
 /// Every scenario, by name, for the backends' test files.
-pub const ALL: [&str; 7] = [
+pub const ALL: [&str; 8] = [
+    "bad_inputs",
     "happy_path",
     "missing_column",
     "validation_errors",
@@ -313,6 +461,7 @@ pub async fn run(name: &str, b: &dyn Backend) {
         "stale_file" => stale_file(b).await,
         "comax_mapping" => comax_mapping(b).await,
         "reset_and_retry" => reset_and_retry(b).await,
+        "bad_inputs" => bad_inputs(b).await,
         other => panic!("no scenario {other}"),
     }
 }

@@ -14,7 +14,16 @@ macro_rules! scenario {
     )*};
 }
 
-scenario!(happy_path, missing_column, validation_errors, blast_radius, stale_file, comax_mapping, reset_and_retry);
+scenario!(
+    bad_inputs,
+    happy_path,
+    missing_column,
+    validation_errors,
+    blast_radius,
+    stale_file,
+    comax_mapping,
+    reset_and_retry
+);
 
 #[test]
 fn every_scenario_has_a_test() {

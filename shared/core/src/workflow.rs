@@ -624,6 +624,8 @@ impl Workflow {
     }
 
     /// Clears the session so that a fresh cycle can start; inputs and outputs stay in the bucket.
+    /// Files still waiting in the inbox belong to this cycle: they move to
+    /// `sessions/<s>/inbox-at-reset/`, so that the next cycle does not pick them up.
     pub async fn reset(&self, s: &SessionId, actor: &Actor) -> Result<(), WorkflowError> {
         let view = self.view(s).await?;
         if view.session.state != SessionState::Open {
@@ -632,8 +634,15 @@ impl Workflow {
                 message: "the session is already closed".into(),
             });
         }
+        let mut moved = Vec::new();
+        for f in self.ports.blobs.list("inbox/").await? {
+            let to = format!("sessions/{s}/inbox-at-reset/{}", &f.key["inbox/".len()..]);
+            self.ports.blobs.copy(&f.key, &to).await?;
+            self.ports.blobs.delete(&f.key).await?;
+            moved.push(json!({ "from": f.key, "to": to }));
+        }
         self.close(s, SessionState::Reset).await?;
-        self.audit(actor, "reset", s, &view, json!({ "state": "reset" })).await?;
+        self.audit(actor, "reset", s, &view, json!({ "state": "reset", "moved_from_inbox": moved })).await?;
         Ok(())
     }
 
