@@ -19,7 +19,8 @@ use crate::domain::{Actor, SessionId};
 use crate::engine::{export_inventory_parallel, Translations};
 use crate::formats::{
     index_comax, on_hold_quantities, read_orders, read_translations, write_comax_orders, ComaxMapping, ComaxReader,
-    ProductKind, WebProductReader, COMAX_PRODUCTS, WEB_ORDERS, WEB_PRODUCTS, WEB_TRANSLATIONS,
+    OrderLine, Parsed, ProductKind, Translation, WebProductReader, COMAX_PRODUCTS, WEB_ORDERS, WEB_PRODUCTS,
+    WEB_TRANSLATIONS,
 };
 use crate::ports::{AuditEntry, Blob, BlobInfo, PortError, Ports, StatusEntry, StepStatus};
 use crate::report::write_report;
@@ -709,6 +710,34 @@ impl Workflow {
         Ok(self.ports.blobs.get(&r.key).await?)
     }
 
+    async fn orders_of(&self, r: &InputRef) -> Result<Parsed<OrderLine>, StepError> {
+        let blob = self.load(r).await?;
+        let parsed = read_orders(WEB_ORDERS, open_blob(&blob, WEB_ORDERS)?).map_err(input_err)?;
+        Ok(parsed)
+    }
+
+    async fn translations_of(&self, r: &InputRef) -> Result<Parsed<Translation>, StepError> {
+        let blob = self.load(r).await?;
+        let parsed = read_translations(WEB_TRANSLATIONS, open_blob(&blob, WEB_TRANSLATIONS)?).map_err(input_err)?;
+        Ok(parsed)
+    }
+
+    /// The input snapshots that step `n` recorded when it last completed.
+    fn step_inputs(view: &SessionView, n: u8) -> Result<BTreeMap<String, InputRef>, StepError> {
+        let d = Self::completed_details(view, n).ok_or_else(|| input_err(format!("step {n} has not completed")))?;
+        serde_json::from_value(d["inputs"].clone())
+            .map_err(|e| StepError::Port(PortError::backend("decode", format!("step {n} details"), e)))
+    }
+
+    /// A field of the step's latest `waiting` status (what the operator is asked to confirm).
+    fn waiting_detail(view: &SessionView, n: u8, field: &str) -> Option<Value> {
+        view.timeline
+            .iter()
+            .rev()
+            .find(|e| e.step == n && e.status == StepStatus::Waiting)
+            .and_then(|e| e.details.get(field).cloned())
+    }
+
     async fn import_web(&self, s: &SessionId) -> Result<StepDone, StepError> {
         let view = self.view(s).await.map_err(port_only)?;
         let (inputs, from_inbox) =
@@ -722,11 +751,8 @@ impl Workflow {
             rows += 1;
             *kinds.entry(kind_name(p.kind).to_string()).or_default() += 1;
         }
-        let orders_blob = self.load(&inputs[WEB_ORDERS]).await?;
-        let orders = read_orders(WEB_ORDERS, open_blob(&orders_blob, WEB_ORDERS)?).map_err(input_err)?;
-        let tr_blob = self.load(&inputs[WEB_TRANSLATIONS]).await?;
-        let translations =
-            read_translations(WEB_TRANSLATIONS, open_blob(&tr_blob, WEB_TRANSLATIONS)?).map_err(input_err)?;
+        let orders = self.orders_of(&inputs[WEB_ORDERS]).await?;
+        let translations = self.translations_of(&inputs[WEB_TRANSLATIONS]).await?;
         for k in &from_inbox {
             self.ports.blobs.delete(k).await?;
         }
@@ -752,17 +778,9 @@ impl Workflow {
         Ok(done(message, details))
     }
 
-    async fn web_inputs(&self, s: &SessionId) -> Result<BTreeMap<String, InputRef>, StepError> {
-        let view = self.view(s).await.map_err(port_only)?;
-        let d = Self::completed_details(&view, 1).ok_or_else(|| input_err("step 1 has not completed"))?;
-        serde_json::from_value(d["inputs"].clone())
-            .map_err(|e| StepError::Port(PortError::backend("decode", "step 1 details", e)))
-    }
-
     async fn export_orders(&self, s: &SessionId) -> Result<StepDone, StepError> {
-        let inputs = self.web_inputs(s).await?;
-        let blob = self.load(&inputs[WEB_ORDERS]).await?;
-        let orders = read_orders(WEB_ORDERS, open_blob(&blob, WEB_ORDERS)?).map_err(input_err)?;
+        let view = self.view(s).await.map_err(port_only)?;
+        let orders = self.orders_of(&Self::step_inputs(&view, 1)?[WEB_ORDERS]).await?;
         let mut eligible = Vec::new();
         let mut ids = BTreeSet::new();
         let mut already = BTreeSet::new();
@@ -796,12 +814,7 @@ impl Workflow {
 
     async fn confirm_orders(&self, s: &SessionId, by: &str) -> Result<StepDone, StepError> {
         let view = self.view(s).await.map_err(port_only)?;
-        let pending = view
-            .timeline
-            .iter()
-            .rev()
-            .find(|e| e.step == 2 && e.status == StepStatus::Waiting)
-            .and_then(|e| e.details.get("order_ids").cloned())
+        let pending = Self::waiting_detail(&view, 2, "order_ids")
             .ok_or_else(|| input_err("no exported orders wait for confirmation"))?;
         let ids: Vec<String> = serde_json::from_value(pending)
             .map_err(|e| StepError::Port(PortError::backend("decode", "order ids", e)))?;
@@ -852,11 +865,9 @@ impl Workflow {
     }
 
     async fn validate(&self, s: &SessionId, blast_override: Option<BlastOverride>) -> Result<StepDone, StepError> {
-        let web = self.web_inputs(s).await?;
         let view = self.view(s).await.map_err(port_only)?;
-        let comax_in: BTreeMap<String, InputRef> = Self::completed_details(&view, 3)
-            .and_then(|d| serde_json::from_value(d["inputs"].clone()).ok())
-            .ok_or_else(|| input_err("step 3 has not completed"))?;
+        let web = Self::step_inputs(&view, 1)?;
+        let comax_in = Self::step_inputs(&view, 3)?;
         let comax_ref = &comax_in[COMAX_PRODUCTS];
         let (mapping, _) = self.mapping().await?;
         let comax_blob = self.load(comax_ref).await?;
@@ -864,11 +875,8 @@ impl Workflow {
             ComaxReader::open(COMAX_PRODUCTS, open_blob(&comax_blob, COMAX_PRODUCTS)?, &mapping).map_err(input_err)?,
         )
         .map_err(input_err)?;
-        let orders_blob = self.load(&web[WEB_ORDERS]).await?;
-        let orders = read_orders(WEB_ORDERS, open_blob(&orders_blob, WEB_ORDERS)?).map_err(input_err)?;
-        let tr_blob = self.load(&web[WEB_TRANSLATIONS]).await?;
-        let translations =
-            read_translations(WEB_TRANSLATIONS, open_blob(&tr_blob, WEB_TRANSLATIONS)?).map_err(input_err)?;
+        let orders = self.orders_of(&web[WEB_ORDERS]).await?;
+        let translations = self.translations_of(&web[WEB_TRANSLATIONS]).await?;
         let products = self.load(&web[WEB_PRODUCTS]).await?;
         let reader = WebProductReader::open(WEB_PRODUCTS, open_blob(&products, WEB_PRODUCTS)?).map_err(input_err)?;
         let last: Option<u64> = self.ports.kv.get(KV_LAST_COMAX_ROWS).await?.and_then(|v| v.as_u64());
@@ -936,20 +944,15 @@ impl Workflow {
         if view.status(4) != Some(StepStatus::Completed) {
             return Err(input_err("validation has not passed"));
         }
-        let web = self.web_inputs(s).await?;
-        let comax_in: BTreeMap<String, InputRef> = Self::completed_details(&view, 3)
-            .and_then(|d| serde_json::from_value(d["inputs"].clone()).ok())
-            .ok_or_else(|| input_err("step 3 has not completed"))?;
+        let web = Self::step_inputs(&view, 1)?;
+        let comax_in = Self::step_inputs(&view, 3)?;
         let (mapping, _) = self.mapping().await?;
         let comax_ref = &comax_in[COMAX_PRODUCTS];
         let comax_blob = self.load(comax_ref).await?;
         let comax =
             ComaxReader::open(COMAX_PRODUCTS, open_blob(&comax_blob, COMAX_PRODUCTS)?, &mapping).map_err(input_err)?;
-        let orders_blob = self.load(&web[WEB_ORDERS]).await?;
-        let orders = read_orders(WEB_ORDERS, open_blob(&orders_blob, WEB_ORDERS)?).map_err(input_err)?;
-        let tr_blob = self.load(&web[WEB_TRANSLATIONS]).await?;
-        let translations =
-            read_translations(WEB_TRANSLATIONS, open_blob(&tr_blob, WEB_TRANSLATIONS)?).map_err(input_err)?;
+        let orders = self.orders_of(&web[WEB_ORDERS]).await?;
+        let translations = self.translations_of(&web[WEB_TRANSLATIONS]).await?;
         let products = self.load(&web[WEB_PRODUCTS]).await?;
         let reader = WebProductReader::open(WEB_PRODUCTS, open_blob(&products, WEB_PRODUCTS)?).map_err(input_err)?;
         let mut out = Vec::new();
@@ -973,12 +976,7 @@ impl Workflow {
 
     async fn confirm_inventory(&self, s: &SessionId, by: &str) -> Result<StepDone, StepError> {
         let view = self.view(s).await.map_err(port_only)?;
-        let file = view
-            .timeline
-            .iter()
-            .rev()
-            .find(|e| e.step == 5 && e.status == StepStatus::Waiting)
-            .and_then(|e| e.details.get("file").cloned())
+        let file = Self::waiting_detail(&view, 5, "file")
             .ok_or_else(|| input_err("no export to confirm: generate it first"))?;
         Ok(done(format!("Web update confirmed by {by}; session complete"), json!({ "file": file, "by": by })))
     }
