@@ -124,24 +124,7 @@ pub fn init_tracing() {
 
 /// S3 keys in events are URL-encoded, with `+` for a space.
 pub fn decode_s3_key(raw: &str) -> String {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&raw[i + 1..i + 3], 16) {
-                Ok(b) => {
-                    out.push(b);
-                    i += 2;
-                }
-                Err(_) => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    storesync_core::domain::url_decode(raw)
 }
 
 /// S3 ObjectCreated: each uploaded key fires the upload trigger.

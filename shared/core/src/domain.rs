@@ -192,6 +192,32 @@ pub fn parse_stock(raw: &str) -> Option<i64> {
     }
 }
 
+/// Decodes `%XX` escapes and `+` (a space) as in URL query strings and S3 event keys. An
+/// invalid escape stays as written.
+pub fn url_decode(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 3 <= bytes.len() => {
+                let hex = |b: u8| (b as char).to_digit(16);
+                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Who did something: the `sub` of the caller's token, or `system` for automatic steps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor(pub String);
@@ -242,6 +268,15 @@ mod tests {
         assert_eq!(sku_key("  AbC-1 "), Some("abc-1".into()));
         assert_eq!(sku_key("   "), None);
         assert_eq!(sku_key("ÄB"), Some("äb".into()));
+    }
+
+    #[test]
+    fn url_decoding() {
+        assert_eq!(url_decode("a+b%20c%2Fd"), "a b c/d");
+        assert_eq!(url_decode("100%"), "100%");
+        assert_eq!(url_decode("%zz%4"), "%zz%4");
+        assert_eq!(url_decode("%D7%A9"), "ש");
+        assert_eq!(url_decode("%שש"), "%שש");
     }
 
     #[test]

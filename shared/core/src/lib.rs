@@ -10,4 +10,5 @@ pub mod formats;
 pub mod ports;
 pub mod report;
 pub mod validate;
+pub mod webhooks;
 pub mod workflow;

@@ -1,0 +1,6 @@
+//! Webhooks from the WMS, Shopify and WooCommerce. A request goes from [`Unverified`] to
+//! [`Verified`] only through signature verification; nothing downstream accepts the other.
+
+pub mod signature;
+
+pub use signature::{Headers, Secrets, Unverified, Verified, VerifyError, WebhookSource, WmsScheme};
