@@ -2,5 +2,7 @@
 //! [`Verified`] only through signature verification; nothing downstream accepts the other.
 
 pub mod signature;
+pub mod stock;
+pub mod wms;
 
 pub use signature::{Headers, Secrets, Unverified, Verified, VerifyError, WebhookSource, WmsScheme};
