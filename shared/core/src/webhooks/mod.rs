@@ -1,6 +1,8 @@
 //! Webhooks from the WMS, Shopify and WooCommerce. A request goes from [`Unverified`] to
 //! [`Verified`] only through signature verification; nothing downstream accepts the other.
 
+pub mod ordering;
+pub mod retry;
 pub mod signature;
 pub mod stock;
 pub mod wms;
