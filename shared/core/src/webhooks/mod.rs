@@ -2,6 +2,7 @@
 //! [`Verified`] only through signature verification; nothing downstream accepts the other.
 
 pub mod ordering;
+pub mod receipt;
 pub mod retry;
 pub mod signature;
 pub mod stock;
