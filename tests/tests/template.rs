@@ -148,6 +148,9 @@ fn the_bucket_is_private_and_encrypted() {
     assert!(b["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
         ["SSEAlgorithm"]
         .is_string());
+    let ttl = &t["Resources"]["StateTable"]["Properties"]["TimeToLiveSpecification"];
+    assert_eq!(ttl["AttributeName"], storesync_aws::adapters::TTL_ATTRIBUTE, "dedupe records expire");
+    assert_eq!(ttl["Enabled"], true);
     let api = &t["Resources"]["AdminApi"]["Properties"]["Auth"];
     assert_eq!(api["DefaultAuthorizer"], "JwtAuthorizer", "every admin route needs a JWT");
     assert!(api["Authorizers"]["JwtAuthorizer"]["JwtConfiguration"]["issuer"].is_object());

@@ -19,6 +19,9 @@ use storesync_core::ports::{
     StepStatus,
 };
 
+/// The state table's TTL attribute (epoch seconds): DynamoDB purges expired dedupe records.
+pub const TTL_ATTRIBUTE: &str = "expires_at";
+
 /// The object metadata that carries the source file's time (`x-amz-meta-mtime`).
 pub const MTIME_META: &str = "mtime";
 
@@ -326,6 +329,40 @@ impl KeyValue for DynamoKeyValue {
                     Ok(false)
                 } else {
                     Err(backend("put-if-absent", key, e))
+                }
+            }
+        }
+    }
+
+    async fn insert_unless_live(
+        &self,
+        key: &str,
+        value: &serde_json::Value,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool, PortError> {
+        // `expires_at` is also the table's TTL attribute, so DynamoDB purges expired records.
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(key))
+            .item("sk", s(KV_SK))
+            .item("value", s(value.to_string()))
+            .item(TTL_ATTRIBUTE, AttributeValue::N(expires_at.timestamp().to_string()))
+            .condition_expression("attribute_not_exists(pk) OR #ttl <= :now")
+            .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+            .expression_attribute_values(":now", AttributeValue::N(now.timestamp().to_string()))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let e = e.into_service_error();
+                if e.is_conditional_check_failed_exception() {
+                    Ok(false)
+                } else {
+                    Err(backend("insert-unless-live", key, e))
                 }
             }
         }

@@ -85,6 +85,27 @@ pub async fn key_value(kv: &dyn KeyValue, prefix: &str) {
     kv.delete(&k("b")).await.unwrap();
     kv.delete(&k("b")).await.unwrap();
     assert_eq!(kv.get(&k("b")).await.unwrap(), None);
+
+    // The dedupe set: live records block, expired ones do not, by the caller's clock.
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap();
+    let ttl = chrono::Duration::days(7);
+    assert!(kv.insert_unless_live(&k("d"), &json!({ "n": 1 }), t0, t0 + ttl).await.unwrap(), "first delivery");
+    assert!(
+        !kv.insert_unless_live(&k("d"), &json!({ "n": 2 }), t0 + chrono::Duration::days(6), t0 + ttl).await.unwrap(),
+        "a duplicate within the TTL"
+    );
+    assert_eq!(kv.get(&k("d")).await.unwrap(), Some(json!({ "n": 1 })), "the first record stays");
+    let later = t0 + chrono::Duration::days(8);
+    assert!(
+        kv.insert_unless_live(&k("d"), &json!({ "n": 3 }), later, later + ttl).await.unwrap(),
+        "expired counts as absent"
+    );
+    assert_eq!(kv.get(&k("d")).await.unwrap(), Some(json!({ "n": 3 })));
+    kv.put(&k("p"), &json!("permanent")).await.unwrap();
+    assert!(
+        !kv.insert_unless_live(&k("p"), &json!("x"), later, later + ttl).await.unwrap(),
+        "a record without expiry is always live"
+    );
 }
 
 /// `queue` must be a queue name the adapter knows and that is empty.

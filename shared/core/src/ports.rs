@@ -144,6 +144,16 @@ pub trait KeyValue: Send + Sync {
     async fn delete(&self, key: &str) -> Result<(), PortError>;
     /// Deletes only if the stored value equals `expected`; returns whether it deleted.
     async fn delete_if(&self, key: &str, expected: &serde_json::Value) -> Result<bool, PortError>;
+    /// The dedupe set's insert: writes `key` to live until `expires_at` unless a record that is
+    /// still live at `now` holds it; returns whether it wrote. An expired record counts as
+    /// absent (whether or not the backend has purged it yet: expiry follows the caller's clock).
+    async fn insert_unless_live(
+        &self,
+        key: &str,
+        value: &serde_json::Value,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool, PortError>;
 }
 
 /// A received message, to be acknowledged once handled.

@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS status (
     session TEXT NOT NULL, step INTEGER NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL,
     message TEXT NOT NULL, details TEXT NOT NULL, at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS status_session ON status (session, at, id);
-CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER);
 CREATE TABLE IF NOT EXISTS queue (
     id INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL, body TEXT NOT NULL,
     visible_at INTEGER NOT NULL, receive_count INTEGER NOT NULL DEFAULT 0, receipt TEXT);
@@ -50,6 +50,15 @@ impl SqliteState {
         let target = path.display().to_string();
         let conn = Connection::open(path).map_err(|e| db("open", &target, e))?;
         conn.execute_batch(SCHEMA).map_err(|e| db("migrate", &target, e))?;
+        // State folders made before the dedupe set's expiry column get it here.
+        let has_expiry: bool = conn
+            .prepare("SELECT 1 FROM pragma_table_info('kv') WHERE name = 'expires_at'")
+            .and_then(|mut st| st.exists([]))
+            .map_err(|e| db("migrate", &target, e))?;
+        if !has_expiry {
+            conn.execute_batch("ALTER TABLE kv ADD COLUMN expires_at INTEGER")
+                .map_err(|e| db("migrate", &target, e))?;
+        }
         Ok(Self { conn: Mutex::new(conn) })
     }
 
@@ -148,6 +157,28 @@ impl KeyValue for SqliteState {
             key,
         )?;
         Ok(v.map(|s| parse_json(&s)))
+    }
+
+    async fn insert_unless_live(
+        &self,
+        key: &str,
+        value: &serde_json::Value,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool, PortError> {
+        self.with(
+            |c| {
+                c.execute(
+                    "INSERT INTO kv (key, value, expires_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at
+                     WHERE kv.expires_at IS NOT NULL AND kv.expires_at <= ?4",
+                    params![key, json_col(value), expires_at.timestamp(), now.timestamp()],
+                )
+                .map(|n| n == 1)
+            },
+            "insert-unless-live",
+            key,
+        )
     }
 
     async fn put(&self, key: &str, value: &serde_json::Value) -> Result<(), PortError> {
@@ -284,5 +315,29 @@ impl AuditLog for SqliteState {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_state_file_from_before_the_expiry_column_is_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.sqlite");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO kv VALUES ('a', '1');",
+            )
+            .unwrap();
+        }
+        let st = SqliteState::open(&path).unwrap();
+        assert_eq!(st.get("a").await.unwrap(), Some(serde_json::json!(1)), "old records are kept");
+        let now = Utc::now();
+        assert!(st.insert_unless_live("b", &serde_json::json!(2), now, now + chrono::Duration::days(7)).await.unwrap());
+        drop(st);
+        SqliteState::open(&path).unwrap();
     }
 }
