@@ -21,6 +21,7 @@ async fn local_adapters() {
     contract::key_value(&state, "c1").await;
     contract::audit_log(&state, "c1").await;
     contract::queue(&state, "import-web").await;
+    contract::queue_groups(&state, "webhooks").await;
 }
 
 #[tokio::test]
@@ -72,8 +73,18 @@ async fn aws_adapters_on_moto() {
 
     let sqs = aws_sdk_sqs::Client::new(&cfg);
     let url = sqs.create_queue().queue_name("contract-import-web").send().await.unwrap().queue_url.unwrap();
-    let q = SqsQueue::new(sqs, HashMap::from([("import-web".to_string(), url)]));
+    let fifo = sqs
+        .create_queue()
+        .queue_name("contract-webhooks.fifo")
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let q = SqsQueue::new(sqs, HashMap::from([("import-web".to_string(), url), ("webhooks".to_string(), fifo)]));
     contract::queue(&q, "import-web").await;
+    contract::queue_groups(&q, "webhooks").await;
     let e = storesync_core::ports::Queue::send(&q, "unknown", "{}").await.unwrap_err();
     assert_eq!(e.to_string(), "queue unknown: no URL is configured for this queue");
 }

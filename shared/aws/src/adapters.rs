@@ -486,6 +486,19 @@ impl Queue for SqsQueue {
             .map_err(|e| backend("send", queue, e.into_service_error()))
     }
 
+    async fn send_in_group(&self, queue: &str, group: &str, dedupe_id: &str, body: &str) -> Result<(), PortError> {
+        self.client
+            .send_message()
+            .queue_url(self.url(queue)?)
+            .message_body(body)
+            .message_group_id(group)
+            .message_deduplication_id(dedupe_id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| backend("send", queue, e.into_service_error()))
+    }
+
     async fn receive(&self, queue: &str, max: usize, visibility_secs: u32) -> Result<Vec<Delivery>, PortError> {
         let out = self
             .client

@@ -168,6 +168,10 @@ pub struct Delivery {
 #[async_trait]
 pub trait Queue: Send + Sync {
     async fn send(&self, queue: &str, body: &str) -> Result<(), PortError>;
+    /// FIFO: messages of one `group` are delivered in the order sent, and none while an earlier
+    /// one of the group is in flight; a message whose `dedupe_id` was sent in the last five
+    /// minutes is dropped (SQS FIFO's window).
+    async fn send_in_group(&self, queue: &str, group: &str, dedupe_id: &str, body: &str) -> Result<(), PortError>;
     /// Up to `max` visible messages; each stays invisible for `visibility_secs` unless acked.
     async fn receive(&self, queue: &str, max: usize, visibility_secs: u32) -> Result<Vec<Delivery>, PortError>;
     async fn ack(&self, queue: &str, receipt: &str) -> Result<(), PortError>;

@@ -30,8 +30,11 @@ CREATE INDEX IF NOT EXISTS status_session ON status (session, at, id);
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER);
 CREATE TABLE IF NOT EXISTS queue (
     id INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL, body TEXT NOT NULL,
-    visible_at INTEGER NOT NULL, receive_count INTEGER NOT NULL DEFAULT 0, receipt TEXT);
+    visible_at INTEGER NOT NULL, receive_count INTEGER NOT NULL DEFAULT 0, receipt TEXT,
+    grp TEXT, dedupe_id TEXT, sent_at INTEGER);
 CREATE INDEX IF NOT EXISTS queue_visible ON queue (queue, visible_at, id);
+CREATE TABLE IF NOT EXISTS queue_dedupe (
+    queue TEXT NOT NULL, dedupe_id TEXT NOT NULL, sent_at INTEGER NOT NULL, PRIMARY KEY (queue, dedupe_id));
 CREATE TABLE IF NOT EXISTS dead_letter (
     id INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL, body TEXT NOT NULL,
     receive_count INTEGER NOT NULL, at TEXT NOT NULL);
@@ -50,15 +53,24 @@ impl SqliteState {
         let target = path.display().to_string();
         let conn = Connection::open(path).map_err(|e| db("open", &target, e))?;
         conn.execute_batch(SCHEMA).map_err(|e| db("migrate", &target, e))?;
-        // State folders made before the dedupe set's expiry column get it here.
-        let has_expiry: bool = conn
-            .prepare("SELECT 1 FROM pragma_table_info('kv') WHERE name = 'expires_at'")
-            .and_then(|mut st| st.exists([]))
-            .map_err(|e| db("migrate", &target, e))?;
-        if !has_expiry {
-            conn.execute_batch("ALTER TABLE kv ADD COLUMN expires_at INTEGER")
+        // State folders made by earlier versions get the columns added since.
+        for (table, column, decl) in [
+            ("kv", "expires_at", "INTEGER"),
+            ("queue", "grp", "TEXT"),
+            ("queue", "dedupe_id", "TEXT"),
+            ("queue", "sent_at", "INTEGER"),
+        ] {
+            let present: bool = conn
+                .prepare(&format!("SELECT 1 FROM pragma_table_info('{table}') WHERE name = '{column}'"))
+                .and_then(|mut st| st.exists([]))
                 .map_err(|e| db("migrate", &target, e))?;
+            if !present {
+                conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))
+                    .map_err(|e| db("migrate", &target, e))?;
+            }
         }
+        conn.execute_batch("CREATE INDEX IF NOT EXISTS queue_group ON queue (queue, grp, id)")
+            .map_err(|e| db("migrate", &target, e))?;
         Ok(Self { conn: Mutex::new(conn) })
     }
 
@@ -232,6 +244,32 @@ impl Queue for SqliteState {
         )
     }
 
+    async fn send_in_group(&self, queue: &str, group: &str, dedupe_id: &str, body: &str) -> Result<(), PortError> {
+        const WINDOW_MS: i64 = 5 * 60 * 1000;
+        self.with(
+            |c| {
+                let now = now_ms();
+                let tx = c.transaction()?;
+                // The dedupe window outlives the message, as on SQS: it is kept apart.
+                let fresh = tx.execute(
+                    "INSERT INTO queue_dedupe (queue, dedupe_id, sent_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(queue, dedupe_id) DO UPDATE SET sent_at = excluded.sent_at
+                     WHERE queue_dedupe.sent_at <= ?3 - ?4",
+                    params![queue, dedupe_id, now, WINDOW_MS],
+                )? == 1;
+                if fresh {
+                    tx.execute(
+                        "INSERT INTO queue (queue, body, visible_at, grp, dedupe_id, sent_at) VALUES (?1, ?2, 0, ?3, ?4, ?5)",
+                        params![queue, body, group, dedupe_id, now],
+                    )?;
+                }
+                tx.commit()
+            },
+            "send",
+            queue,
+        )
+    }
+
     async fn receive(&self, queue: &str, max: usize, visibility_secs: u32) -> Result<Vec<Delivery>, PortError> {
         self.with(
             |c| {
@@ -244,8 +282,12 @@ impl Queue for SqliteState {
                 )?;
                 tx.execute("DELETE FROM queue WHERE queue = ?1 AND visible_at <= ?2 AND receive_count >= ?3", params![queue, now, MAX_RECEIVES])?;
                 let picked: Vec<(i64, String, u32)> = {
+                    // A group with a message in flight delivers nothing until it is acknowledged.
                     let mut st = tx.prepare_cached(
-                        "SELECT id, body, receive_count FROM queue WHERE queue = ?1 AND visible_at <= ?2 ORDER BY id LIMIT ?3",
+                        "SELECT id, body, receive_count FROM queue q WHERE queue = ?1 AND visible_at <= ?2
+                           AND (grp IS NULL OR NOT EXISTS (
+                                SELECT 1 FROM queue f WHERE f.queue = q.queue AND f.grp = q.grp AND f.visible_at > ?2))
+                         ORDER BY id LIMIT ?3",
                     )?;
                     let rows = st.query_map(params![queue, now, max as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
                     rows.collect::<rusqlite::Result<_>>()?
@@ -329,7 +371,10 @@ mod tests {
         {
             let c = Connection::open(&path).unwrap();
             c.execute_batch(
-                "CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO kv VALUES ('a', '1');",
+                "CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO kv VALUES ('a', '1');
+                 CREATE TABLE queue (id INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL, body TEXT NOT NULL,
+                   visible_at INTEGER NOT NULL, receive_count INTEGER NOT NULL DEFAULT 0, receipt TEXT);
+                 INSERT INTO queue (queue, body, visible_at) VALUES ('import-web', 'old', 0);",
             )
             .unwrap();
         }
@@ -337,6 +382,9 @@ mod tests {
         assert_eq!(st.get("a").await.unwrap(), Some(serde_json::json!(1)), "old records are kept");
         let now = Utc::now();
         assert!(st.insert_unless_live("b", &serde_json::json!(2), now, now + chrono::Duration::days(7)).await.unwrap());
+        st.send_in_group("webhooks", "order:1", "d1", "new").await.unwrap();
+        assert_eq!(st.receive("import-web", 10, 30).await.unwrap()[0].body, "old", "queued messages are kept");
+        assert_eq!(st.receive("webhooks", 10, 30).await.unwrap()[0].body, "new");
         drop(st);
         SqliteState::open(&path).unwrap();
     }
