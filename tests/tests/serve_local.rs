@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use storesync_api::auth::{issue, Role};
 use storesync_core::config::Settings;
+use storesync_core::ports::Queue;
+use storesync_core::webhooks::Secrets;
 use storesync_local::Local;
 use storesync_tests::scenarios::happy_inputs;
 
@@ -60,15 +62,22 @@ fn step(v: &Value, n: usize) -> &Value {
     &v["steps"][n - 1]
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn inbox_folder_and_admin_api_run_the_daily_flow() {
+/// A running `storesync serve` on a port of its own.
+struct Served {
+    api: Api,
+    local: Arc<Local>,
+    dir: tempfile::TempDir,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn serve(secrets: Secrets) -> Served {
     let dir = tempfile::tempdir().unwrap();
     let local = Arc::new(Local::open(dir.path(), Settings::default()).unwrap());
     let secret = local.jwt_secret().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let addr = local
         .clone()
-        .serve("127.0.0.1:0".parse().unwrap(), async {
+        .serve("127.0.0.1:0".parse().unwrap(), secrets, async {
             let _ = stopped.await;
         })
         .await
@@ -79,6 +88,13 @@ async fn inbox_folder_and_admin_api_run_the_daily_flow() {
         operator: issue(&secret, "dana", Role::Operator, 600).unwrap(),
         viewer: issue(&secret, "noam", Role::Viewer, 600).unwrap(),
     };
+    Served { api, local, dir, _stop: stop }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbox_folder_and_admin_api_run_the_daily_flow() {
+    let served = serve(Secrets::default()).await;
+    let (api, dir) = (&served.api, &served.dir);
 
     let (code, v) = api.call("GET", "/sessions/current", None, None).await;
     assert_eq!(
@@ -149,5 +165,82 @@ async fn inbox_folder_and_admin_api_run_the_daily_flow() {
     assert_eq!(actions, ["confirm-orders", "generate-inventory", "confirm-inventory"]);
     assert!(audit["entries"].as_array().unwrap().iter().all(|e| e["who"] == "dana"));
     assert!(!dir.path().join("bucket/inbox/web/WebProducts.csv").exists(), "imported inputs leave the inbox");
-    let _ = stop.send(());
+}
+
+fn sign(key: &[u8], body: &[u8]) -> String {
+    use base64::Engine;
+    use hmac::{KeyInit, Mac};
+    let mut m = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key).unwrap();
+    m.update(body);
+    base64::engine::general_purpose::STANDARD.encode(m.finalize().into_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_are_verified_deduplicated_and_queued() {
+    let secrets =
+        Secrets { wms: vec![b"wms-secret".to_vec()], woocommerce: vec![b"wc-secret".to_vec()], ..Secrets::default() };
+    let served = serve(secrets).await;
+    let (api, local) = (&served.api, &served.local);
+    let post = |source: &str, headers: Vec<(&str, String)>, body: Vec<u8>| {
+        let mut req = api.client.post(format!("{}/webhooks/{source}", api.base)).body(body);
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            let code = r.status().as_u16();
+            (code, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let body = br#"{"id":"evt_1","event":"stock.updated","occurred_at":"2026-11-25T08:00:00Z","data":{"sku":"W1","available":12}}"#.to_vec();
+    let signed = |delivery: &str, body: &[u8]| {
+        vec![("X-Webhook-Id", delivery.to_string()), ("X-Webhook-Signature", sign(b"wms-secret", body))]
+    };
+    assert_eq!(
+        post("wms", signed("dlv_1", &body), body.clone()).await,
+        (200, serde_json::json!({ "status": "accepted" }))
+    );
+    assert_eq!(
+        post("wms", signed("dlv_1", &body), body.clone()).await,
+        (200, serde_json::json!({ "status": "duplicate" }))
+    );
+    let queued = local.state.receive("webhooks", 10, 30).await.unwrap();
+    assert_eq!(queued.len(), 1, "a duplicate delivery queues nothing");
+    let msg: Value = serde_json::from_str(&queued[0].body).unwrap();
+    assert_eq!((msg["dedupe_key"].as_str(), msg["accepted"]["entity"].as_str()), (Some("wms:dlv_1"), Some("sku:W1")));
+    let record = local.workflow.ports().kv.get("webhook/seen/wms:dlv_1").await.unwrap().unwrap();
+    assert_eq!(record["delivery"]["body"].as_str().unwrap().as_bytes(), &body[..], "the raw body is kept for replay");
+    assert_eq!(record["queued"], true);
+
+    let (code, v) = post(
+        "wms",
+        vec![("X-Webhook-Id", "dlv_2".into()), ("X-Webhook-Signature", sign(b"wrong", &body))],
+        body.clone(),
+    )
+    .await;
+    assert_eq!((code, v["error"].as_str()), (401, Some("the signature does not match")));
+    assert!(local.workflow.ports().kv.get("webhook/seen/wms:dlv_2").await.unwrap().is_none(), "nothing stored");
+    let (code, v) = post("ebay", vec![], b"{}".to_vec()).await;
+    assert_eq!(
+        (code, v["error"].as_str()),
+        (404, Some("unknown webhook source \"ebay\": use wms, shopify or woocommerce"))
+    );
+    let big = vec![b' '; 1024 * 1024 + 1];
+    let (code, _) = post("wms", signed("dlv_3", &big), big.clone()).await;
+    assert_eq!(code, 413);
+    assert_eq!(
+        post(
+            "woocommerce",
+            vec![("Content-Type", "application/x-www-form-urlencoded".into())],
+            b"webhook_id=12".to_vec()
+        )
+        .await,
+        (200, serde_json::json!({ "status": "ping" }))
+    );
+    let bad = b"{\"id\":\"evt_4\"".to_vec();
+    let (code, v) = post("wms", signed("dlv_4", &bad), bad.clone()).await;
+    assert_eq!((code, v["status"].as_str()), (200, Some("dead-lettered")));
+    let dead = local.workflow.ports().kv.get("webhook/dead/wms:dlv_4").await.unwrap().unwrap();
+    assert!(dead["reason"].as_str().unwrap().starts_with("the WMS event does not match the contract"), "{dead}");
+    assert!(local.state.receive("webhooks", 10, 30).await.unwrap().is_empty(), "only the one good delivery was queued");
 }

@@ -14,6 +14,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use storesync_core::domain::{Actor, SessionId};
+use storesync_core::webhooks::receiver::{Receiver, Reply};
+use storesync_core::webhooks::{Headers, WebhookSource};
 use storesync_core::workflow::{Action, Workflow, WorkflowError};
 
 pub use auth::{Auth, Identity, Role};
@@ -21,6 +23,8 @@ pub use auth::{Auth, Identity, Role};
 pub struct AppState {
     pub workflow: Arc<Workflow>,
     pub auth: Auth,
+    /// The webhook receiver; `None` where this deployment does not take webhooks.
+    pub webhooks: Option<Arc<Receiver>>,
 }
 
 /// An error as the API answers it: a status and `{"error": "..."}`.
@@ -113,8 +117,12 @@ pub const ROUTES: [(&str, &str); 11] = [
     ("POST", "/sessions/{id}/reset"),
 ];
 
+/// The webhook route: authenticated by each source's signature, not by a JWT.
+pub const WEBHOOK_ROUTE: (&str, &str) = ("POST", "/webhooks/{source}");
+
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
+        .route(WEBHOOK_ROUTE.1, post(webhook))
         .route("/sessions", post(start))
         .route("/sessions/current", get(current))
         .route("/sessions/{id}", get(view))
@@ -209,4 +217,48 @@ async fn download(_: Caller, State(st): State<Arc<AppState>>, Path(id): Path<Str
         .header(header::LOCATION, &url)
         .body(Body::from(json!({ "url": url }).to_string()))
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
+/// Request headers as the signature checks read them.
+struct HttpHeaders<'a>(&'a axum::http::HeaderMap);
+
+impl Headers for HttpHeaders<'_> {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.0.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// `POST /webhooks/{source}`: verified, deduplicated, made durable and queued before the 200.
+async fn webhook(
+    State(st): State<Arc<AppState>>,
+    Path(source): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let reply = |code: StatusCode, v: Value| (code, Json(v)).into_response();
+    let Some(src) = WebhookSource::parse(&source) else {
+        return reply(
+            StatusCode::NOT_FOUND,
+            json!({ "error": format!("unknown webhook source {source:?}: use wms, shopify or woocommerce") }),
+        );
+    };
+    let Some(receiver) = &st.webhooks else {
+        return reply(StatusCode::SERVICE_UNAVAILABLE, json!({ "error": "webhooks are not configured here" }));
+    };
+    match receiver.handle(src, &HttpHeaders(&headers), &body).await {
+        Ok(Reply::Accepted) => reply(StatusCode::OK, json!({ "status": "accepted" })),
+        Ok(Reply::Duplicate) => reply(StatusCode::OK, json!({ "status": "duplicate" })),
+        Ok(Reply::Ping) => reply(StatusCode::OK, json!({ "status": "ping" })),
+        Ok(Reply::DeadLettered(reason)) => {
+            reply(StatusCode::OK, json!({ "status": "dead-lettered", "reason": reason }))
+        }
+        Ok(Reply::Unauthorized(e)) => reply(StatusCode::UNAUTHORIZED, json!({ "error": e })),
+        Ok(Reply::TooLarge(e)) => reply(StatusCode::PAYLOAD_TOO_LARGE, json!({ "error": e })),
+        Ok(Reply::BadRequest(e)) => reply(StatusCode::BAD_REQUEST, json!({ "error": e })),
+        Err(e) => {
+            // Not durable: the sender must retry, so no 2xx.
+            tracing::error!(error = %e, "webhook receipt failed");
+            reply(StatusCode::SERVICE_UNAVAILABLE, json!({ "error": "temporarily unavailable; retry" }))
+        }
+    }
 }

@@ -31,7 +31,8 @@ async fn gateway_identity(mut req: Request, next: Next) -> Response {
 
 /// The admin API as the Lambda function serves it: the router, trusting the authorizer.
 pub fn app(workflow: Arc<Workflow>) -> Router {
-    router(Arc::new(AppState { workflow, auth: Auth::Gateway })).layer(axum::middleware::from_fn(gateway_identity))
+    router(Arc::new(AppState { workflow, auth: Auth::Gateway, webhooks: None }))
+        .layer(axum::middleware::from_fn(gateway_identity))
 }
 
 /// `main` of the admin API function.

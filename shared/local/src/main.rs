@@ -200,9 +200,10 @@ async fn run() -> anyhow::Result<()> {
         }
         Cmd::Serve { addr } => {
             let local = Arc::new(local);
+            let secrets = storesync_local::runtime::secrets_from_env()?;
             let bound = local
                 .clone()
-                .serve(addr, async {
+                .serve(addr, secrets, async {
                     let _ = tokio::signal::ctrl_c().await;
                 })
                 .await?;

@@ -3,6 +3,7 @@
 
 pub mod ordering;
 pub mod receipt;
+pub mod receiver;
 pub mod retry;
 pub mod signature;
 pub mod stock;

@@ -95,7 +95,7 @@ pub enum VerifyError {
 }
 
 /// Request headers, looked up by name case-insensitively.
-pub trait Headers {
+pub trait Headers: Sync {
     fn header(&self, name: &str) -> Option<&str>;
 }
 

@@ -1,0 +1,160 @@
+//! Webhook receipt made durable: a first delivery is recorded in the dedupe set (raw body and
+//! headers included, so the record is the archive) and queued in its entity's FIFO group before
+//! it is acknowledged; a duplicate is acknowledged and queued nothing; a signed but malformed
+//! delivery goes to the dead-letter store with its reason. An invalid signature stores nothing.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::Duration;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::receipt::{receive, Accepted, Receipt, Rejected};
+use super::signature::{Headers, Secrets, WebhookSource};
+use crate::ports::{PortError, Ports};
+
+/// The FIFO queue of verified webhooks (message group = entity).
+pub const QUEUE: &str = "webhooks";
+/// How long a delivery id is remembered.
+pub const DEDUPE_TTL_DAYS: i64 = 7;
+
+/// What the sender is answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// 200: queued for processing.
+    Accepted,
+    /// 200: seen before; nothing queued.
+    Duplicate,
+    /// 200: WooCommerce's ping.
+    Ping,
+    /// 200: signed but not processable; kept in the dead-letter store.
+    DeadLettered(String),
+    /// 401.
+    Unauthorized(String),
+    /// 413.
+    TooLarge(String),
+    /// 400.
+    BadRequest(String),
+}
+
+/// The queued message: what the processor needs to find the raw delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueuedWebhook {
+    pub dedupe_key: String,
+    pub accepted: Accepted,
+}
+
+pub struct Receiver {
+    ports: Ports,
+    secrets: Secrets,
+    rejected: AtomicU64,
+}
+
+pub fn record_key(dedupe_key: &str) -> String {
+    format!("webhook/seen/{dedupe_key}")
+}
+
+pub fn dead_key(dedupe_key: &str) -> String {
+    format!("webhook/dead/{dedupe_key}")
+}
+
+/// SQS FIFO dedupe ids are at most 128 characters of a restricted set.
+fn fifo_id(key: &str) -> String {
+    let clean: String = key
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~".contains(c) { c } else { '_' })
+        .collect();
+    if clean.len() <= 128 {
+        clean
+    } else {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(key.as_bytes()))
+    }
+}
+
+impl Receiver {
+    pub fn new(ports: Ports, secrets: Secrets) -> Self {
+        Self { ports, secrets, rejected: AtomicU64::new(0) }
+    }
+
+    /// Requests refused for their signature since start (the only trace they leave).
+    pub fn rejected(&self) -> u64 {
+        self.rejected.load(Ordering::Relaxed)
+    }
+
+    pub async fn handle(&self, source: WebhookSource, headers: &dyn Headers, body: &[u8]) -> Result<Reply, PortError> {
+        let now = self.ports.clock.now();
+        let receipt = match receive(source, headers, body, &self.secrets, now) {
+            Ok(r) => r,
+            Err(Rejected::Unauthorized(e)) => {
+                self.rejected.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(source = source.as_str(), error = %e, "webhook refused");
+                return Ok(Reply::Unauthorized(e.to_string()));
+            }
+            Err(e @ Rejected::TooLarge(_)) => return Ok(Reply::TooLarge(e.to_string())),
+            Err(e @ Rejected::MissingDeliveryId(_)) => return Ok(Reply::BadRequest(e.to_string())),
+        };
+        let raw = json!({
+            "source": source,
+            "received_at": now,
+            "body": String::from_utf8_lossy(body),
+            "headers": header_snapshot(headers),
+        });
+        match receipt {
+            Receipt::Ping => Ok(Reply::Ping),
+            Receipt::Malformed { dedupe_key, reason } => {
+                let rec = json!({ "reason": reason, "delivery": raw });
+                self.ports.kv.put_if_absent(&dead_key(&dedupe_key), &rec).await?;
+                tracing::warn!(dedupe_key, reason, "webhook dead-lettered at receipt");
+                Ok(Reply::DeadLettered(reason))
+            }
+            Receipt::Event(accepted) => {
+                let key = record_key(&accepted.dedupe_key);
+                let expires = now + Duration::days(DEDUPE_TTL_DAYS);
+                let rec = json!({ "delivery": raw, "accepted": accepted, "queued": false });
+                if !self.ports.kv.insert_unless_live(&key, &rec, now, expires).await? {
+                    // A delivery recorded but not yet queued (a crash between the two) is queued
+                    // now; the FIFO dedupe id keeps a double send harmless.
+                    let queued = self.ports.kv.get(&key).await?.and_then(|r| r["queued"].as_bool()).unwrap_or(true);
+                    if queued {
+                        return Ok(Reply::Duplicate);
+                    }
+                }
+                self.enqueue(&accepted).await?;
+                let mut done = rec;
+                done["queued"] = json!(true);
+                self.ports.kv.put(&key, &done).await?;
+                Ok(Reply::Accepted)
+            }
+        }
+    }
+
+    async fn enqueue(&self, a: &Accepted) -> Result<(), PortError> {
+        let msg = QueuedWebhook { dedupe_key: a.dedupe_key.clone(), accepted: a.clone() };
+        let body = serde_json::to_string(&msg).map_err(|e| PortError::backend("encode", QUEUE, e))?;
+        self.ports.queue.send_in_group(QUEUE, &fifo_id(&a.entity), &fifo_id(&a.dedupe_key), &body).await
+    }
+}
+
+/// The headers worth keeping with the raw delivery (signatures and ids, for replay).
+fn header_snapshot(headers: &dyn Headers) -> serde_json::Value {
+    const KEEP: [&str; 14] = [
+        "X-Shopify-Hmac-Sha256",
+        "X-Shopify-Webhook-Id",
+        "X-Shopify-Event-Id",
+        "X-Shopify-Triggered-At",
+        "X-Shopify-Topic",
+        "X-WC-Webhook-Signature",
+        "X-WC-Webhook-Delivery-ID",
+        "X-WC-Webhook-Topic",
+        "X-Webhook-Id",
+        "X-Webhook-Event",
+        "X-Webhook-Signature",
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+    ];
+    let map: serde_json::Map<String, serde_json::Value> =
+        KEEP.iter().filter_map(|k| headers.header(k).map(|v| (k.to_string(), json!(v)))).collect();
+    serde_json::Value::Object(map)
+}
