@@ -1,0 +1,3 @@
+//! WooCommerce REST v3.
+
+pub mod sim;

@@ -1,0 +1,443 @@
+//! A WooCommerce REST v3 simulator that answers as the real API does (see
+//! `../shared/PLATFORMS.md` §B and its simulator checklist): products with the real response
+//! shape, `?sku=`/`?page=`/`?per_page=` with `X-WP-Total`, `X-WP-TotalPages` and `Link`, the
+//! batch endpoint with its 100-item limit and per-item errors, the error envelope, consumer
+//! key/secret authentication, and injectable faults (5xx, 429 with `Retry-After`, delays).
+//!
+//! Mounted under `/wp-json/wc/v3`. Variations, orders and notes come with the webhook
+//! processor.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine;
+use serde_json::{json, Map, Value};
+
+/// The most items one batch call may carry.
+pub const BATCH_LIMIT: usize = 100;
+
+/// A fault the next request meets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer with this status (5xx); `Retry-After` for 429.
+    Status { code: u16, retry_after_secs: Option<u64> },
+    /// Answer after this delay (for client timeouts).
+    Delay { millis: u64 },
+}
+
+/// What the simulator counted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub requests: u64,
+    pub batch_calls: u64,
+    pub batch_items: u64,
+    pub faults_served: u64,
+}
+
+#[derive(Default)]
+struct Inner {
+    products: BTreeMap<u64, Map<String, Value>>,
+    next_id: u64,
+    faults: VecDeque<Fault>,
+    stats: Stats,
+}
+
+/// The simulator's state, shared between its router and the test that drives it.
+#[derive(Clone)]
+pub struct WooSim {
+    inner: Arc<Mutex<Inner>>,
+    key: String,
+    secret: String,
+}
+
+/// A WooCommerce error: `{code, message, data: {status}}`.
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, Json(json!({ "code": code, "message": message, "data": { "status": status.as_u16() } }))).into_response()
+}
+
+fn invalid_id(status: StatusCode) -> Response {
+    error(status, "woocommerce_rest_product_invalid_id", "Invalid ID.")
+}
+
+/// Every field of a product as the real API returns it, at its default.
+fn product_skeleton() -> Map<String, Value> {
+    static SKELETON: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+    SKELETON.get_or_init(|| serde_json::from_str(PRODUCT_SKELETON).unwrap_or_default()).clone()
+}
+
+const PRODUCT_SKELETON: &str = r#"{
+        "id": 0, "name": "", "slug": "", "permalink": "", "date_created": null, "date_created_gmt": null,
+        "date_modified": null, "date_modified_gmt": null, "type": "simple", "status": "publish", "featured": false,
+        "catalog_visibility": "visible", "description": "", "short_description": "", "sku": "", "price": "",
+        "regular_price": "", "sale_price": "", "date_on_sale_from": null, "date_on_sale_from_gmt": null,
+        "date_on_sale_to": null, "date_on_sale_to_gmt": null, "price_html": "", "on_sale": false, "purchasable": true,
+        "total_sales": 0, "virtual": false, "downloadable": false, "downloads": [], "download_limit": -1,
+        "download_expiry": -1, "external_url": "", "button_text": "", "tax_status": "taxable", "tax_class": "",
+        "manage_stock": false, "stock_quantity": null, "stock_status": "instock", "backorders": "no",
+        "backorders_allowed": false, "backordered": false, "sold_individually": false, "weight": "",
+        "dimensions": { "length": "", "width": "", "height": "" }, "shipping_required": true, "shipping_taxable": true,
+        "shipping_class": "", "shipping_class_id": 0, "reviews_allowed": true, "average_rating": "0.00",
+        "rating_count": 0, "related_ids": [], "upsell_ids": [], "cross_sell_ids": [], "parent_id": 0,
+        "purchase_note": "", "categories": [], "tags": [], "images": [], "attributes": [], "default_attributes": [],
+        "variations": [], "grouped_products": [], "menu_order": 0, "meta_data": [], "_links": {}
+    }"#;
+
+/// Fields a client may not set.
+const READ_ONLY: [&str; 12] = [
+    "id",
+    "permalink",
+    "date_created",
+    "date_created_gmt",
+    "date_modified",
+    "date_modified_gmt",
+    "price",
+    "price_html",
+    "on_sale",
+    "total_sales",
+    "variations",
+    "_links",
+];
+
+impl WooSim {
+    pub fn new(key: &str, secret: &str) -> Self {
+        let inner = Inner { next_id: 100, ..Inner::default() };
+        Self { inner: Arc::new(Mutex::new(inner)), key: key.to_string(), secret: secret.to_string() }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves plain data; keep serving it.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The next requests meet these faults, in order.
+    pub fn inject(&self, faults: impl IntoIterator<Item = Fault>) {
+        self.lock().faults.extend(faults);
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.lock().stats.clone()
+    }
+
+    /// A product as the API would return it.
+    pub fn product(&self, id: u64) -> Option<Value> {
+        self.lock().products.get(&id).cloned().map(Value::Object)
+    }
+
+    /// The router, to be nested under `/wp-json/wc/v3`.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/products", get(list_products).post(create_product))
+            .route("/products/batch", post(batch_products))
+            .route("/products/{id}", get(get_product).put(update_product).delete(delete_product))
+            .layer(axum::middleware::from_fn_with_state(self.clone(), gate))
+            .with_state(self.clone())
+    }
+
+    fn authenticated(&self, headers: &HeaderMap, query: Option<&str>) -> bool {
+        let basic = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Basic "))
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
+            .and_then(|b| String::from_utf8(b).ok());
+        if let Some(pair) = basic {
+            return pair == format!("{}:{}", self.key, self.secret);
+        }
+        let q: BTreeMap<String, String> = query
+            .map(|q| {
+                q.split('&').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+            })
+            .unwrap_or_default();
+        q.get("consumer_key") == Some(&self.key) && q.get("consumer_secret") == Some(&self.secret)
+    }
+}
+
+/// Counts, authenticates and serves injected faults before any handler.
+async fn gate(State(sim): State<WooSim>, req: Request, next: Next) -> Response {
+    let fault = {
+        let mut s = sim.lock();
+        s.stats.requests += 1;
+        let f = s.faults.pop_front();
+        if f.is_some() {
+            s.stats.faults_served += 1;
+        }
+        f
+    };
+    match fault {
+        Some(Fault::Status { code, retry_after_secs }) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut r = error(status, "simulated_fault", "Simulated fault.");
+            if let Some(s) = retry_after_secs {
+                if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
+                    r.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+            }
+            return r;
+        }
+        Some(Fault::Delay { millis }) => tokio::time::sleep(Duration::from_millis(millis)).await,
+        None => {}
+    }
+    if !sim.authenticated(req.headers(), req.uri().query()) {
+        return error(StatusCode::UNAUTHORIZED, "woocommerce_rest_authentication_error", "Consumer key is invalid.");
+    }
+    next.run(req).await
+}
+
+fn now_fields(p: &mut Map<String, Value>, created: bool) {
+    let t = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string();
+    if created {
+        p.insert("date_created".into(), json!(t));
+        p.insert("date_created_gmt".into(), json!(t));
+    }
+    p.insert("date_modified".into(), json!(t));
+    p.insert("date_modified_gmt".into(), json!(t));
+}
+
+/// Applies a request body to a product, as WooCommerce does; an error names the field.
+fn apply(
+    inner: &Inner,
+    p: &mut Map<String, Value>,
+    body: &Map<String, Value>,
+) -> Result<(), (StatusCode, &'static str, String)> {
+    let bad = |param: &str, msg: String| {
+        (StatusCode::BAD_REQUEST, "rest_invalid_param", format!("Invalid parameter(s): {param} ({msg})"))
+    };
+    for (k, v) in body {
+        if READ_ONLY.contains(&k.as_str()) || !p.contains_key(k) {
+            continue;
+        }
+        match k.as_str() {
+            "regular_price" | "sale_price" if !(v.is_string()) => return Err(bad(k, "prices are strings".into())),
+            "sku" => {
+                let sku = v.as_str().unwrap_or_default();
+                let id = p.get("id").and_then(Value::as_u64).unwrap_or(0);
+                let taken = !sku.is_empty()
+                    && inner.products.values().any(|o| o["sku"] == json!(sku) && o["id"].as_u64() != Some(id));
+                if taken {
+                    return Err((StatusCode::BAD_REQUEST, "product_invalid_sku", "Invalid or duplicated SKU.".into()));
+                }
+            }
+            "stock_quantity" if !(v.is_i64() || v.is_null()) => return Err(bad(k, "an integer".into())),
+            _ => {}
+        }
+        p.insert(k.clone(), v.clone());
+    }
+    // `stock_quantity` counts only while stock is managed; it then decides the stock status.
+    if p.get("manage_stock") != Some(&json!(true)) {
+        p.insert("stock_quantity".into(), Value::Null);
+    } else if let Some(q) = p.get("stock_quantity").and_then(Value::as_i64) {
+        let status = if q > 0 { "instock" } else { "outofstock" };
+        p.insert("stock_status".into(), json!(status));
+    }
+    let price =
+        p.get("sale_price").filter(|s| s.as_str().is_some_and(|s| !s.is_empty())).or(p.get("regular_price")).cloned();
+    p.insert("price".into(), price.unwrap_or(json!("")));
+    Ok(())
+}
+
+fn create(
+    inner: &mut Inner,
+    body: &Map<String, Value>,
+) -> Result<Map<String, Value>, (StatusCode, &'static str, String)> {
+    let mut p = product_skeleton();
+    apply(inner, &mut p, body)?;
+    inner.next_id += 1;
+    let id = inner.next_id;
+    let name = p["name"].as_str().unwrap_or_default().to_lowercase().replace(' ', "-");
+    p.insert("id".into(), json!(id));
+    p.insert("slug".into(), json!(format!("{name}-{id}")));
+    p.insert("permalink".into(), json!(format!("https://example.com/product/{name}-{id}/")));
+    now_fields(&mut p, true);
+    inner.products.insert(id, p.clone());
+    Ok(p)
+}
+
+fn update(
+    inner: &mut Inner,
+    id: u64,
+    body: &Map<String, Value>,
+) -> Result<Map<String, Value>, (StatusCode, &'static str, String)> {
+    let Some(mut p) = inner.products.get(&id).cloned() else {
+        return Err((StatusCode::BAD_REQUEST, "woocommerce_rest_product_invalid_id", "Invalid ID.".into()));
+    };
+    apply(inner, &mut p, body)?;
+    now_fields(&mut p, false);
+    inner.products.insert(id, p.clone());
+    Ok(p)
+}
+
+fn err_response((status, code, message): (StatusCode, &'static str, String)) -> Response {
+    error(status, code, &message)
+}
+
+fn object(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+async fn list_products(State(sim): State<WooSim>, Query(q): Query<BTreeMap<String, String>>) -> Response {
+    let per_page: i64 = match q.get("per_page").map(|v| v.parse::<i64>()) {
+        None => 10,
+        Some(Ok(n)) if (1..=100).contains(&n) => n,
+        Some(_) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({
+                    "code": "rest_invalid_param",
+                    "message": "Invalid parameter(s): per_page",
+                    "data": { "status": 400, "params": { "per_page": "per_page must be between 1 (inclusive) and 100 (inclusive)" },
+                              "details": { "per_page": { "code": "rest_out_of_bounds" } } }
+                })),
+            )
+                .into_response()
+        }
+    };
+    let page: i64 = q.get("page").and_then(|v| v.parse().ok()).filter(|&p| p >= 1).unwrap_or(1);
+    let skus: Option<Vec<&str>> = q.get("sku").map(|s| s.split(',').map(str::trim).collect());
+    let inner = sim.lock();
+    let matching: Vec<&Map<String, Value>> = inner
+        .products
+        .values()
+        .filter(|p| skus.as_ref().is_none_or(|s| s.iter().any(|sku| p["sku"] == json!(sku))))
+        .filter(|p| q.get("type").is_none_or(|t| p["type"] == json!(t)))
+        .collect();
+    let total = matching.len() as i64;
+    let pages = (total + per_page - 1) / per_page;
+    let items: Vec<Value> = matching
+        .into_iter()
+        .skip(((page - 1) * per_page) as usize)
+        .take(per_page as usize)
+        .map(|p| Value::Object(p.clone()))
+        .collect();
+    let mut r = Json(Value::Array(items)).into_response();
+    let h = r.headers_mut();
+    let put = |h: &mut HeaderMap, k: &'static str, v: String| {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            h.insert(k, v);
+        }
+    };
+    put(h, "X-WP-Total", total.to_string());
+    put(h, "X-WP-TotalPages", pages.to_string());
+    let link = |p: i64, rel: &str| format!("</wp-json/wc/v3/products?page={p}&per_page={per_page}>; rel=\"{rel}\"");
+    let mut links = vec![];
+    if page > 1 && page <= pages + 1 {
+        links.push(link(page - 1, "prev"));
+    }
+    if page < pages {
+        links.push(link(page + 1, "next"));
+    }
+    if !links.is_empty() {
+        put(h, "Link", links.join(", "));
+    }
+    r
+}
+
+async fn create_product(State(sim): State<WooSim>, Json(body): Json<Value>) -> Response {
+    let mut inner = sim.lock();
+    match create(&mut inner, &object(body)) {
+        Ok(p) => (StatusCode::CREATED, Json(Value::Object(p))).into_response(),
+        Err(e) => err_response(e),
+    }
+}
+
+async fn get_product(State(sim): State<WooSim>, Path(id): Path<u64>) -> Response {
+    match sim.product(id) {
+        Some(p) => Json(p).into_response(),
+        None => invalid_id(StatusCode::NOT_FOUND),
+    }
+}
+
+async fn update_product(State(sim): State<WooSim>, Path(id): Path<u64>, Json(body): Json<Value>) -> Response {
+    let mut inner = sim.lock();
+    match update(&mut inner, id, &object(body)) {
+        Ok(p) => Json(Value::Object(p)).into_response(),
+        Err(e) => err_response(e),
+    }
+}
+
+async fn delete_product(
+    State(sim): State<WooSim>,
+    Path(id): Path<u64>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let mut inner = sim.lock();
+    let force = q.get("force").map(String::as_str) == Some("true");
+    let Some(p) = inner.products.get_mut(&id) else { return invalid_id(StatusCode::NOT_FOUND) };
+    if force {
+        let p = inner.products.remove(&id).unwrap_or_default();
+        return Json(Value::Object(p)).into_response();
+    }
+    if p["status"] == json!("trash") {
+        return error(StatusCode::GONE, "woocommerce_rest_already_trashed", "The product has already been deleted.");
+    }
+    p.insert("status".into(), json!("trash"));
+    Json(Value::Object(p.clone())).into_response()
+}
+
+/// `{create, update, delete}`: at most 100 items; each item succeeds or carries its error; no rollback.
+async fn batch_products(State(sim): State<WooSim>, Json(body): Json<Value>) -> Response {
+    let list = |k: &str| body.get(k).and_then(Value::as_array).cloned().unwrap_or_default();
+    let (creates, updates, deletes) = (list("create"), list("update"), list("delete"));
+    let n = creates.len() + updates.len() + deletes.len();
+    if n > BATCH_LIMIT {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "woocommerce_rest_request_entity_too_large",
+            "Unable to accept more than 100 items for this request.",
+        );
+    }
+    let mut inner = sim.lock();
+    inner.stats.batch_calls += 1;
+    inner.stats.batch_items += n as u64;
+    let item_error = |id: u64, (status, code, message): (StatusCode, &'static str, String)| json!({ "id": id, "error": { "code": code, "message": message, "data": { "status": status.as_u16() } } });
+    let mut out = Map::new();
+    if !creates.is_empty() {
+        let r: Vec<Value> = creates
+            .into_iter()
+            .map(|c| match create(&mut inner, &object(c)) {
+                Ok(p) => Value::Object(p),
+                Err(e) => item_error(0, e),
+            })
+            .collect();
+        out.insert("create".into(), Value::Array(r));
+    }
+    if !updates.is_empty() {
+        let r: Vec<Value> = updates
+            .into_iter()
+            .map(|u| {
+                let id = u.get("id").and_then(Value::as_u64).unwrap_or(0);
+                match update(&mut inner, id, &object(u)) {
+                    Ok(p) => Value::Object(p),
+                    Err(e) => item_error(id, e),
+                }
+            })
+            .collect();
+        out.insert("update".into(), Value::Array(r));
+    }
+    if !deletes.is_empty() {
+        let r: Vec<Value> = deletes
+            .into_iter()
+            .map(|d| {
+                let id = d.as_u64().unwrap_or(0);
+                match inner.products.remove(&id) {
+                    Some(p) => Value::Object(p),
+                    None => item_error(
+                        id,
+                        (StatusCode::NOT_FOUND, "woocommerce_rest_product_invalid_id", "Invalid ID.".into()),
+                    ),
+                }
+            })
+            .collect();
+        out.insert("delete".into(), Value::Array(r));
+    }
+    Json(Value::Object(out)).into_response()
+}
