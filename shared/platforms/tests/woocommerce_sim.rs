@@ -159,3 +159,75 @@ async fn batch_limit_per_item_errors_and_faults() {
     let stats = c.sim.stats();
     assert_eq!((stats.faults_served, stats.batch_calls, stats.batch_items), (2, 1, 4));
 }
+
+fn keys(v: &Value) -> BTreeSet<String> {
+    v.as_object().unwrap().keys().cloned().collect()
+}
+
+#[tokio::test]
+async fn variations_follow_their_parent_and_batch() {
+    let c = Client::start().await;
+    let (_, _, parent) =
+        c.call("POST", "/products", Some(json!({ "name": "Gift set", "type": "variable", "sku": "GS" }))).await;
+    let pid = parent["id"].as_u64().unwrap();
+    let (code, _, v) = c
+        .call(
+            "POST",
+            &format!("/products/{pid}/variations"),
+            Some(real("product-variations__create-a-product-variation__request.json")),
+        )
+        .await;
+    assert_eq!(code, 201);
+    assert_eq!(
+        keys(&v),
+        keys(&real("product-variations__retrieve-a-product-variation__response.json")),
+        "the real variation shape"
+    );
+    let vid = v["id"].as_u64().unwrap();
+    c.call("PUT", &format!("/products/{pid}/variations/{vid}"), Some(json!({ "sku": "GS-2" }))).await;
+
+    // The parent manages stock and the variation does not: it reads "parent".
+    c.call("PUT", &format!("/products/{pid}"), Some(json!({ "manage_stock": true, "stock_quantity": 9 }))).await;
+    let (_, _, v) = c.call("GET", &format!("/products/{pid}/variations/{vid}"), None).await;
+    assert_eq!((v["manage_stock"].clone(), v["stock_quantity"].as_i64()), (json!("parent"), Some(9)));
+
+    let (code, _, r) = c
+        .call(
+            "POST",
+            &format!("/products/{pid}/variations/batch"),
+            Some(json!({ "update": [{ "id": vid, "manage_stock": true, "stock_quantity": 3 }, { "id": 424242, "stock_quantity": 1 }] })),
+        )
+        .await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        (r["update"][0]["manage_stock"].clone(), r["update"][0]["stock_quantity"].as_i64()),
+        (json!(true), Some(3))
+    );
+    assert_eq!(r["update"][1]["error"]["code"], "woocommerce_rest_product_variation_invalid_id");
+    let (_, _, found) = c.call("GET", "/products?sku=GS-2", None).await;
+    assert_eq!(found[0]["id"].as_u64(), Some(vid), "?sku= also finds variations");
+    assert_eq!(c.sim.variation(vid).unwrap()["stock_quantity"], 3);
+}
+
+#[tokio::test]
+async fn orders_status_changes_leave_system_notes() {
+    let c = Client::start().await;
+    let (code, _, o) = c.call("POST", "/orders", Some(real("orders__create-an-order__request.json"))).await;
+    assert_eq!(code, 201);
+    assert_eq!(keys(&o), keys(&real("orders__retrieve-an-order__response.json")), "the real order shape");
+    assert_eq!(o["billing"]["email"], "john.doe@example.com");
+    let id = o["id"].as_u64().unwrap();
+    let (code, _, o) = c.call("PUT", &format!("/orders/{id}"), Some(json!({ "status": "completed" }))).await;
+    assert_eq!((code, o["status"].as_str()), (200, Some("completed")));
+    let (code, _, e) = c.call("PUT", &format!("/orders/{id}"), Some(json!({ "status": "shipped" }))).await;
+    assert_eq!((code, e["code"].as_str()), (400, Some("rest_invalid_param")), "an unknown status is refused");
+    let (code, _, n) = c.call("POST", &format!("/orders/{id}/notes"), Some(json!({ "note": "WMS: picking" }))).await;
+    assert_eq!((code, n["note"].as_str(), n["customer_note"].as_bool()), (201, Some("WMS: picking"), Some(false)));
+    let (_, _, notes) = c.call("GET", &format!("/orders/{id}/notes"), None).await;
+    let texts: Vec<&str> = notes.as_array().unwrap().iter().map(|n| n["note"].as_str().unwrap()).collect();
+    assert_eq!(texts, ["WMS: picking", "Order status changed from Pending payment to Completed."], "newest first");
+    let (code, _, _) = c.call("GET", "/orders/777777", None).await;
+    assert_eq!(code, 404);
+    let (code, _, _) = c.call("PUT", "/orders/777777", Some(json!({ "status": "completed" }))).await;
+    assert_eq!(code, 400);
+}

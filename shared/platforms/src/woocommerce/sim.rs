@@ -4,8 +4,8 @@
 //! batch endpoint with its 100-item limit and per-item errors, the error envelope, consumer
 //! key/secret authentication, and injectable faults (5xx, 429 with `Retry-After`, delays).
 //!
-//! Mounted under `/wp-json/wc/v3`. Variations, orders and notes come with the webhook
-//! processor.
+//! Also variations (with `manage_stock: "parent"` and their own batch endpoint), and orders
+//! with notes (a status change adds WooCommerce's system note). Mounted under `/wp-json/wc/v3`.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -44,6 +44,10 @@ pub struct Stats {
 #[derive(Default)]
 struct Inner {
     products: BTreeMap<u64, Map<String, Value>>,
+    /// Variations by id, with their parent product's id.
+    variations: BTreeMap<u64, (u64, Map<String, Value>)>,
+    orders: BTreeMap<u64, Map<String, Value>>,
+    notes: BTreeMap<u64, Vec<Value>>,
     next_id: u64,
     faults: VecDeque<Fault>,
     stats: Stats,
@@ -55,6 +59,28 @@ pub struct WooSim {
     inner: Arc<Mutex<Inner>>,
     key: String,
     secret: String,
+}
+
+/// An error on its way to the envelope: status, code, message.
+type WcError = (StatusCode, &'static str, String);
+
+/// A batch item's error entry: `{id, error: {code, message, data: {status}}}`.
+fn item_error(id: u64, (status, code, message): WcError) -> Value {
+    json!({ "id": id, "error": { "code": code, "message": message, "data": { "status": status.as_u16() } } })
+}
+
+/// Refuses a batch over the limit, and counts the one it lets through.
+fn admit_batch(inner: &mut Inner, n: usize) -> Result<(), Box<Response>> {
+    if n > BATCH_LIMIT {
+        return Err(Box::new(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "woocommerce_rest_request_entity_too_large",
+            "Unable to accept more than 100 items for this request.",
+        )));
+    }
+    inner.stats.batch_calls += 1;
+    inner.stats.batch_items += n as u64;
+    Ok(())
 }
 
 /// A WooCommerce error: `{code, message, data: {status}}`.
@@ -88,6 +114,33 @@ const PRODUCT_SKELETON: &str = r#"{
         "purchase_note": "", "categories": [], "tags": [], "images": [], "attributes": [], "default_attributes": [],
         "variations": [], "grouped_products": [], "menu_order": 0, "meta_data": [], "_links": {}
     }"#;
+
+fn variation_skeleton() -> Map<String, Value> {
+    static SKELETON: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+    SKELETON.get_or_init(|| serde_json::from_str(VARIATION_SKELETON).unwrap_or_default()).clone()
+}
+
+fn order_skeleton() -> Map<String, Value> {
+    static SKELETON: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+    SKELETON.get_or_init(|| serde_json::from_str(ORDER_SKELETON).unwrap_or_default()).clone()
+}
+
+const VARIATION_SKELETON: &str = r#"{"id": 0, "date_created": "", "date_created_gmt": "", "date_modified": "", "date_modified_gmt": "", "description": "", "permalink": "", "sku": "", "price": "", "regular_price": "", "sale_price": "", "date_on_sale_from": null, "date_on_sale_from_gmt": null, "date_on_sale_to": null, "date_on_sale_to_gmt": null, "on_sale": false, "status": "publish", "purchasable": true, "virtual": false, "downloadable": false, "downloads": [], "download_limit": -1, "download_expiry": -1, "tax_status": "taxable", "tax_class": "", "manage_stock": false, "stock_quantity": null, "stock_status": "instock", "backorders": "no", "backorders_allowed": false, "backordered": false, "weight": "", "dimensions": {"length": "", "width": "", "height": ""}, "shipping_class": "", "shipping_class_id": 0, "image": null, "attributes": [], "menu_order": 0, "meta_data": [], "_links": {}}"#;
+
+const ORDER_SKELETON: &str = r#"{"id": 0, "parent_id": 0, "number": "", "order_key": "", "created_via": "rest-api", "version": "7.9.0", "status": "pending", "currency": "USD", "date_created": "", "date_created_gmt": "", "date_modified": "", "date_modified_gmt": "", "discount_total": "0.00", "discount_tax": "0.00", "shipping_total": "0.00", "shipping_tax": "0.00", "cart_tax": "0.00", "total": "0.00", "total_tax": "0.00", "prices_include_tax": false, "customer_id": 0, "customer_ip_address": "", "customer_user_agent": "", "customer_note": "", "billing": {"first_name": "", "last_name": "", "company": "", "address_1": "", "address_2": "", "city": "", "state": "", "postcode": "", "country": "", "email": "", "phone": ""}, "shipping": {"first_name": "", "last_name": "", "company": "", "address_1": "", "address_2": "", "city": "", "state": "", "postcode": "", "country": ""}, "payment_method": "", "payment_method_title": "", "transaction_id": "", "date_paid": null, "date_paid_gmt": null, "date_completed": null, "date_completed_gmt": null, "cart_hash": "", "meta_data": [], "line_items": [], "tax_lines": [], "shipping_lines": [], "fee_lines": [], "coupon_lines": [], "refunds": [], "_links": {}}"#;
+
+/// The order statuses WooCommerce accepts.
+pub const ORDER_STATUSES: [&str; 9] = [
+    "pending",
+    "processing",
+    "on-hold",
+    "completed",
+    "cancelled",
+    "refunded",
+    "failed",
+    "auto-draft",
+    "checkout-draft",
+];
 
 /// Fields a client may not set.
 const READ_ONLY: [&str; 12] = [
@@ -130,12 +183,34 @@ impl WooSim {
         self.lock().products.get(&id).cloned().map(Value::Object)
     }
 
+    /// A variation as the API would return it.
+    pub fn variation(&self, id: u64) -> Option<Value> {
+        let inner = self.lock();
+        inner.variations.get(&id).map(|(parent, v)| Value::Object(variation_view(&inner, *parent, v)))
+    }
+
+    /// An order as the API would return it.
+    pub fn order(&self, id: u64) -> Option<Value> {
+        self.lock().orders.get(&id).cloned().map(Value::Object)
+    }
+
+    /// An order's notes, oldest first.
+    pub fn notes(&self, order: u64) -> Vec<Value> {
+        self.lock().notes.get(&order).cloned().unwrap_or_default()
+    }
+
     /// The router, to be nested under `/wp-json/wc/v3`.
     pub fn router(&self) -> Router {
         Router::new()
             .route("/products", get(list_products).post(create_product))
             .route("/products/batch", post(batch_products))
             .route("/products/{id}", get(get_product).put(update_product).delete(delete_product))
+            .route("/products/{id}/variations", get(list_variations).post(create_variation))
+            .route("/products/{id}/variations/batch", post(batch_variations))
+            .route("/products/{id}/variations/{vid}", get(get_variation).put(update_variation))
+            .route("/orders", get(list_orders).post(create_order))
+            .route("/orders/{id}", get(get_order).put(update_order))
+            .route("/orders/{id}/notes", get(list_notes).post(create_note))
             .layer(axum::middleware::from_fn_with_state(self.clone(), gate))
             .with_state(self.clone())
     }
@@ -201,11 +276,7 @@ fn now_fields(p: &mut Map<String, Value>, created: bool) {
 }
 
 /// Applies a request body to a product, as WooCommerce does; an error names the field.
-fn apply(
-    inner: &Inner,
-    p: &mut Map<String, Value>,
-    body: &Map<String, Value>,
-) -> Result<(), (StatusCode, &'static str, String)> {
+fn apply(inner: &Inner, p: &mut Map<String, Value>, body: &Map<String, Value>) -> Result<(), WcError> {
     let bad = |param: &str, msg: String| {
         (StatusCode::BAD_REQUEST, "rest_invalid_param", format!("Invalid parameter(s): {param} ({msg})"))
     };
@@ -242,10 +313,7 @@ fn apply(
     Ok(())
 }
 
-fn create(
-    inner: &mut Inner,
-    body: &Map<String, Value>,
-) -> Result<Map<String, Value>, (StatusCode, &'static str, String)> {
+fn create(inner: &mut Inner, body: &Map<String, Value>) -> Result<Map<String, Value>, WcError> {
     let mut p = product_skeleton();
     apply(inner, &mut p, body)?;
     inner.next_id += 1;
@@ -259,11 +327,7 @@ fn create(
     Ok(p)
 }
 
-fn update(
-    inner: &mut Inner,
-    id: u64,
-    body: &Map<String, Value>,
-) -> Result<Map<String, Value>, (StatusCode, &'static str, String)> {
+fn update(inner: &mut Inner, id: u64, body: &Map<String, Value>) -> Result<Map<String, Value>, WcError> {
     let Some(mut p) = inner.products.get(&id).cloned() else {
         return Err((StatusCode::BAD_REQUEST, "woocommerce_rest_product_invalid_id", "Invalid ID.".into()));
     };
@@ -273,7 +337,7 @@ fn update(
     Ok(p)
 }
 
-fn err_response((status, code, message): (StatusCode, &'static str, String)) -> Response {
+fn err_response((status, code, message): WcError) -> Response {
     error(status, code, &message)
 }
 
@@ -284,8 +348,10 @@ fn object(v: Value) -> Map<String, Value> {
     }
 }
 
-async fn list_products(State(sim): State<WooSim>, Query(q): Query<BTreeMap<String, String>>) -> Response {
-    let per_page: i64 = match q.get("per_page").map(|v| v.parse::<i64>()) {
+/// A page of `items` as WooCommerce answers a list: `per_page` 1–100 (else 400, never clamped),
+/// `X-WP-Total`, `X-WP-TotalPages`, and `Link` with `prev`/`next`; past the end, `[]`.
+fn paginate(items: Vec<Value>, q: &BTreeMap<String, String>, path: &str) -> Response {
+    let per_page: usize = match q.get("per_page").map(|v| v.parse::<usize>()) {
         None => 10,
         Some(Ok(n)) if (1..=100).contains(&n) => n,
         Some(_) => {
@@ -301,23 +367,10 @@ async fn list_products(State(sim): State<WooSim>, Query(q): Query<BTreeMap<Strin
                 .into_response()
         }
     };
-    let page: i64 = q.get("page").and_then(|v| v.parse().ok()).filter(|&p| p >= 1).unwrap_or(1);
-    let skus: Option<Vec<&str>> = q.get("sku").map(|s| s.split(',').map(str::trim).collect());
-    let inner = sim.lock();
-    let matching: Vec<&Map<String, Value>> = inner
-        .products
-        .values()
-        .filter(|p| skus.as_ref().is_none_or(|s| s.iter().any(|sku| p["sku"] == json!(sku))))
-        .filter(|p| q.get("type").is_none_or(|t| p["type"] == json!(t)))
-        .collect();
-    let total = matching.len() as i64;
-    let pages = (total + per_page - 1) / per_page;
-    let items: Vec<Value> = matching
-        .into_iter()
-        .skip(((page - 1) * per_page) as usize)
-        .take(per_page as usize)
-        .map(|p| Value::Object(p.clone()))
-        .collect();
+    let page: usize = q.get("page").and_then(|v| v.parse().ok()).filter(|&p| p >= 1).unwrap_or(1);
+    let total = items.len();
+    let pages = total.div_ceil(per_page);
+    let items: Vec<Value> = items.into_iter().skip((page - 1) * per_page).take(per_page).collect();
     let mut r = Json(Value::Array(items)).into_response();
     let h = r.headers_mut();
     let put = |h: &mut HeaderMap, k: &'static str, v: String| {
@@ -327,7 +380,7 @@ async fn list_products(State(sim): State<WooSim>, Query(q): Query<BTreeMap<Strin
     };
     put(h, "X-WP-Total", total.to_string());
     put(h, "X-WP-TotalPages", pages.to_string());
-    let link = |p: i64, rel: &str| format!("</wp-json/wc/v3/products?page={p}&per_page={per_page}>; rel=\"{rel}\"");
+    let link = |p: usize, rel: &str| format!("</wp-json/wc/v3{path}?page={p}&per_page={per_page}>; rel=\"{rel}\"");
     let mut links = vec![];
     if page > 1 && page <= pages + 1 {
         links.push(link(page - 1, "prev"));
@@ -339,6 +392,30 @@ async fn list_products(State(sim): State<WooSim>, Query(q): Query<BTreeMap<Strin
         put(h, "Link", links.join(", "));
     }
     r
+}
+
+async fn list_products(State(sim): State<WooSim>, Query(q): Query<BTreeMap<String, String>>) -> Response {
+    let skus: Option<Vec<&str>> = q.get("sku").map(|s| s.split(',').map(str::trim).collect());
+    let inner = sim.lock();
+    let wanted = |sku: &Value| skus.as_ref().is_none_or(|s| s.iter().any(|x| sku == &json!(x)));
+    let mut items: Vec<Value> = inner
+        .products
+        .values()
+        .filter(|p| wanted(&p["sku"]))
+        .filter(|p| q.get("type").is_none_or(|t| p["type"] == json!(t)))
+        .map(|p| Value::Object(p.clone()))
+        .collect();
+    // `?sku=` also finds variations.
+    if skus.is_some() {
+        items.extend(
+            inner
+                .variations
+                .iter()
+                .filter(|(_, (_, v))| wanted(&v["sku"]))
+                .map(|(_, (parent, v))| Value::Object(variation_view(&inner, *parent, v))),
+        );
+    }
+    paginate(items, &q, "/products")
 }
 
 async fn create_product(State(sim): State<WooSim>, Json(body): Json<Value>) -> Response {
@@ -388,17 +465,10 @@ async fn batch_products(State(sim): State<WooSim>, Json(body): Json<Value>) -> R
     let list = |k: &str| body.get(k).and_then(Value::as_array).cloned().unwrap_or_default();
     let (creates, updates, deletes) = (list("create"), list("update"), list("delete"));
     let n = creates.len() + updates.len() + deletes.len();
-    if n > BATCH_LIMIT {
-        return error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "woocommerce_rest_request_entity_too_large",
-            "Unable to accept more than 100 items for this request.",
-        );
-    }
     let mut inner = sim.lock();
-    inner.stats.batch_calls += 1;
-    inner.stats.batch_items += n as u64;
-    let item_error = |id: u64, (status, code, message): (StatusCode, &'static str, String)| json!({ "id": id, "error": { "code": code, "message": message, "data": { "status": status.as_u16() } } });
+    if let Err(r) = admit_batch(&mut inner, n) {
+        return *r;
+    }
     let mut out = Map::new();
     if !creates.is_empty() {
         let r: Vec<Value> = creates
@@ -440,4 +510,259 @@ async fn batch_products(State(sim): State<WooSim>, Json(body): Json<Value>) -> R
         out.insert("delete".into(), Value::Array(r));
     }
     Json(Value::Object(out)).into_response()
+}
+
+/// A variation as read: `manage_stock` is `"parent"` (with the parent's stock) when the
+/// variation does not manage stock and its product does.
+fn variation_view(inner: &Inner, parent: u64, v: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = v.clone();
+    if let Some(p) = inner.products.get(&parent) {
+        if v.get("manage_stock") == Some(&json!(false)) && p.get("manage_stock") == Some(&json!(true)) {
+            out.insert("manage_stock".into(), json!("parent"));
+            out.insert("stock_quantity".into(), p["stock_quantity"].clone());
+            out.insert("stock_status".into(), p["stock_status"].clone());
+        }
+    }
+    out
+}
+
+fn variation_invalid() -> WcError {
+    (StatusCode::BAD_REQUEST, "woocommerce_rest_product_variation_invalid_id", "Invalid ID.".into())
+}
+
+fn create_variation_in(
+    inner: &mut Inner,
+    parent: u64,
+    body: &Map<String, Value>,
+) -> Result<Map<String, Value>, WcError> {
+    if !inner.products.contains_key(&parent) {
+        return Err((StatusCode::NOT_FOUND, "woocommerce_rest_product_invalid_id", "Invalid ID.".into()));
+    }
+    let mut v = variation_skeleton();
+    apply(inner, &mut v, body)?;
+    inner.next_id += 1;
+    let id = inner.next_id;
+    v.insert("id".into(), json!(id));
+    now_fields(&mut v, true);
+    inner.variations.insert(id, (parent, v.clone()));
+    if let Some(p) = inner.products.get_mut(&parent) {
+        if let Some(list) = p.get_mut("variations").and_then(Value::as_array_mut) {
+            list.push(json!(id));
+        }
+    }
+    Ok(variation_view(inner, parent, &v))
+}
+
+fn update_variation_in(
+    inner: &mut Inner,
+    parent: u64,
+    id: u64,
+    body: &Map<String, Value>,
+) -> Result<Map<String, Value>, WcError> {
+    let Some((p, mut v)) = inner.variations.get(&id).cloned() else { return Err(variation_invalid()) };
+    if p != parent {
+        return Err(variation_invalid());
+    }
+    apply(inner, &mut v, body)?;
+    now_fields(&mut v, false);
+    inner.variations.insert(id, (parent, v.clone()));
+    Ok(variation_view(inner, parent, &v))
+}
+
+async fn list_variations(
+    State(sim): State<WooSim>,
+    Path(parent): Path<u64>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let inner = sim.lock();
+    if !inner.products.contains_key(&parent) {
+        return invalid_id(StatusCode::NOT_FOUND);
+    }
+    let items = inner
+        .variations
+        .iter()
+        .filter(|(_, (p, _))| *p == parent)
+        .map(|(_, (_, v))| Value::Object(variation_view(&inner, parent, v)))
+        .collect();
+    paginate(items, &q, &format!("/products/{parent}/variations"))
+}
+
+async fn create_variation(State(sim): State<WooSim>, Path(parent): Path<u64>, Json(body): Json<Value>) -> Response {
+    let mut inner = sim.lock();
+    match create_variation_in(&mut inner, parent, &object(body)) {
+        Ok(v) => (StatusCode::CREATED, Json(Value::Object(v))).into_response(),
+        Err(e) => err_response(e),
+    }
+}
+
+async fn get_variation(State(sim): State<WooSim>, Path((parent, id)): Path<(u64, u64)>) -> Response {
+    let inner = sim.lock();
+    match inner.variations.get(&id) {
+        Some((p, v)) if *p == parent => Json(Value::Object(variation_view(&inner, parent, v))).into_response(),
+        _ => error(StatusCode::NOT_FOUND, "woocommerce_rest_product_variation_invalid_id", "Invalid ID."),
+    }
+}
+
+async fn update_variation(
+    State(sim): State<WooSim>,
+    Path((parent, id)): Path<(u64, u64)>,
+    Json(body): Json<Value>,
+) -> Response {
+    let mut inner = sim.lock();
+    match update_variation_in(&mut inner, parent, id, &object(body)) {
+        Ok(v) => Json(Value::Object(v)).into_response(),
+        Err(e) => err_response(e),
+    }
+}
+
+/// The variations' batch endpoint: the same limit and per-item errors as products'.
+async fn batch_variations(State(sim): State<WooSim>, Path(parent): Path<u64>, Json(body): Json<Value>) -> Response {
+    let list = |k: &str| body.get(k).and_then(Value::as_array).cloned().unwrap_or_default();
+    let (creates, updates) = (list("create"), list("update"));
+    let n = creates.len() + updates.len() + list("delete").len();
+    let mut inner = sim.lock();
+    if let Err(r) = admit_batch(&mut inner, n) {
+        return *r;
+    }
+    let item = |id: u64, r: Result<Map<String, Value>, WcError>| match r {
+        Ok(v) => Value::Object(v),
+        Err(e) => item_error(id, e),
+    };
+    let created: Vec<Value> =
+        creates.into_iter().map(|c| item(0, create_variation_in(&mut inner, parent, &object(c)))).collect();
+    let updated: Vec<Value> = updates
+        .into_iter()
+        .map(|u| {
+            let id = u.get("id").and_then(Value::as_u64).unwrap_or(0);
+            item(id, update_variation_in(&mut inner, parent, id, &object(u)))
+        })
+        .collect();
+    Json(json!({ "create": created, "update": updated })).into_response()
+}
+
+fn order_invalid(status: StatusCode) -> Response {
+    error(status, "woocommerce_rest_shop_order_invalid_id", "Invalid ID.")
+}
+
+fn add_note(inner: &mut Inner, order: u64, note: &str, customer_note: bool, author: &str) -> Value {
+    inner.next_id += 1;
+    let t = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string();
+    let n = json!({ "id": inner.next_id, "author": author, "date_created": t, "date_created_gmt": t, "note": note, "customer_note": customer_note, "_links": {} });
+    inner.notes.entry(order).or_default().push(n.clone());
+    n
+}
+
+/// Applies an order body; a status change adds WooCommerce's system note.
+fn apply_order(
+    inner: &mut Inner,
+    id: u64,
+    o: &mut Map<String, Value>,
+    body: &Map<String, Value>,
+) -> Result<(), WcError> {
+    if let Some(status) = body.get("status") {
+        let s = status.as_str().unwrap_or_default();
+        if !ORDER_STATUSES.contains(&s) {
+            return Err((StatusCode::BAD_REQUEST, "rest_invalid_param", "Invalid parameter(s): status".into()));
+        }
+        let old = o["status"].as_str().unwrap_or_default().to_string();
+        if old != s && id != 0 {
+            add_note(
+                inner,
+                id,
+                &format!("Order status changed from {} to {}.", title(&old), title(s)),
+                false,
+                "system",
+            );
+        }
+    }
+    for (k, v) in body {
+        if o.contains_key(k) && !READ_ONLY.contains(&k.as_str()) {
+            o.insert(k.clone(), v.clone());
+        }
+    }
+    Ok(())
+}
+
+/// WooCommerce's label of a status (`wc_get_order_status_name`).
+fn title(status: &str) -> String {
+    match status {
+        "pending" => "Pending payment".into(),
+        "processing" => "Processing".into(),
+        "on-hold" => "On hold".into(),
+        "completed" => "Completed".into(),
+        "cancelled" => "Cancelled".into(),
+        "refunded" => "Refunded".into(),
+        "failed" => "Failed".into(),
+        "checkout-draft" => "Draft".into(),
+        other => other.to_string(),
+    }
+}
+
+async fn list_orders(State(sim): State<WooSim>, Query(q): Query<BTreeMap<String, String>>) -> Response {
+    let inner = sim.lock();
+    let items = inner
+        .orders
+        .values()
+        .rev()
+        .filter(|o| q.get("status").is_none_or(|s| o["status"] == json!(s)))
+        .map(|o| Value::Object(o.clone()))
+        .collect();
+    paginate(items, &q, "/orders")
+}
+
+async fn create_order(State(sim): State<WooSim>, Json(body): Json<Value>) -> Response {
+    let mut inner = sim.lock();
+    let mut o = order_skeleton();
+    if let Err(r) = apply_order(&mut inner, 0, &mut o, &object(body)) {
+        return err_response(r);
+    }
+    inner.next_id += 1;
+    let id = inner.next_id;
+    o.insert("id".into(), json!(id));
+    o.insert("number".into(), json!(id.to_string()));
+    o.insert("order_key".into(), json!(format!("wc_order_{id:013}")));
+    now_fields(&mut o, true);
+    inner.orders.insert(id, o.clone());
+    (StatusCode::CREATED, Json(Value::Object(o))).into_response()
+}
+
+async fn get_order(State(sim): State<WooSim>, Path(id): Path<u64>) -> Response {
+    match sim.order(id) {
+        Some(o) => Json(o).into_response(),
+        None => order_invalid(StatusCode::NOT_FOUND),
+    }
+}
+
+async fn update_order(State(sim): State<WooSim>, Path(id): Path<u64>, Json(body): Json<Value>) -> Response {
+    let mut inner = sim.lock();
+    let Some(mut o) = inner.orders.get(&id).cloned() else { return order_invalid(StatusCode::BAD_REQUEST) };
+    if let Err(r) = apply_order(&mut inner, id, &mut o, &object(body)) {
+        return err_response(r);
+    }
+    now_fields(&mut o, false);
+    inner.orders.insert(id, o.clone());
+    Json(Value::Object(o)).into_response()
+}
+
+async fn list_notes(State(sim): State<WooSim>, Path(id): Path<u64>) -> Response {
+    let inner = sim.lock();
+    if !inner.orders.contains_key(&id) {
+        return order_invalid(StatusCode::NOT_FOUND);
+    }
+    // Newest first, as WooCommerce lists them.
+    let notes: Vec<Value> = inner.notes.get(&id).map(|n| n.iter().rev().cloned().collect()).unwrap_or_default();
+    Json(Value::Array(notes)).into_response()
+}
+
+async fn create_note(State(sim): State<WooSim>, Path(id): Path<u64>, Json(body): Json<Value>) -> Response {
+    let mut inner = sim.lock();
+    if !inner.orders.contains_key(&id) {
+        return order_invalid(StatusCode::NOT_FOUND);
+    }
+    let Some(note) = body.get("note").and_then(Value::as_str).filter(|n| !n.is_empty()) else {
+        return error(StatusCode::BAD_REQUEST, "rest_missing_callback_param", "Missing parameter(s): note");
+    };
+    let customer = body.get("customer_note").and_then(Value::as_bool).unwrap_or(false);
+    let n = add_note(&mut inner, id, note, customer, "storesync");
+    (StatusCode::CREATED, Json(n)).into_response()
 }
