@@ -206,6 +206,11 @@ async fn variations_follow_their_parent_and_batch() {
     assert_eq!(r["update"][1]["error"]["code"], "woocommerce_rest_product_variation_invalid_id");
     let (_, _, found) = c.call("GET", "/products?sku=GS-2", None).await;
     assert_eq!(found[0]["id"].as_u64(), Some(vid), "?sku= also finds variations");
+    assert_eq!(
+        (found[0]["type"].as_str(), found[0]["parent_id"].as_u64()),
+        (Some("variation"), Some(pid)),
+        "in the product shape"
+    );
     assert_eq!(c.sim.variation(vid).unwrap()["stock_quantity"], 3);
 }
 

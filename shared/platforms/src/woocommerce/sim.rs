@@ -412,7 +412,7 @@ async fn list_products(State(sim): State<WooSim>, Query(q): Query<BTreeMap<Strin
                 .variations
                 .iter()
                 .filter(|(_, (_, v))| wanted(&v["sku"]))
-                .map(|(_, (parent, v))| Value::Object(variation_view(&inner, *parent, v))),
+                .map(|(_, (parent, v))| Value::Object(variation_as_product(&inner, *parent, v))),
         );
     }
     paginate(items, &q, "/products")
@@ -510,6 +510,20 @@ async fn batch_products(State(sim): State<WooSim>, Json(body): Json<Value>) -> R
         out.insert("delete".into(), Value::Array(r));
     }
     Json(Value::Object(out)).into_response()
+}
+
+/// A variation as the products endpoint shows it (`?sku=`): the product shape, with
+/// `type: "variation"` and its `parent_id`.
+fn variation_as_product(inner: &Inner, parent: u64, v: &Map<String, Value>) -> Map<String, Value> {
+    let mut p = product_skeleton();
+    for (k, val) in variation_view(inner, parent, v) {
+        if p.contains_key(&k) {
+            p.insert(k, val);
+        }
+    }
+    p.insert("type".into(), json!("variation"));
+    p.insert("parent_id".into(), json!(parent));
+    p
 }
 
 /// A variation as read: `manage_stock` is `"parent"` (with the parent's stock) when the
