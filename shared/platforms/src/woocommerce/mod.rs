@@ -1,3 +1,4 @@
 //! WooCommerce REST v3.
 
+pub mod client;
 pub mod sim;

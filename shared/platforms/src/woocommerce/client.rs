@@ -1,0 +1,200 @@
+//! A WooCommerce REST v3 client for what storesync writes: finding products by SKU, setting
+//! stock in batches of 100 (variations through their parent's batch endpoint), and order
+//! status and notes. Every failure maps to the retry schedule's [`Failure`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use storesync_core::webhooks::retry::Failure;
+
+use super::sim::BATCH_LIMIT;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WooError {
+    #[error("WooCommerce {method} {path}: HTTP {status} {code}: {message}")]
+    Http {
+        method: &'static str,
+        path: String,
+        status: u16,
+        code: String,
+        message: String,
+        retry_after_secs: Option<u64>,
+    },
+    #[error("WooCommerce {method} {path}: {source}")]
+    Transport {
+        method: &'static str,
+        path: String,
+        #[source]
+        source: reqwest::Error,
+    },
+}
+
+impl WooError {
+    /// How the retry schedule sees this failure.
+    pub fn failure(&self) -> Failure {
+        match self {
+            WooError::Http { status, retry_after_secs, .. } => {
+                Failure::Status { code: *status, retry_after_secs: *retry_after_secs }
+            }
+            WooError::Transport { .. } => Failure::Timeout,
+        }
+    }
+}
+
+/// A product or variation found by SKU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProductRef {
+    pub id: u64,
+    /// The parent product of a variation.
+    pub parent: Option<u64>,
+}
+
+/// One item of a batch that WooCommerce refused (the rest of the batch applied).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemError {
+    pub id: u64,
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchReport {
+    pub calls: u64,
+    pub updated: u64,
+    pub errors: Vec<ItemError>,
+}
+
+pub struct WooClient {
+    base: String,
+    key: String,
+    secret: String,
+    http: reqwest::Client,
+}
+
+impl WooClient {
+    /// `base` is the site's `…/wp-json/wc/v3`.
+    pub fn new(base: &str, key: &str, secret: &str, timeout: Duration) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder().timeout(timeout).build()?;
+        Ok(Self {
+            base: base.trim_end_matches('/').to_string(),
+            key: key.to_string(),
+            secret: secret.to_string(),
+            http,
+        })
+    }
+
+    async fn call(
+        &self,
+        method: &'static str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(Value, reqwest::header::HeaderMap), WooError> {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
+        let mut req = self.http.request(m, format!("{}{path}", self.base)).basic_auth(&self.key, Some(&self.secret));
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let transport = |source| WooError::Transport { method, path: path.to_string(), source };
+        let resp = req.send().await.map_err(transport)?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let value: Value = resp.json().await.unwrap_or(Value::Null);
+        if (200..300).contains(&status) {
+            return Ok((value, headers));
+        }
+        let retry_after_secs =
+            headers.get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
+        Err(WooError::Http {
+            method,
+            path: path.to_string(),
+            status,
+            code: value["code"].as_str().unwrap_or_default().to_string(),
+            message: value["message"].as_str().unwrap_or_default().to_string(),
+            retry_after_secs,
+        })
+    }
+
+    /// Products and variations by SKU (exact), 100 SKUs per request, every page.
+    pub async fn find_by_sku(&self, skus: &[&str]) -> Result<HashMap<String, ProductRef>, WooError> {
+        let mut found = HashMap::new();
+        for chunk in skus.chunks(BATCH_LIMIT) {
+            let list = chunk.iter().map(|s| percent(s)).collect::<Vec<_>>().join(",");
+            let mut page = 1;
+            loop {
+                let (items, headers) =
+                    self.call("GET", &format!("/products?sku={list}&per_page=100&page={page}"), None).await?;
+                for p in items.as_array().into_iter().flatten() {
+                    let (Some(sku), Some(id)) = (p["sku"].as_str(), p["id"].as_u64()) else { continue };
+                    let parent = (p["type"] == json!("variation")).then(|| p["parent_id"].as_u64()).flatten();
+                    found.insert(sku.to_string(), ProductRef { id, parent });
+                }
+                let pages: u64 = headers
+                    .get("x-wp-totalpages")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(1);
+                if page >= pages {
+                    break;
+                }
+                page += 1;
+            }
+        }
+        Ok(found)
+    }
+
+    /// Sets stock (managed) on products and variations: one batch call per 100 products, and per
+    /// 100 variations of one parent. A refused item is reported; the others apply.
+    pub async fn set_stock(&self, updates: &[(ProductRef, i64)]) -> Result<BatchReport, WooError> {
+        let mut groups: BTreeMap<Option<u64>, Vec<Value>> = BTreeMap::new();
+        for (r, qty) in updates {
+            groups
+                .entry(r.parent)
+                .or_default()
+                .push(json!({ "id": r.id, "manage_stock": true, "stock_quantity": qty }));
+        }
+        let mut report = BatchReport::default();
+        for (parent, items) in groups {
+            let path = match parent {
+                None => "/products/batch".to_string(),
+                Some(p) => format!("/products/{p}/variations/batch"),
+            };
+            for chunk in items.chunks(BATCH_LIMIT) {
+                let (r, _) = self.call("POST", &path, Some(&json!({ "update": chunk }))).await?;
+                report.calls += 1;
+                for item in r["update"].as_array().into_iter().flatten() {
+                    match item.get("error") {
+                        Some(e) => report.errors.push(ItemError {
+                            id: item["id"].as_u64().unwrap_or(0),
+                            code: e["code"].as_str().unwrap_or_default().to_string(),
+                            message: e["message"].as_str().unwrap_or_default().to_string(),
+                        }),
+                        None => report.updated += 1,
+                    }
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    pub async fn add_order_note(&self, order: u64, note: &str) -> Result<(), WooError> {
+        self.call("POST", &format!("/orders/{order}/notes"), Some(&json!({ "note": note }))).await.map(|_| ())
+    }
+
+    pub async fn set_order_status(&self, order: u64, status: &str) -> Result<(), WooError> {
+        self.call("PUT", &format!("/orders/{order}"), Some(&json!({ "status": status }))).await.map(|_| ())
+    }
+}
+
+/// Percent-encodes a SKU for a query string.
+fn percent(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
