@@ -465,3 +465,28 @@ pub async fn run(name: &str, b: &dyn Backend) {
         other => panic!("no scenario {other}"),
     }
 }
+
+/// Declares one test per scenario on a backend made by `$make(name).await`, and a test that
+/// every scenario of [`ALL`] is declared.
+#[macro_export]
+macro_rules! scenario_tests {
+    ($make:path; $($name:ident),* $(,)?) => {
+        const RUN: &[&str] = &[$(stringify!($name)),*];
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let backend = $make(stringify!($name)).await;
+                $crate::scenarios::run(stringify!($name), &backend).await;
+            }
+        )*
+
+        #[test]
+        fn every_scenario_has_a_test() {
+            let mut here = RUN.to_vec();
+            let mut all = $crate::scenarios::ALL.to_vec();
+            here.sort();
+            all.sort();
+            assert_eq!(here, all, "every scenario of the suite runs on this backend");
+        }
+    };
+}

@@ -7,7 +7,7 @@ use storesync_core::config::Settings;
 use storesync_core::ports::BlobStore;
 use storesync_core::workflow::Workflow;
 use storesync_local::Local;
-use storesync_tests::{scenarios, Backend};
+use storesync_tests::Backend;
 
 struct LocalBackend {
     local: Local,
@@ -38,18 +38,12 @@ impl Backend for LocalBackend {
     }
 }
 
-macro_rules! scenario {
-    ($($name:ident),* $(,)?) => {
-        const RUN: &[&str] = &[$(stringify!($name)),*];
-        $(
-        #[tokio::test]
-        async fn $name() {
-            scenarios::run(stringify!($name), &LocalBackend::new()).await;
-        }
-    )*};
+async fn backend(_scenario: &str) -> LocalBackend {
+    LocalBackend::new()
 }
 
-scenario!(
+storesync_tests::scenario_tests!(
+    backend;
     bad_inputs,
     happy_path,
     missing_column,
@@ -57,14 +51,5 @@ scenario!(
     blast_radius,
     stale_file,
     comax_mapping,
-    reset_and_retry
+    reset_and_retry,
 );
-
-#[test]
-fn every_scenario_has_a_test() {
-    let mut here = RUN.to_vec();
-    let mut all = scenarios::ALL.to_vec();
-    here.sort();
-    all.sort();
-    assert_eq!(here, all, "every scenario of the suite runs on this backend");
-}

@@ -172,6 +172,23 @@ fn time_sort_key(at: DateTime<Utc>) -> String {
     format!("{}#{wall:020}#{:010}", at.format("%Y-%m-%dT%H:%M:%S%.9fZ"), SEQ.fetch_add(1, Ordering::Relaxed))
 }
 
+/// A conditional write's outcome: written, refused by its condition, or failed.
+fn conditional<O, E>(
+    r: Result<O, aws_sdk_dynamodb::error::SdkError<E>>,
+    op: &'static str,
+    key: &str,
+) -> Result<bool, PortError>
+where
+    E: ProvideErrorMetadata + aws_smithy_runtime_api::client::result::CreateUnhandledError,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    match r.map_err(|e| e.into_service_error()) {
+        Ok(_) => Ok(true),
+        Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
+        Err(e) => Err(backend(op, key, e)),
+    }
+}
+
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
@@ -321,17 +338,7 @@ impl KeyValue for DynamoKeyValue {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match r {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let e = e.into_service_error();
-                if e.is_conditional_check_failed_exception() {
-                    Ok(false)
-                } else {
-                    Err(backend("put-if-absent", key, e))
-                }
-            }
-        }
+        conditional(r, "put-if-absent", key)
     }
 
     async fn insert_unless_live(
@@ -355,17 +362,7 @@ impl KeyValue for DynamoKeyValue {
             .expression_attribute_values(":now", AttributeValue::N(now.timestamp().to_string()))
             .send()
             .await;
-        match r {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let e = e.into_service_error();
-                if e.is_conditional_check_failed_exception() {
-                    Ok(false)
-                } else {
-                    Err(backend("insert-unless-live", key, e))
-                }
-            }
-        }
+        conditional(r, "insert-unless-live", key)
     }
 
     async fn delete(&self, key: &str) -> Result<(), PortError> {
@@ -392,17 +389,7 @@ impl KeyValue for DynamoKeyValue {
             .expression_attribute_values(":v", s(expected.to_string()))
             .send()
             .await;
-        match r {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let e = e.into_service_error();
-                if e.is_conditional_check_failed_exception() {
-                    Ok(false)
-                } else {
-                    Err(backend("delete-if", key, e))
-                }
-            }
-        }
+        conditional(r, "delete-if", key)
     }
 }
 
