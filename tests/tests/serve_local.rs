@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use storesync_core::webhooks::signature::sign_base64 as sign;
 
 use serde_json::Value;
 use storesync_api::auth::{issue, Role};
@@ -165,14 +166,6 @@ async fn inbox_folder_and_admin_api_run_the_daily_flow() {
     assert_eq!(actions, ["confirm-orders", "generate-inventory", "confirm-inventory"]);
     assert!(audit["entries"].as_array().unwrap().iter().all(|e| e["who"] == "dana"));
     assert!(!dir.path().join("bucket/inbox/web/WebProducts.csv").exists(), "imported inputs leave the inbox");
-}
-
-fn sign(key: &[u8], body: &[u8]) -> String {
-    use base64::Engine;
-    use hmac::{KeyInit, Mac};
-    let mut m = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key).unwrap();
-    m.update(body);
-    base64::engine::general_purpose::STANDARD.encode(m.finalize().into_bytes())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

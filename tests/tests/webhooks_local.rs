@@ -2,20 +2,13 @@
 //! loses nothing, because the sender's retry finds the record unqueued and queues it.
 
 use std::sync::Arc;
+use storesync_core::webhooks::signature::sign_base64 as sign;
 
-use base64::Engine;
-use hmac::{KeyInit, Mac};
 use storesync_core::config::Settings;
 use storesync_core::ports::Queue;
 use storesync_core::webhooks::receiver::{record_key, Receiver, Reply};
 use storesync_core::webhooks::{Secrets, WebhookSource};
 use storesync_local::Local;
-
-fn sign(key: &[u8], body: &[u8]) -> String {
-    let mut m = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key).unwrap();
-    m.update(body);
-    base64::engine::general_purpose::STANDARD.encode(m.finalize().into_bytes())
-}
 
 #[tokio::test]
 async fn a_delivery_recorded_but_not_queued_is_queued_by_the_retry() {

@@ -2,19 +2,12 @@
 //! `cargo bench -p storesync-core --bench webhook_receipt`
 
 use std::hint::black_box;
+use storesync_core::webhooks::signature::sign_base64 as sign;
 
-use base64::Engine;
 use chrono::Utc;
 use criterion::{criterion_group, criterion_main, Criterion};
-use hmac::{KeyInit, Mac};
 use storesync_core::webhooks::receipt::{receive, Receipt};
 use storesync_core::webhooks::{Secrets, WebhookSource, WmsScheme};
-
-fn sign(key: &[u8], body: &[u8]) -> String {
-    let mut m = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
-    m.update(body);
-    base64::engine::general_purpose::STANDARD.encode(m.finalize().into_bytes())
-}
 
 /// A WMS `order.created` of about 2 KB.
 fn body() -> Vec<u8> {

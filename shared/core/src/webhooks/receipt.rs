@@ -130,13 +130,9 @@ pub fn receive(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use base64::Engine;
-    use hmac::{KeyInit, Mac};
 
     fn sign(key: &[u8], body: &[u8]) -> String {
-        let mut m = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key).unwrap();
-        m.update(body);
-        base64::engine::general_purpose::STANDARD.encode(m.finalize().into_bytes())
+        crate::webhooks::signature::sign_base64(key, body)
     }
 
     fn secrets() -> Secrets {

@@ -151,6 +151,18 @@ fn base64_hmac(keys: &[Vec<u8>], header: &'static str, value: Option<&str>, body
     }
 }
 
+/// Signs like Shopify, WooCommerce and the WMS's HMAC scheme: base64(HMAC-SHA256(key, body)).
+pub fn sign_base64(key: &[u8], body: &[u8]) -> String {
+    B64.encode(mac(key, &[body]).finalize().into_bytes())
+}
+
+/// Signs like Standard Webhooks: the `webhook-signature` value `v1,<base64>` of `id.ts.body`.
+pub fn sign_standard(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
+    let ts = timestamp.to_string();
+    let m = mac(key, &[id.as_bytes(), b".", ts.as_bytes(), b".", body]);
+    format!("v1,{}", B64.encode(m.finalize().into_bytes()))
+}
+
 /// The key of a Standard Webhooks secret (`whsec_<base64>`; a bare base64 secret is accepted too).
 pub fn standard_key(secret: &str) -> Result<Vec<u8>, VerifyError> {
     let b64 = secret.strip_prefix("whsec_").unwrap_or(secret);
