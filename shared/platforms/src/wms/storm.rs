@@ -65,12 +65,12 @@ fn lifecycle(class: usize, n: usize, i: usize) -> (String, Value) {
         }
         1 => {
             let sku = format!("SKU-{n:04}");
-            if i % 4 == 0 {
+            if i.is_multiple_of(4) {
                 ("stock.updated".into(), json!({ "sku": sku, "available": 20 + (n + i) % 30 }))
             } else {
                 (
                     "stock.adjustment".into(),
-                    json!({ "sku": sku, "delta": if i % 2 == 0 { 2 } else { -1 }, "reason": "cycle count" }),
+                    json!({ "sku": sku, "delta": if i.is_multiple_of(2) { 2 } else { -1 }, "reason": "cycle count" }),
                 )
             }
         }
