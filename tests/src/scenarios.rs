@@ -490,3 +490,21 @@ macro_rules! scenario_tests {
         }
     };
 }
+
+/// Every scenario as a test on a backend made by `$make(name).await`.
+#[macro_export]
+macro_rules! all_scenario_tests {
+    ($make:path) => {
+        $crate::scenario_tests!(
+            $make;
+            bad_inputs,
+            happy_path,
+            missing_column,
+            validation_errors,
+            blast_radius,
+            stale_file,
+            comax_mapping,
+            reset_and_retry,
+        );
+    };
+}

@@ -7,14 +7,4 @@ async fn backend(scenario: &str) -> AwsBackend {
     AwsBackend::deploy(&format!("storesync-{}", scenario.replace('_', "-"))).await
 }
 
-storesync_tests::scenario_tests!(
-    backend;
-    bad_inputs,
-    happy_path,
-    missing_column,
-    validation_errors,
-    blast_radius,
-    stale_file,
-    comax_mapping,
-    reset_and_retry,
-);
+storesync_tests::all_scenario_tests!(backend);

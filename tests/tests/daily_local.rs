@@ -42,14 +42,4 @@ async fn backend(_scenario: &str) -> LocalBackend {
     LocalBackend::new()
 }
 
-storesync_tests::scenario_tests!(
-    backend;
-    bad_inputs,
-    happy_path,
-    missing_column,
-    validation_errors,
-    blast_radius,
-    stale_file,
-    comax_mapping,
-    reset_and_retry,
-);
+storesync_tests::all_scenario_tests!(backend);

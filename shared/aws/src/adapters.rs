@@ -298,6 +298,27 @@ impl DynamoKeyValue {
 
 const KV_SK: &str = "v";
 
+impl DynamoKeyValue {
+    /// A put of `key`'s record, ready for a condition.
+    fn put_value(
+        &self,
+        key: &str,
+        value: &serde_json::Value,
+    ) -> aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(key))
+            .item("sk", s(KV_SK))
+            .item("value", s(value.to_string()))
+    }
+
+    /// A delete of `key`'s record, ready for a condition.
+    fn delete_key(&self, key: &str) -> aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder {
+        self.client.delete_item().table_name(&self.table).key("pk", s(key)).key("sk", s(KV_SK))
+    }
+}
+
 #[async_trait]
 impl KeyValue for DynamoKeyValue {
     async fn get(&self, key: &str) -> Result<Option<serde_json::Value>, PortError> {
@@ -315,29 +336,11 @@ impl KeyValue for DynamoKeyValue {
     }
 
     async fn put(&self, key: &str, value: &serde_json::Value) -> Result<(), PortError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(key))
-            .item("sk", s(KV_SK))
-            .item("value", s(value.to_string()))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| backend("put", key, e.into_service_error()))
+        self.put_value(key, value).send().await.map(|_| ()).map_err(|e| backend("put", key, e.into_service_error()))
     }
 
     async fn put_if_absent(&self, key: &str, value: &serde_json::Value) -> Result<bool, PortError> {
-        let r = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(key))
-            .item("sk", s(KV_SK))
-            .item("value", s(value.to_string()))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
+        let r = self.put_value(key, value).condition_expression("attribute_not_exists(pk)").send().await;
         conditional(r, "put-if-absent", key)
     }
 
@@ -350,12 +353,7 @@ impl KeyValue for DynamoKeyValue {
     ) -> Result<bool, PortError> {
         // `expires_at` is also the table's TTL attribute, so DynamoDB purges expired records.
         let r = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(key))
-            .item("sk", s(KV_SK))
-            .item("value", s(value.to_string()))
+            .put_value(key, value)
             .item(TTL_ATTRIBUTE, AttributeValue::N(expires_at.timestamp().to_string()))
             .condition_expression("attribute_not_exists(pk) OR #ttl <= :now")
             .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
@@ -366,24 +364,12 @@ impl KeyValue for DynamoKeyValue {
     }
 
     async fn delete(&self, key: &str) -> Result<(), PortError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(key))
-            .key("sk", s(KV_SK))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| backend("delete", key, e.into_service_error()))
+        self.delete_key(key).send().await.map(|_| ()).map_err(|e| backend("delete", key, e.into_service_error()))
     }
 
     async fn delete_if(&self, key: &str, expected: &serde_json::Value) -> Result<bool, PortError> {
         let r = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(key))
-            .key("sk", s(KV_SK))
+            .delete_key(key)
             .condition_expression("#v = :v")
             .expression_attribute_names("#v", "value")
             .expression_attribute_values(":v", s(expected.to_string()))
