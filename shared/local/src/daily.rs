@@ -13,14 +13,27 @@ use storesync_core::workflow::{file_name, Action, SessionView, INBOX_COMAX, INBO
 
 use crate::runtime::{Local, LocalError};
 
+#[derive(Debug, Clone, clap::Args)]
 pub struct DailyArgs {
+    #[arg(long)]
     pub web_products: PathBuf,
+    #[arg(long)]
     pub web_orders: PathBuf,
+    #[arg(long)]
     pub web_translations: PathBuf,
+    #[arg(long)]
     pub comax: PathBuf,
+    /// A Comax column-mapping file (TOML); see the README.
+    #[arg(long)]
     pub comax_mapping: Option<PathBuf>,
+    /// Where the exports and the validation report are written.
+    #[arg(long, default_value = "out")]
     pub out: PathBuf,
+    /// Confirm the operator steps (Comax update, web update) without asking.
+    #[arg(long)]
     pub yes: bool,
+    /// Override the blast-radius guard, with the reason to record.
+    #[arg(long, value_name = "REASON")]
     pub override_blast_radius: Option<String>,
 }
 

@@ -26,28 +26,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run the daily ERP ⇄ web sync end to end on four files.
-    Daily {
-        #[arg(long)]
-        web_products: PathBuf,
-        #[arg(long)]
-        web_orders: PathBuf,
-        #[arg(long)]
-        web_translations: PathBuf,
-        #[arg(long)]
-        comax: PathBuf,
-        /// A Comax column-mapping file (TOML); see the README.
-        #[arg(long)]
-        comax_mapping: Option<PathBuf>,
-        /// Where the exports and the validation report are written.
-        #[arg(long, default_value = "out")]
-        out: PathBuf,
-        /// Confirm the operator steps (Comax update, web update) without asking.
-        #[arg(long)]
-        yes: bool,
-        /// Override the blast-radius guard, with the reason to record.
-        #[arg(long, value_name = "REASON")]
-        override_blast_radius: Option<String>,
-    },
+    Daily(DailyArgs),
     /// Write the web inventory export of two files with step 5's engine, without a session.
     Diff {
         #[arg(long)]
@@ -124,28 +103,7 @@ async fn run() -> anyhow::Result<()> {
     let settings = Settings::from_lookup(|k| std::env::var(k).ok()).context("settings")?;
     let local = Local::open(&cli.state, settings).with_context(|| format!("opening {}", cli.state.display()))?;
     match cli.command {
-        Cmd::Daily {
-            web_products,
-            web_orders,
-            web_translations,
-            comax,
-            comax_mapping,
-            out,
-            yes,
-            override_blast_radius,
-        } => {
-            let args = DailyArgs {
-                web_products,
-                web_orders,
-                web_translations,
-                comax,
-                comax_mapping,
-                out,
-                yes,
-                override_blast_radius,
-            };
-            run_daily(&local, &args).await
-        }
+        Cmd::Daily(args) => run_daily(&local, &args).await,
         Cmd::Demo { out } => {
             let d = demo_dir();
             let args = DailyArgs {
