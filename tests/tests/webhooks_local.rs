@@ -48,3 +48,18 @@ async fn a_delivery_recorded_but_not_queued_is_queued_by_the_retry() {
     assert!(matches!(receiver.handle(WebhookSource::Wms, &bad, body).await.unwrap(), Reply::Unauthorized(_)));
     assert_eq!(receiver.rejected(), 1, "a refused request leaves only a count");
 }
+
+#[tokio::test]
+async fn a_signed_body_that_is_not_utf8_is_kept_byte_for_byte() {
+    use storesync_core::webhooks::receiver::{dead_key, stored_body};
+    let dir = tempfile::tempdir().unwrap();
+    let local = Local::open(dir.path(), Settings::default()).unwrap();
+    let receiver =
+        Receiver::new(local.workflow.ports().clone(), Secrets { wms: vec![b"k".to_vec()], ..Secrets::default() });
+    let body = b"{\"id\":\"\xff\xfe\"}".to_vec();
+    let headers =
+        vec![("X-Webhook-Id".to_string(), "dlv_9".to_string()), ("X-Webhook-Signature".to_string(), sign(b"k", &body))];
+    assert!(matches!(receiver.handle(WebhookSource::Wms, &headers, &body).await.unwrap(), Reply::DeadLettered(_)));
+    let rec = local.workflow.ports().kv.get(&dead_key("wms:dlv_9")).await.unwrap().unwrap();
+    assert_eq!(stored_body(&rec).unwrap(), body, "the archived body verifies again");
+}

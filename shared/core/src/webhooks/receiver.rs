@@ -5,6 +5,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use base64::Engine;
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -97,7 +98,7 @@ impl Receiver {
         let raw = json!({
             "source": source,
             "received_at": now,
-            "body": String::from_utf8_lossy(body),
+            "body": raw_body(body),
             "headers": header_snapshot(headers),
         });
         match receipt {
@@ -133,6 +134,26 @@ impl Receiver {
         let msg = QueuedWebhook { dedupe_key: a.dedupe_key.clone(), accepted: a.clone() };
         let body = serde_json::to_string(&msg).map_err(|e| PortError::backend("encode", QUEUE, e))?;
         self.ports.queue.send_in_group(QUEUE, &fifo_id(&a.entity), &fifo_id(&a.dedupe_key), &body).await
+    }
+}
+
+/// The body as sent, for replay: text when it is UTF-8, else `{"base64": …}`, never lossy
+/// (a replay must verify against the same bytes).
+fn raw_body(body: &[u8]) -> serde_json::Value {
+    match std::str::from_utf8(body) {
+        Ok(text) => json!(text),
+        Err(_) => {
+            json!({ "base64": base64::engine::general_purpose::STANDARD.encode(body) })
+        }
+    }
+}
+
+/// The raw body of a stored delivery record, byte for byte.
+pub fn stored_body(record: &serde_json::Value) -> Option<Vec<u8>> {
+    let body = &record["delivery"]["body"];
+    match body.as_str() {
+        Some(text) => Some(text.as_bytes().to_vec()),
+        None => base64::engine::general_purpose::STANDARD.decode(body["base64"].as_str()?).ok(),
     }
 }
 
