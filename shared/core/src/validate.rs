@@ -228,30 +228,38 @@ pub fn validate<R: Read>(web: WebProductReader<R>, input: &Inputs<'_>) -> Result
         tripped: vec![],
         overridden: input.blast_override.cloned(),
     };
+    // Each tripped guard with the file it is about.
+    let mut tripped: Vec<(&str, String)> = Vec::new();
     if let Some(last) = input.last_accepted_comax_rows {
         if (blast.comax_rows as f64) < last as f64 * settings.blast_min_rows_ratio {
-            blast.tripped.push(format!(
-                "the Comax file has {} rows, under {:.0} % of the last accepted one ({last})",
-                blast.comax_rows,
-                settings.blast_min_rows_ratio * 100.0
+            tripped.push((
+                COMAX_PRODUCTS,
+                format!(
+                    "the Comax file has {} rows, under {:.0} % of the last accepted one ({last})",
+                    blast.comax_rows,
+                    settings.blast_min_rows_ratio * 100.0
+                ),
             ));
         }
     }
     if blast.zero_share > settings.blast_zero_share {
-        blast.tripped.push(format!(
-            "the export would set {zeroed} of {in_stock} in-stock products ({:.1} %) to zero, over {:.0} %",
-            blast.zero_share * 100.0,
-            settings.blast_zero_share * 100.0
+        tripped.push((
+            WEB_PRODUCTS,
+            format!(
+                "the export would set {zeroed} of {in_stock} in-stock products ({:.1} %) to zero, over {:.0} %",
+                blast.zero_share * 100.0,
+                settings.blast_zero_share * 100.0
+            ),
         ));
     }
-    for t in &blast.tripped {
+    for (file, t) in &tripped {
         let (sev, msg) = match &blast.overridden {
             Some(o) => (Severity::Warning, format!("{t}; overridden by {} ({})", o.by, o.reason)),
             None => (Severity::Error, format!("{t}; an operator may override this explicitly")),
         };
-        let file = if t.starts_with("the Comax") { COMAX_PRODUCTS } else { WEB_PRODUCTS };
         findings.push(Finding::new(sev, "blast-radius", file, None, "", msg));
     }
+    blast.tripped = tripped.into_iter().map(|(_, t)| t).collect();
     let counts = count(&findings);
     Ok(Outcome { findings, counts, blast, to_export })
 }

@@ -903,7 +903,7 @@ impl Workflow {
         });
         let c = &outcome.counts;
         if outcome.blocked() {
-            let blast = outcome.blast.tripped.iter().any(|_| outcome.blast.overridden.is_none());
+            let blast = !outcome.blast.tripped.is_empty() && outcome.blast.overridden.is_none();
             return Err(StepError::Input {
                 message: format!(
                     "{} errors, {} warnings: see {}{}",
@@ -922,12 +922,11 @@ impl Workflow {
         self.ports.kv.put(KV_LAST_COMAX_ROWS, &json!(comax.rows)).await?;
         if let Some(o) = &blast_override {
             if !outcome.blast.tripped.is_empty() {
-                let before = self.view(s).await.map_err(port_only)?;
                 self.audit(
                     &Actor(o.by.clone()),
                     "override-blast-radius",
                     s,
-                    &before,
+                    &view,
                     json!({ "reason": o.reason, "tripped": outcome.blast.tripped }),
                 )
                 .await?;
