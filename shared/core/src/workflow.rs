@@ -205,6 +205,28 @@ struct InputRef {
     size: u64,
 }
 
+/// The imported inputs of a session, loaded: the small files parsed, the large ones ready to stream.
+struct Imported {
+    web: BTreeMap<String, InputRef>,
+    comax: InputRef,
+    mapping: ComaxMapping,
+    comax_blob: Blob,
+    products: Blob,
+    orders: Parsed<OrderLine>,
+    translations: Parsed<Translation>,
+}
+
+impl Imported {
+    fn comax_reader(&self) -> Result<ComaxReader<Box<dyn Read + Send + '_>>, StepError> {
+        ComaxReader::open(COMAX_PRODUCTS, open_blob(&self.comax_blob, COMAX_PRODUCTS)?, &self.mapping)
+            .map_err(input_err)
+    }
+
+    fn web_reader(&self) -> Result<WebProductReader<Box<dyn Read + Send + '_>>, StepError> {
+        WebProductReader::open(WEB_PRODUCTS, open_blob(&self.products, WEB_PRODUCTS)?).map_err(input_err)
+    }
+}
+
 pub struct Workflow {
     ports: Ports,
     settings: Settings,
@@ -722,6 +744,24 @@ impl Workflow {
         Ok(parsed)
     }
 
+    /// Everything steps 1 and 3 imported, for validation and the export.
+    async fn load_imported(&self, view: &SessionView) -> Result<Imported, StepError> {
+        let web = Self::step_inputs(view, 1)?;
+        let comax = Self::step_inputs(view, 3)?
+            .remove(COMAX_PRODUCTS)
+            .ok_or_else(|| input_err("step 3 recorded no ComaxProducts.csv"))?;
+        let (mapping, _) = self.mapping().await?;
+        Ok(Imported {
+            comax_blob: self.load(&comax).await?,
+            products: self.load(&web[WEB_PRODUCTS]).await?,
+            orders: self.orders_of(&web[WEB_ORDERS]).await?,
+            translations: self.translations_of(&web[WEB_TRANSLATIONS]).await?,
+            web,
+            comax,
+            mapping,
+        })
+    }
+
     /// The input snapshots that step `n` recorded when it last completed.
     fn step_inputs(view: &SessionView, n: u8) -> Result<BTreeMap<String, InputRef>, StepError> {
         let d = Self::completed_details(view, n).ok_or_else(|| input_err(format!("step {n} has not completed")))?;
@@ -866,27 +906,17 @@ impl Workflow {
 
     async fn validate(&self, s: &SessionId, blast_override: Option<BlastOverride>) -> Result<StepDone, StepError> {
         let view = self.view(s).await.map_err(port_only)?;
-        let web = Self::step_inputs(&view, 1)?;
-        let comax_in = Self::step_inputs(&view, 3)?;
-        let comax_ref = &comax_in[COMAX_PRODUCTS];
-        let (mapping, _) = self.mapping().await?;
-        let comax_blob = self.load(comax_ref).await?;
-        let comax = index_comax(
-            ComaxReader::open(COMAX_PRODUCTS, open_blob(&comax_blob, COMAX_PRODUCTS)?, &mapping).map_err(input_err)?,
-        )
-        .map_err(input_err)?;
-        let orders = self.orders_of(&web[WEB_ORDERS]).await?;
-        let translations = self.translations_of(&web[WEB_TRANSLATIONS]).await?;
-        let products = self.load(&web[WEB_PRODUCTS]).await?;
-        let reader = WebProductReader::open(WEB_PRODUCTS, open_blob(&products, WEB_PRODUCTS)?).map_err(input_err)?;
+        let inputs = self.load_imported(&view).await?;
+        let comax = index_comax(inputs.comax_reader()?).map_err(input_err)?;
         let last: Option<u64> = self.ports.kv.get(KV_LAST_COMAX_ROWS).await?.and_then(|v| v.as_u64());
-        let mut file_times: Vec<(String, DateTime<Utc>)> = web.iter().map(|(n, r)| (n.clone(), r.modified)).collect();
-        file_times.push((COMAX_PRODUCTS.to_string(), comax_ref.modified));
+        let mut file_times: Vec<(String, DateTime<Utc>)> =
+            inputs.web.iter().map(|(n, r)| (n.clone(), r.modified)).collect();
+        file_times.push((COMAX_PRODUCTS.to_string(), inputs.comax.modified));
         let outcome = validate(
-            reader,
+            inputs.web_reader()?,
             &Inputs {
-                translations: &translations,
-                orders: &orders,
+                translations: &inputs.translations,
+                orders: &inputs.orders,
                 comax: &comax,
                 file_times: &file_times,
                 now: self.now(),
@@ -943,22 +973,19 @@ impl Workflow {
         if view.status(4) != Some(StepStatus::Completed) {
             return Err(input_err("validation has not passed"));
         }
-        let web = Self::step_inputs(&view, 1)?;
-        let comax_in = Self::step_inputs(&view, 3)?;
-        let (mapping, _) = self.mapping().await?;
-        let comax_ref = &comax_in[COMAX_PRODUCTS];
-        let comax_blob = self.load(comax_ref).await?;
-        let comax =
-            ComaxReader::open(COMAX_PRODUCTS, open_blob(&comax_blob, COMAX_PRODUCTS)?, &mapping).map_err(input_err)?;
-        let orders = self.orders_of(&web[WEB_ORDERS]).await?;
-        let translations = self.translations_of(&web[WEB_TRANSLATIONS]).await?;
-        let products = self.load(&web[WEB_PRODUCTS]).await?;
-        let reader = WebProductReader::open(WEB_PRODUCTS, open_blob(&products, WEB_PRODUCTS)?).map_err(input_err)?;
+        let inputs = self.load_imported(&view).await?;
         let mut out = Vec::new();
-        let translations = Translations::new(&translations.rows);
-        let held = on_hold_quantities(&orders.rows);
-        let (summary, _) = export_inventory_parallel(reader, comax, comax_ref.size, &translations, &held, &mut out)
-            .map_err(input_err)?;
+        let translations = Translations::new(&inputs.translations.rows);
+        let held = on_hold_quantities(&inputs.orders.rows);
+        let (summary, _) = export_inventory_parallel(
+            inputs.web_reader()?,
+            inputs.comax_reader()?,
+            inputs.comax.size,
+            &translations,
+            &held,
+            &mut out,
+        )
+        .map_err(input_err)?;
         let key = outbox_key(s, "WebInventory");
         self.publish(&key, Bytes::from(out)).await?;
         Ok(waiting(
