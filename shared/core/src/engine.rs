@@ -74,6 +74,35 @@ fn decide(row: &WebProduct, entry: ComaxEntry, on_hold: i64) -> Matched {
     Matched { entry, stock, export: stock_differs || price_differs }
 }
 
+/// How a web row finds its Comax product: by its own SKU, or, for a translation without one,
+/// through its original's SKU once every row has been seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Own,
+    OwnTranslation,
+    ThroughOriginal(u64),
+    Unmatched,
+}
+
+fn route(row: &WebProduct, has_own_key: bool, translations: &Translations) -> Route {
+    let original = row.id.value().and_then(|&i| translations.original_of(i));
+    match (has_own_key, original) {
+        (true, None) => Route::Own,
+        (true, Some(_)) => Route::OwnTranslation,
+        (false, Some(o)) => Route::ThroughOriginal(o),
+        (false, None) => Route::Unmatched,
+    }
+}
+
+/// Records the SKU key of an original that has translations.
+fn remember_original(row: &WebProduct, key: Option<&str>, originals: &HashSet<u64>, map: &mut HashMap<u64, String>) {
+    if let (Some(id), Some(k)) = (row.id.value(), key) {
+        if originals.contains(id) {
+            map.insert(*id, k.to_string());
+        }
+    }
+}
+
 fn matched_for(
     row: &WebProduct,
     key: Option<&str>,
@@ -103,20 +132,16 @@ pub fn walk<S: WebSource>(
     let mut key_buf = String::new();
     let matched_for = |row: &WebProduct, key: Option<&str>| matched_for(row, key, comax, on_hold);
     while let Some(row) = web.next_row()? {
-        let id = row.id.value().copied();
-        let is_translation = id.and_then(|i| translations.original_of(i)).is_some();
-        let key = sku_key_into(&row.sku, &mut key_buf).then_some(key_buf.as_str());
-        if let (Some(id), Some(k)) = (id, key) {
-            if originals.contains(&id) {
-                original_sku.insert(id, k.to_string());
+        let own = sku_key_into(&row.sku, &mut key_buf);
+        remember_original(row, own.then_some(key_buf.as_str()), &originals, &mut original_sku);
+        match route(row, own, translations) {
+            Route::ThroughOriginal(_) => deferred.push(row.clone()),
+            r => {
+                let key = own.then_some(key_buf.as_str());
+                let matched = matched_for(row, key);
+                visit(Visit { row, key, matched, is_translation: r == Route::OwnTranslation });
             }
         }
-        if key.is_none() && is_translation {
-            deferred.push(row.clone());
-            continue;
-        }
-        let matched = matched_for(row, key);
-        visit(Visit { row, key, matched, is_translation });
     }
     for row in deferred {
         let original = row.id.value().and_then(|&i| translations.original_of(i));
@@ -196,11 +221,8 @@ impl BufferedWeb {
         let mut original_sku = HashMap::new();
         let mut key = String::new();
         while let Some(p) = web.next()? {
-            if let Some(id) = p.id.value() {
-                if originals.contains(id) && sku_key_into(&p.sku, &mut key) {
-                    original_sku.insert(*id, key.clone());
-                }
-            }
+            let own = sku_key_into(&p.sku, &mut key);
+            remember_original(p, own.then_some(key.as_str()), &originals, &mut original_sku);
             let (id, id_state) = pack(&p.id);
             let (stock, stock_state) = pack(&p.stock);
             let (price, price_state) = pack(&p.price.clone().map(|c| c.0));
@@ -247,18 +269,19 @@ impl BufferedWeb {
         let mut key_buf = String::new();
         for r in &self.rows[range] {
             self.fill(r, &mut row);
-            let id = row.id.value().copied();
-            let original = id.and_then(|i| translations.original_of(i));
             let own = sku_key_into(&row.sku, &mut key_buf);
-            if own {
-                let matched = matched_for(&row, Some(&key_buf), comax, on_hold);
-                main.visit(&Visit { row: &row, key: Some(&key_buf), matched, is_translation: original.is_some() });
-            } else if let Some(o) = original {
-                let key = self.original_sku.get(&o).map(String::as_str);
-                let matched = matched_for(&row, key, comax, on_hold);
-                deferred.visit(&Visit { row: &row, key, matched, is_translation: true });
-            } else {
-                main.visit(&Visit { row: &row, key: None, matched: None, is_translation: false });
+            match route(&row, own, translations) {
+                Route::ThroughOriginal(o) => {
+                    let key = self.original_sku.get(&o).map(String::as_str);
+                    let matched = matched_for(&row, key, comax, on_hold);
+                    deferred.visit(&Visit { row: &row, key, matched, is_translation: true });
+                }
+                Route::Unmatched => main.visit(&Visit { row: &row, key: None, matched: None, is_translation: false }),
+                r => {
+                    let matched = matched_for(&row, Some(&key_buf), comax, on_hold);
+                    let is_translation = r == Route::OwnTranslation;
+                    main.visit(&Visit { row: &row, key: Some(&key_buf), matched, is_translation });
+                }
             }
         }
         let (main, s1) = main.into_parts()?;
