@@ -74,7 +74,9 @@ pub trait BlobStore: Send + Sync {
     async fn put(&self, key: &str, data: Bytes, modified: Option<DateTime<Utc>>) -> Result<(), PortError>;
     async fn get(&self, key: &str) -> Result<Blob, PortError>;
     async fn head(&self, key: &str) -> Result<Option<BlobInfo>, PortError>;
-    /// Every object under `prefix`, sorted by key.
+    /// Every object under `prefix`, sorted by key. Here `modified` only marks a change: S3's
+    /// listing carries the upload time, not the source time that `head` reads, so callers that
+    /// need the source time call `head`.
     async fn list(&self, prefix: &str) -> Result<Vec<BlobInfo>, PortError>;
     /// Copies content and the `modified` time.
     async fn copy(&self, from: &str, to: &str) -> Result<(), PortError>;
