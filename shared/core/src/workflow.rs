@@ -198,11 +198,15 @@ fn input_err(message: impl std::fmt::Display) -> StepError {
 }
 
 /// A snapshot of one input file in the session.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct InputRef {
     key: String,
     modified: DateTime<Utc>,
     size: u64,
+    /// The content, when this step has just read it to snapshot it (not stored): the step
+    /// parses it without reading it again.
+    #[serde(skip)]
+    fetched: Option<Blob>,
 }
 
 /// The imported inputs of a session, loaded: the small files parsed, the large ones ready to stream.
@@ -695,7 +699,10 @@ impl Workflow {
         if self.ports.blobs.head(&key).await?.is_none() {
             self.ports.blobs.copy(inbox_key, &key).await?;
         }
-        Ok(InputRef { key, modified: info.modified, size: info.size })
+        // Bytes in memory are what was hashed; a file could change underneath, so it is read
+        // again from the immutable snapshot.
+        let fetched = matches!(blob, Blob::Bytes(_)).then_some(blob);
+        Ok(InputRef { key, modified: info.modified, size: info.size, fetched })
     }
 
     /// The inputs for a step: fresh uploads from the inbox, else the session's last snapshot.
@@ -729,7 +736,10 @@ impl Workflow {
     }
 
     async fn load(&self, r: &InputRef) -> Result<Blob, StepError> {
-        Ok(self.ports.blobs.get(&r.key).await?)
+        match &r.fetched {
+            Some(blob) => Ok(blob.clone()),
+            None => Ok(self.ports.blobs.get(&r.key).await?),
+        }
     }
 
     async fn orders_of(&self, r: &InputRef) -> Result<Parsed<OrderLine>, StepError> {
