@@ -22,6 +22,7 @@ async fn local_adapters() {
     contract::audit_log(&state, "c1").await;
     contract::queue(&state, "import-web").await;
     contract::queue_groups(&state, "webhooks").await;
+    contract::queue_delays(&state, "delays").await;
 }
 
 #[tokio::test]
@@ -82,9 +83,18 @@ async fn aws_adapters_on_moto() {
         .unwrap()
         .queue_url
         .unwrap();
-    let q = SqsQueue::new(sqs, HashMap::from([("import-web".to_string(), url), ("webhooks".to_string(), fifo)]));
+    let delays = sqs.create_queue().queue_name("contract-delays").send().await.unwrap().queue_url.unwrap();
+    let q = SqsQueue::new(
+        sqs,
+        HashMap::from([
+            ("import-web".to_string(), url),
+            ("webhooks".to_string(), fifo),
+            ("delays".to_string(), delays),
+        ]),
+    );
     contract::queue(&q, "import-web").await;
     contract::queue_groups(&q, "webhooks").await;
+    contract::queue_delays(&q, "delays").await;
     let e = storesync_core::ports::Queue::send(&q, "unknown", "{}").await.unwrap_err();
     assert_eq!(e.to_string(), "queue unknown: no URL is configured for this queue");
 }

@@ -15,8 +15,8 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use storesync_core::domain::SessionId;
 use storesync_core::ports::{
-    AuditEntry, AuditLog, Blob, BlobInfo, BlobStore, Delivery, KeyValue, PortError, Queue, StatusEntry, StatusLog,
-    StepStatus,
+    AuditEntry, AuditLog, Blob, BlobInfo, BlobStore, Delivery, KeyValue, PortError, Queue, QueueDepth, StatusEntry,
+    StatusLog, StepStatus,
 };
 
 /// The state table's TTL attribute (epoch seconds): DynamoDB purges expired dedupe records.
@@ -508,5 +508,48 @@ impl Queue for SqsQueue {
             .await
             .map(|_| ())
             .map_err(|e| backend("ack", queue, e.into_service_error()))
+    }
+
+    async fn send_delayed(&self, queue: &str, body: &str, delay_secs: u32) -> Result<(), PortError> {
+        self.client
+            .send_message()
+            .queue_url(self.url(queue)?)
+            .message_body(body)
+            .delay_seconds(delay_secs.min(900) as i32)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| backend("send", queue, e.into_service_error()))
+    }
+
+    async fn retry_later(&self, queue: &str, receipt: &str, delay_secs: u32) -> Result<(), PortError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(self.url(queue)?)
+            .receipt_handle(receipt)
+            .visibility_timeout(delay_secs.min(12 * 3600) as i32)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| backend("retry", queue, e.into_service_error()))
+    }
+
+    async fn depth(&self, queue: &str) -> Result<QueueDepth, PortError> {
+        use aws_sdk_sqs::types::QueueAttributeName as A;
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(self.url(queue)?)
+            .attribute_names(A::ApproximateNumberOfMessages)
+            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+            .attribute_names(A::ApproximateNumberOfMessagesDelayed)
+            .send()
+            .await
+            .map_err(|e| backend("depth", queue, e.into_service_error()))?;
+        let n = |a: A| -> u64 { out.attributes().and_then(|m| m.get(&a)).and_then(|v| v.parse().ok()).unwrap_or(0) };
+        Ok(QueueDepth {
+            visible: n(A::ApproximateNumberOfMessages),
+            not_visible: n(A::ApproximateNumberOfMessagesNotVisible) + n(A::ApproximateNumberOfMessagesDelayed),
+        })
     }
 }

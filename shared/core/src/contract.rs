@@ -7,7 +7,9 @@ use chrono::{TimeZone, Utc};
 use serde_json::json;
 
 use crate::domain::SessionId;
-use crate::ports::{AuditEntry, AuditLog, BlobStore, KeyValue, PortError, Queue, StatusEntry, StatusLog, StepStatus};
+use crate::ports::{
+    AuditEntry, AuditLog, BlobStore, KeyValue, PortError, Queue, QueueDepth, StatusEntry, StatusLog, StepStatus,
+};
 
 pub async fn blob_store(store: &dyn BlobStore, prefix: &str) {
     let k = |s: &str| format!("{prefix}/{s}");
@@ -158,6 +160,30 @@ pub async fn queue_groups(q: &dyn Queue, queue: &str) {
     // (SQS also drops a duplicate sent after the original was deleted, within the window; moto
     // does not, so that is not asserted here. The webhook dedupe set is the guard we rely on.)
     assert!(q.receive(queue, 10, 1).await.unwrap().is_empty());
+}
+
+/// `queue` must be an empty standard queue the adapter knows.
+pub async fn queue_delays(q: &dyn Queue, queue: &str) {
+    q.send_delayed(queue, "later", 1).await.unwrap();
+    q.send(queue, "now").await.unwrap();
+    let first = q.receive(queue, 10, 30).await.unwrap();
+    assert_eq!(first.iter().map(|d| d.body.as_str()).collect::<Vec<_>>(), ["now"], "a delayed message waits");
+    let depth = q.depth(queue).await.unwrap();
+    assert_eq!(depth, QueueDepth { visible: 0, not_visible: 2 }, "one in flight, one delayed");
+    q.retry_later(queue, &first[0].receipt, 2).await.unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1300));
+    let second = q.receive(queue, 10, 30).await.unwrap();
+    assert_eq!(
+        second.iter().map(|d| d.body.as_str()).collect::<Vec<_>>(),
+        ["later"],
+        "the delayed message is due; the retried one waits its 2 s"
+    );
+    q.ack(queue, &second[0].receipt).await.unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let third = q.receive(queue, 10, 30).await.unwrap();
+    assert_eq!(third.iter().map(|d| (d.body.as_str(), d.receive_count)).collect::<Vec<_>>(), [("now", 2)]);
+    q.ack(queue, &third[0].receipt).await.unwrap();
+    assert_eq!(q.depth(queue).await.unwrap(), QueueDepth::default());
 }
 
 pub async fn audit_log(log: &dyn AuditLog, prefix: &str) {

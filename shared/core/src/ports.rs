@@ -177,6 +177,22 @@ pub trait Queue: Send + Sync {
     /// Up to `max` visible messages; each stays invisible for `visibility_secs` unless acked.
     async fn receive(&self, queue: &str, max: usize, visibility_secs: u32) -> Result<Vec<Delivery>, PortError>;
     async fn ack(&self, queue: &str, receipt: &str) -> Result<(), PortError>;
+    /// Sends `body` to become visible after `delay_secs` (at most 900, SQS's limit; not on FIFO).
+    async fn send_delayed(&self, queue: &str, body: &str, delay_secs: u32) -> Result<(), PortError>;
+    /// A received message that failed comes back after `delay_secs` (at most 12 hours) instead of
+    /// its visibility timeout; on FIFO its group stays blocked until then.
+    async fn retry_later(&self, queue: &str, receipt: &str, delay_secs: u32) -> Result<(), PortError>;
+    /// How many messages wait and how many are in flight or delayed.
+    async fn depth(&self, queue: &str) -> Result<QueueDepth, PortError>;
+}
+
+/// A queue's backlog.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueDepth {
+    /// Ready to be received.
+    pub visible: u64,
+    /// Received and not acknowledged, waiting for a retry, or delayed.
+    pub not_visible: u64,
 }
 
 /// Who changed what, when.

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use storesync_core::domain::SessionId;
 use storesync_core::ports::{
-    AuditEntry, AuditLog, Delivery, KeyValue, PortError, Queue, StatusEntry, StatusLog, StepStatus,
+    AuditEntry, AuditLog, Delivery, KeyValue, PortError, Queue, QueueDepth, StatusEntry, StatusLog, StepStatus,
 };
 
 /// After this many receives a message moves to the dead-letter table (as SQS's redrive does).
@@ -313,6 +313,48 @@ impl Queue for SqliteState {
         self.with(
             |c| c.execute("DELETE FROM queue WHERE queue = ?1 AND receipt = ?2", params![queue, receipt]).map(|_| ()),
             "ack",
+            queue,
+        )
+    }
+
+    async fn send_delayed(&self, queue: &str, body: &str, delay_secs: u32) -> Result<(), PortError> {
+        let at = now_ms() + i64::from(delay_secs.min(900)) * 1000;
+        self.with(
+            |c| {
+                c.execute("INSERT INTO queue (queue, body, visible_at) VALUES (?1, ?2, ?3)", params![queue, body, at])
+                    .map(|_| ())
+            },
+            "send",
+            queue,
+        )
+    }
+
+    async fn retry_later(&self, queue: &str, receipt: &str, delay_secs: u32) -> Result<(), PortError> {
+        let at = now_ms() + i64::from(delay_secs.min(12 * 3600)) * 1000;
+        self.with(
+            |c| {
+                c.execute(
+                    "UPDATE queue SET visible_at = ?3 WHERE queue = ?1 AND receipt = ?2",
+                    params![queue, receipt, at],
+                )
+                .map(|_| ())
+            },
+            "retry",
+            queue,
+        )
+    }
+
+    async fn depth(&self, queue: &str) -> Result<QueueDepth, PortError> {
+        self.with(
+            |c| {
+                c.query_row(
+                    "SELECT COUNT(*) FILTER (WHERE visible_at <= ?2), COUNT(*) FILTER (WHERE visible_at > ?2)
+                     FROM queue WHERE queue = ?1",
+                    params![queue, now_ms()],
+                    |r| Ok(QueueDepth { visible: r.get::<_, i64>(0)? as u64, not_visible: r.get::<_, i64>(1)? as u64 }),
+                )
+            },
+            "depth",
             queue,
         )
     }
