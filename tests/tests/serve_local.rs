@@ -197,7 +197,7 @@ async fn webhooks_are_verified_deduplicated_and_queued() {
         post("wms", signed("dlv_1", &body), body.clone()).await,
         (200, serde_json::json!({ "status": "duplicate" }))
     );
-    let queued = local.state.receive("webhooks", 10, 30).await.unwrap();
+    let queued = local.state.receive("webhooks-stock", 10, 30).await.unwrap();
     assert_eq!(queued.len(), 1, "a duplicate delivery queues nothing");
     let msg: Value = serde_json::from_str(&queued[0].body).unwrap();
     assert_eq!((msg["dedupe_key"].as_str(), msg["accepted"]["entity"].as_str()), (Some("wms:dlv_1"), Some("sku:W1")));
@@ -233,9 +233,12 @@ async fn webhooks_are_verified_deduplicated_and_queued() {
     let bad = b"{\"id\":\"evt_4\"".to_vec();
     let (code, v) = post("wms", signed("dlv_4", &bad), bad.clone()).await;
     assert_eq!((code, v["status"].as_str()), (200, Some("dead-lettered")));
-    let dead = local.workflow.ports().kv.get("webhook/dead/wms:dlv_4").await.unwrap().unwrap();
+    let dead = local.workflow.ports().blobs.get("webhooks/dead/wms/dlv_4.json").await.unwrap().to_bytes().unwrap();
+    let dead: Value = serde_json::from_slice(&dead).unwrap();
     assert!(dead["reason"].as_str().unwrap().starts_with("the WMS event does not match the contract"), "{dead}");
-    assert!(local.state.receive("webhooks", 10, 30).await.unwrap().is_empty(), "only the one good delivery was queued");
+    for q in storesync_core::webhooks::processor::QUEUES {
+        assert!(local.state.receive(q, 10, 30).await.unwrap().is_empty(), "only the one good delivery was queued");
+    }
 }
 
 /// A storm at receipt: 2,000 WMS events over 150 entities, 30 % delivered twice, shuffled
@@ -282,14 +285,16 @@ async fn a_storm_is_received_once_per_delivery() {
     assert_eq!(accepted, unique.len(), "each delivery accepted once");
     assert_eq!(accepted + duplicate, deliveries.len());
     let mut queued = 0;
-    loop {
-        let batch = served.local.state.receive("webhooks", 10, 300).await.unwrap();
-        if batch.is_empty() {
-            break;
-        }
-        for m in batch {
-            queued += 1;
-            served.local.state.ack("webhooks", &m.receipt).await.unwrap();
+    for q in storesync_core::webhooks::processor::CLASS_QUEUES {
+        loop {
+            let batch = served.local.state.receive(q, 10, 300).await.unwrap();
+            if batch.is_empty() {
+                break;
+            }
+            for m in batch {
+                queued += 1;
+                served.local.state.ack(q, &m.receipt).await.unwrap();
+            }
         }
     }
     assert_eq!(queued, unique.len(), "queued exactly once each");

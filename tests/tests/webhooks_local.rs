@@ -38,7 +38,7 @@ async fn a_delivery_recorded_but_not_queued_is_queued_by_the_retry() {
         "the retry queues it"
     );
     assert_eq!(local.workflow.ports().kv.get(&key).await.unwrap().unwrap()["queued"], true);
-    let queued = local.state.receive("webhooks", 10, 30).await.unwrap();
+    let queued = local.state.receive("webhooks-inbounds", 10, 30).await.unwrap();
     assert_eq!(queued.len(), 1, "queued exactly once");
     assert!(queued[0].body.contains("\"inbound:IN1\""), "{}", queued[0].body);
     assert_eq!(receiver.handle(WebhookSource::Wms, &headers, body).await.unwrap(), Reply::Duplicate);
@@ -51,7 +51,8 @@ async fn a_delivery_recorded_but_not_queued_is_queued_by_the_retry() {
 
 #[tokio::test]
 async fn a_signed_body_that_is_not_utf8_is_kept_byte_for_byte() {
-    use storesync_core::webhooks::receiver::{dead_key, stored_body};
+    use storesync_core::webhooks::processor::DeadLetter;
+    use storesync_core::webhooks::receiver::stored_body;
     let dir = tempfile::tempdir().unwrap();
     let local = Local::open(dir.path(), Settings::default()).unwrap();
     let receiver =
@@ -60,6 +61,8 @@ async fn a_signed_body_that_is_not_utf8_is_kept_byte_for_byte() {
     let headers =
         vec![("X-Webhook-Id".to_string(), "dlv_9".to_string()), ("X-Webhook-Signature".to_string(), sign(b"k", &body))];
     assert!(matches!(receiver.handle(WebhookSource::Wms, &headers, &body).await.unwrap(), Reply::DeadLettered(_)));
-    let rec = local.workflow.ports().kv.get(&dead_key("wms:dlv_9")).await.unwrap().unwrap();
-    assert_eq!(stored_body(&rec).unwrap(), body, "the archived body verifies again");
+    let blob = local.workflow.ports().blobs.get(&DeadLetter::key("wms:dlv_9")).await.unwrap();
+    let dead: DeadLetter = serde_json::from_slice(&blob.to_bytes().unwrap()).unwrap();
+    assert!(dead.reason.contains("does not match the contract"), "{}", dead.reason);
+    assert_eq!(stored_body(dead.delivery.as_ref().unwrap()).unwrap(), body, "the archived body verifies again");
 }

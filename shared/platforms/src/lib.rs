@@ -3,3 +3,9 @@
 
 pub mod wms;
 pub mod woocommerce;
+
+/// The simulators under one router, as `storesync serve --simulate` and the tests mount them:
+/// WooCommerce at `/sim/woocommerce/wp-json/wc/v3/…`, the WMS at `/sim/wms/…`.
+pub fn sim_router(woo: &woocommerce::sim::WooSim, wms: &wms::sim::WmsSim) -> axum::Router {
+    axum::Router::new().nest("/sim/woocommerce/wp-json/wc/v3", woo.router()).nest("/sim/wms", wms.router())
+}

@@ -1,7 +1,9 @@
 //! Webhooks from the WMS, Shopify and WooCommerce. A request goes from [`Unverified`] to
 //! [`Verified`] only through signature verification; nothing downstream accepts the other.
 
+pub mod effects;
 pub mod ordering;
+pub mod processor;
 pub mod receipt;
 pub mod receiver;
 pub mod retry;

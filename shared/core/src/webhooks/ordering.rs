@@ -17,6 +17,21 @@ pub struct Parked {
     pub event_type: String,
     pub waiting_for: String,
     pub parked_at: DateTime<Utc>,
+    /// The queued message to send again when released.
+    #[serde(default)]
+    pub message: String,
+}
+
+/// A prerequisite that never arrived and was taken from the source instead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reconciled {
+    pub at: DateTime<Utc>,
+    /// The event type that never arrived.
+    pub missing: String,
+    /// The parked event that waited for it.
+    pub for_event: String,
+    /// What the source said.
+    pub found: String,
 }
 
 /// What is known of one entity (an order, a shipment, an inbound).
@@ -27,6 +42,12 @@ pub struct EntityProgress {
     /// Event ids applied so far (an event is applied once, whatever its delivery id).
     pub applied_ids: BTreeSet<String>,
     pub parked: Vec<Parked>,
+    /// The event whose effects are being applied: if the processor stops before recording it as
+    /// applied, the next attempt checks the store for effects already made.
+    #[serde(default)]
+    pub pending: Option<String>,
+    #[serde(default)]
+    pub reconciled: Vec<Reconciled>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +62,14 @@ pub enum Decision {
 
 impl EntityProgress {
     /// What to do with event `id` of `event_type` whose prerequisite is `prerequisite`.
-    pub fn decide(&mut self, id: &str, event_type: &str, prerequisite: Option<&str>, now: DateTime<Utc>) -> Decision {
+    pub fn decide(
+        &mut self,
+        id: &str,
+        event_type: &str,
+        prerequisite: Option<&str>,
+        now: DateTime<Utc>,
+        message: &str,
+    ) -> Decision {
         if self.applied_ids.contains(id) {
             return Decision::Duplicate;
         }
@@ -53,6 +81,7 @@ impl EntityProgress {
                         event_type: event_type.to_string(),
                         waiting_for: p.to_string(),
                         parked_at: now,
+                        message: message.to_string(),
                     });
                 }
                 Decision::Park { waiting_for: p.to_string() }
@@ -91,29 +120,29 @@ mod tests {
     fn an_update_before_its_create_waits_and_is_released_by_it() {
         let mut o = EntityProgress::default();
         assert_eq!(
-            o.decide("e2", "order.updated", Some("order.created"), t(0)),
+            o.decide("e2", "order.updated", Some("order.created"), t(0), ""),
             Decision::Park { waiting_for: "order.created".into() }
         );
         assert_eq!(
-            o.decide("e3", "order.shipped", Some("order.created"), t(1)),
+            o.decide("e3", "order.shipped", Some("order.created"), t(1), ""),
             Decision::Park { waiting_for: "order.created".into() }
         );
         assert_eq!(
-            o.decide("e2", "order.updated", Some("order.created"), t(1)),
+            o.decide("e2", "order.updated", Some("order.created"), t(1), ""),
             Decision::Park { waiting_for: "order.created".into() }
         );
         assert_eq!(o.parked.len(), 2, "a re-delivered parked event is parked once");
-        assert_eq!(o.decide("e1", "order.created", None, t(2)), Decision::Apply);
+        assert_eq!(o.decide("e1", "order.created", None, t(2), ""), Decision::Apply);
         let released: Vec<String> = o.applied("e1", "order.created").into_iter().map(|p| p.event_id).collect();
         assert_eq!(released, ["e2", "e3"], "released at once, in the order they came");
-        assert_eq!(o.decide("e1", "order.created", None, t(3)), Decision::Duplicate);
-        assert_eq!(o.decide("e2", "order.updated", Some("order.created"), t(3)), Decision::Apply);
+        assert_eq!(o.decide("e1", "order.created", None, t(3), ""), Decision::Duplicate);
+        assert_eq!(o.decide("e2", "order.updated", Some("order.created"), t(3), ""), Decision::Apply);
     }
 
     #[test]
     fn a_prerequisite_that_never_comes_is_overdue_after_the_timeout() {
         let mut o = EntityProgress::default();
-        o.decide("s2", "shipment.updated", Some("shipment.created"), t(0));
+        o.decide("s2", "shipment.updated", Some("shipment.created"), t(0), "");
         let timeout = Duration::minutes(DEADLOCK_TIMEOUT_MINUTES);
         assert!(o.overdue(t(15), timeout).is_empty());
         assert_eq!(o.overdue(t(16), timeout)[0].event_id, "s2");

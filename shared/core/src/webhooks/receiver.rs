@@ -7,15 +7,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine;
 use chrono::Duration;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::processor::{class_queue, DeadLetter, Message};
 use super::receipt::{receive, Accepted, Receipt, Rejected};
 use super::signature::{Headers, Secrets, WebhookSource};
 use crate::ports::{PortError, Ports};
 
-/// The FIFO queue of verified webhooks (message group = entity).
-pub const QUEUE: &str = "webhooks";
 /// How long a delivery id is remembered.
 pub const DEDUPE_TTL_DAYS: i64 = 7;
 
@@ -38,13 +36,6 @@ pub enum Reply {
     BadRequest(String),
 }
 
-/// The queued message: what the processor needs to find the raw delivery.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct QueuedWebhook {
-    pub dedupe_key: String,
-    pub accepted: Accepted,
-}
-
 pub struct Receiver {
     ports: Ports,
     secrets: Secrets,
@@ -55,12 +46,8 @@ pub fn record_key(dedupe_key: &str) -> String {
     format!("webhook/seen/{dedupe_key}")
 }
 
-pub fn dead_key(dedupe_key: &str) -> String {
-    format!("webhook/dead/{dedupe_key}")
-}
-
 /// SQS FIFO dedupe ids are at most 128 characters of a restricted set.
-fn fifo_id(key: &str) -> String {
+pub fn fifo_id(key: &str) -> String {
     let clean: String = key
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~".contains(c) { c } else { '_' })
@@ -104,8 +91,18 @@ impl Receiver {
         match receipt {
             Receipt::Ping => Ok(Reply::Ping),
             Receipt::Malformed { dedupe_key, reason } => {
-                let rec = json!({ "reason": reason, "delivery": raw });
-                self.ports.kv.put_if_absent(&dead_key(&dedupe_key), &rec).await?;
+                DeadLetter {
+                    id: dedupe_key.clone(),
+                    queue: None,
+                    group: None,
+                    reason: reason.clone(),
+                    attempts: vec![],
+                    message: None,
+                    delivery: Some(raw),
+                    dead_at: now,
+                }
+                .store(&self.ports)
+                .await?;
                 tracing::warn!(dedupe_key, reason, "webhook dead-lettered at receipt");
                 Ok(Reply::DeadLettered(reason))
             }
@@ -131,9 +128,9 @@ impl Receiver {
     }
 
     async fn enqueue(&self, a: &Accepted) -> Result<(), PortError> {
-        let msg = QueuedWebhook { dedupe_key: a.dedupe_key.clone(), accepted: a.clone() };
-        let body = serde_json::to_string(&msg).map_err(|e| PortError::backend("encode", QUEUE, e))?;
-        self.ports.queue.send_in_group(QUEUE, &fifo_id(&a.entity), &fifo_id(&a.dedupe_key), &body).await
+        let msg = Message::Webhook { dedupe_key: a.dedupe_key.clone(), accepted: a.clone() };
+        let queue = class_queue(a.priority);
+        self.ports.queue.send_in_group(queue, &fifo_id(&a.entity), &fifo_id(&a.dedupe_key), &msg.encode()).await
     }
 }
 
@@ -149,8 +146,10 @@ fn raw_body(body: &[u8]) -> serde_json::Value {
 }
 
 /// The raw body of a stored delivery record, byte for byte.
+/// Takes a dedupe record (`{"delivery": …}`) or a delivery itself.
 pub fn stored_body(record: &serde_json::Value) -> Option<Vec<u8>> {
-    let body = &record["delivery"]["body"];
+    let delivery = if record["delivery"].is_object() { &record["delivery"] } else { record };
+    let body = &delivery["body"];
     match body.as_str() {
         Some(text) => Some(text.as_bytes().to_vec()),
         None => base64::engine::general_purpose::STANDARD.decode(body["base64"].as_str()?).ok(),

@@ -26,7 +26,28 @@ pub struct SkuStock {
     /// The store's stock when the first event arrived, used until an absolute update exists.
     store_base: i64,
     /// Relative events after the absolute one (all of them while there is none), by time and id.
+    #[serde(with = "delta_list")]
     deltas: BTreeMap<(DateTime<Utc>, String), i64>,
+}
+
+/// JSON maps need string keys: the deltas are stored as a list of `[time, id, delta]`.
+mod delta_list {
+    use std::collections::BTreeMap;
+
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    type Deltas = BTreeMap<(DateTime<Utc>, String), i64>;
+
+    pub fn serialize<S: Serializer>(d: &Deltas, s: S) -> Result<S::Ok, S::Error> {
+        let list: Vec<(&DateTime<Utc>, &String, &i64)> = d.iter().map(|((t, id), v)| (t, id, v)).collect();
+        list.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Deltas, D::Error> {
+        let list: Vec<(DateTime<Utc>, String, i64)> = Vec::deserialize(d)?;
+        Ok(list.into_iter().map(|(t, id, v)| ((t, id), v)).collect())
+    }
 }
 
 /// Whether applying an event changed the stock to publish.
@@ -102,6 +123,8 @@ mod tests {
         assert_eq!(s.apply("d", t(5), StockFact::Absolute(1)), Applied::Unchanged, "an older absolute never wins");
         assert_eq!(s.apply("e", t(30), StockFact::Delta(5)), Applied::Changed(45));
         assert_eq!(s.apply("f", t(25), StockFact::Absolute(10)), Applied::Changed(15), "later deltas stay on top");
+        let stored = serde_json::to_value(&s).unwrap();
+        assert_eq!(serde_json::from_value::<SkuStock>(stored).unwrap(), s, "it round-trips through JSON");
     }
 
     /// The truth from the sorted log: the latest absolute plus the deltas after it.

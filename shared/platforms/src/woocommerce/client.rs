@@ -177,6 +177,24 @@ impl WooClient {
         Ok(report)
     }
 
+    /// The stock of the product or variation with this exact SKU (`None`: no such SKU; a
+    /// product that does not manage stock counts as 0).
+    pub async fn stock_by_sku(&self, sku: &str) -> Result<Option<i64>, WooError> {
+        let (items, _) = self.call("GET", &format!("/products?sku={}", percent(sku)), None).await?;
+        Ok(items
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| p["sku"].as_str() == Some(sku))
+            .map(|p| p["stock_quantity"].as_i64().unwrap_or(0)))
+    }
+
+    /// The notes of an order, newest first, as WooCommerce lists them.
+    pub async fn order_notes(&self, order: u64) -> Result<Vec<String>, WooError> {
+        let (items, _) = self.call("GET", &format!("/orders/{order}/notes"), None).await?;
+        Ok(items.as_array().into_iter().flatten().filter_map(|n| n["note"].as_str().map(String::from)).collect())
+    }
+
     pub async fn add_order_note(&self, order: u64, note: &str) -> Result<(), WooError> {
         self.call("POST", &format!("/orders/{order}/notes"), Some(&json!({ "note": note }))).await.map(|_| ())
     }

@@ -30,6 +30,9 @@ pub enum Fault {
     Status { code: u16, retry_after_secs: Option<u64> },
     /// Answer after this delay (for client timeouts).
     Delay { millis: u64 },
+    /// Apply the request, then answer after this delay: the client times out although the
+    /// change was made (the case exactly-once effects must survive).
+    LostReply { millis: u64 },
 }
 
 /// What the simulator counted.
@@ -50,6 +53,8 @@ struct Inner {
     notes: BTreeMap<u64, Vec<Value>>,
     next_id: u64,
     faults: VecDeque<Fault>,
+    /// Random faults: each request meets one of these with this probability.
+    random_faults: Option<(f64, Vec<Fault>, rand::rngs::StdRng)>,
     stats: Stats,
 }
 
@@ -174,6 +179,14 @@ impl WooSim {
         self.lock().faults.extend(faults);
     }
 
+    /// From now on each request meets one of `faults` (picked at random) with probability
+    /// `share`, deterministically for a seed. An empty list stops it.
+    pub fn fail_randomly(&self, share: f64, faults: Vec<Fault>, seed: u64) {
+        use rand::SeedableRng;
+        self.lock().random_faults =
+            (!faults.is_empty()).then(|| (share.clamp(0.0, 1.0), faults, rand::rngs::StdRng::seed_from_u64(seed)));
+    }
+
     pub fn stats(&self) -> Stats {
         self.lock().stats.clone()
     }
@@ -192,6 +205,20 @@ impl WooSim {
     /// An order as the API would return it.
     pub fn order(&self, id: u64) -> Option<Value> {
         self.lock().orders.get(&id).cloned().map(Value::Object)
+    }
+
+    /// Puts an order that already exists in the store (as a shop that has been trading has),
+    /// with this id and status.
+    pub fn seed_order(&self, id: u64, status: &str) {
+        let mut inner = self.lock();
+        let mut o = order_skeleton();
+        o.insert("id".into(), json!(id));
+        o.insert("number".into(), json!(id.to_string()));
+        o.insert("order_key".into(), json!(format!("wc_order_{id:013}")));
+        o.insert("status".into(), json!(status));
+        now_fields(&mut o, true);
+        inner.orders.insert(id, o);
+        inner.next_id = inner.next_id.max(id);
     }
 
     /// An order's notes, oldest first.
@@ -239,7 +266,15 @@ async fn gate(State(sim): State<WooSim>, req: Request, next: Next) -> Response {
     let fault = {
         let mut s = sim.lock();
         s.stats.requests += 1;
-        let f = s.faults.pop_front();
+        let mut f = s.faults.pop_front();
+        if f.is_none() {
+            if let Some((share, faults, rng)) = s.random_faults.as_mut() {
+                use rand::RngExt;
+                if rng.random_bool(*share) {
+                    f = Some(faults[rng.random_range(0..faults.len())]);
+                }
+            }
+        }
         if f.is_some() {
             s.stats.faults_served += 1;
         }
@@ -257,12 +292,16 @@ async fn gate(State(sim): State<WooSim>, req: Request, next: Next) -> Response {
             return r;
         }
         Some(Fault::Delay { millis }) => tokio::time::sleep(Duration::from_millis(millis)).await,
-        None => {}
+        Some(Fault::LostReply { .. }) | None => {}
     }
     if !sim.authenticated(req.headers(), req.uri().query()) {
         return error(StatusCode::UNAUTHORIZED, "woocommerce_rest_authentication_error", "Consumer key is invalid.");
     }
-    next.run(req).await
+    let response = next.run(req).await;
+    if let Some(Fault::LostReply { millis }) = fault {
+        tokio::time::sleep(Duration::from_millis(millis)).await;
+    }
+    response
 }
 
 fn now_fields(p: &mut Map<String, Value>, created: bool) {
