@@ -233,7 +233,7 @@ async fn webhooks_are_verified_deduplicated_and_queued() {
     let bad = b"{\"id\":\"evt_4\"".to_vec();
     let (code, v) = post("wms", signed("dlv_4", &bad), bad.clone()).await;
     assert_eq!((code, v["status"].as_str()), (200, Some("dead-lettered")));
-    let dead = local.workflow.ports().blobs.get("webhooks/dead/wms/dlv_4.json").await.unwrap().to_bytes().unwrap();
+    let dead = local.workflow.ports().blobs.get("webhooks/dead/wms:dlv_4.json").await.unwrap().to_bytes().unwrap();
     let dead: Value = serde_json::from_slice(&dead).unwrap();
     assert!(dead["reason"].as_str().unwrap().starts_with("the WMS event does not match the contract"), "{dead}");
     for q in storesync_core::webhooks::processor::QUEUES {

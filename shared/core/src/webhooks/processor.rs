@@ -53,6 +53,10 @@ pub const QUEUES: [&str; 6] = [ORDERS, STOCK, STOCK_PUSH, SHIPMENTS, INBOUNDS, D
 pub const VISIBILITY_SECS: u32 = 60;
 /// Where dead letters are kept (one object each: listable, retryable, discardable).
 pub const DEAD_PREFIX: &str = "webhooks/dead/";
+/// Where dead letters go when an operator discards them.
+pub const DISCARDED_PREFIX: &str = "webhooks/discarded/";
+/// The raw archive of processed deliveries, for replay.
+pub const RAW_PREFIX: &str = "webhooks/raw/";
 
 /// The class queue of a WMS priority (order lifecycle 1–5, stock 10–11, shipments 15–18,
 /// inbounds 20+).
@@ -88,7 +92,7 @@ impl Message {
     }
 
     /// The id attempts and dead letters are kept under.
-    fn id(&self) -> String {
+    pub fn id(&self) -> String {
         match self {
             Message::Webhook { dedupe_key, .. } => dedupe_key.clone(),
             Message::Received { event_id, sku, .. } => format!("received:{event_id}:{sku}"),
@@ -128,7 +132,7 @@ impl DeadLetter {
     pub fn key(id: &str) -> String {
         let safe: String =
             id.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.:".contains(c) { c } else { '_' }).collect();
-        format!("{DEAD_PREFIX}{}.json", safe.replace(':', "/"))
+        format!("{DEAD_PREFIX}{safe}.json")
     }
 
     pub async fn store(&self, ports: &Ports) -> Result<(), PortError> {
@@ -217,7 +221,7 @@ fn pushed_key(sku: &str) -> String {
     format!("webhook/stock-pushed/{sku}")
 }
 
-fn attempts_key(id: &str) -> String {
+pub fn attempts_key(id: &str) -> String {
     format!("webhook/attempts/{id}")
 }
 
@@ -282,6 +286,7 @@ impl Processor {
         }
         let mut result = BatchResult::default();
         let mut blocked: HashSet<String> = HashSet::new();
+        let mut archive: Vec<serde_json::Value> = Vec::new();
         for d in batch {
             let msg: Message = match serde_json::from_str(&d.body) {
                 Ok(m) => m,
@@ -299,7 +304,7 @@ impl Processor {
                 result.failed.push(d.receipt.clone());
                 continue;
             }
-            let step = match self.one(queue, d, &msg).await {
+            let step = match self.one(queue, d, &msg, &mut archive).await {
                 Ok(Step::Done) if d.receive_count > 1 => {
                     // It may have failed before: its attempt history is done with.
                     self.ports.kv.delete(&attempts_key(&msg.id())).await?;
@@ -319,12 +324,42 @@ impl Processor {
                 }
             }
         }
+        self.archive(archive).await?;
         Ok(result)
     }
 
-    async fn one(&self, queue: &str, d: &Delivery, msg: &Message) -> Result<Step, PortError> {
+    /// Writes the batch's raw deliveries to the bucket, one object per source and day
+    /// (`webhooks/raw/{source}/{date}/{digest}.jsonl`): one PUT per batch, not per webhook. The
+    /// key is a digest of the content, so a batch processed again writes the same object.
+    async fn archive(&self, lines: Vec<serde_json::Value>) -> Result<(), PortError> {
+        use sha2::Digest;
+        let mut by_day: BTreeMap<(String, String), Vec<u8>> = BTreeMap::new();
+        for line in lines {
+            let source = line["accepted"]["source"].as_str().unwrap_or("unknown").to_string();
+            let day =
+                line["delivery"]["received_at"].as_str().and_then(|t| t.get(..10)).unwrap_or("undated").to_string();
+            let out = by_day.entry((source, day)).or_default();
+            serde_json::to_writer(&mut *out, &line).map_err(|e| PortError::backend("encode", "archive", e))?;
+            out.push(b'\n');
+        }
+        for ((source, day), data) in by_day {
+            let digest = hex::encode(&sha2::Sha256::digest(&data)[..12]);
+            self.ports.blobs.put(&format!("{RAW_PREFIX}{source}/{day}/{digest}.jsonl"), data.into(), None).await?;
+        }
+        Ok(())
+    }
+
+    async fn one(
+        &self,
+        queue: &str,
+        d: &Delivery,
+        msg: &Message,
+        archive: &mut Vec<serde_json::Value>,
+    ) -> Result<Step, PortError> {
         match msg {
-            Message::Webhook { dedupe_key, accepted } => self.webhook(queue, d, msg, dedupe_key, accepted).await,
+            Message::Webhook { dedupe_key, accepted } => {
+                self.webhook(queue, d, msg, dedupe_key, accepted, archive).await
+            }
             Message::Received { sku, event_id, occurred_at, quantity } => {
                 let id = format!("{event_id}:{sku}");
                 self.stock_fact(queue, d, msg, "inbound.completed", sku, &id, *occurred_at, StockFact::Delta(*quantity))
@@ -341,8 +376,13 @@ impl Processor {
         msg: &Message,
         dedupe_key: &str,
         accepted: &Accepted,
+        archive: &mut Vec<serde_json::Value>,
     ) -> Result<Step, PortError> {
-        let body = self.ports.kv.get(&record_key(dedupe_key)).await?.and_then(|r| stored_body(&r));
+        let record = self.ports.kv.get(&record_key(dedupe_key)).await?;
+        let body = record.as_ref().and_then(stored_body);
+        if let Some(r) = record {
+            archive.push(json!({ "dedupe_key": dedupe_key, "accepted": accepted, "delivery": r["delivery"] }));
+        }
         let Some(body) = body else {
             let reason = "the delivery record expired before the event was processed".to_string();
             return self.give_up(queue, d, msg, reason, vec![]).await;
