@@ -5,7 +5,6 @@ pub mod aws;
 pub mod fixtures;
 pub mod moto;
 pub mod scenarios;
-pub mod webhooks;
 
 use async_trait::async_trait;
 use bytes::Bytes;

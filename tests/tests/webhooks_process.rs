@@ -10,15 +10,16 @@ use serde_json::{json, Value};
 use storesync_core::config::Settings;
 use storesync_core::ports::{Ports, Queue};
 use storesync_core::webhooks::ordering::EntityProgress;
-use storesync_core::webhooks::processor::{progress_key, DeadLetter, Processor, DEADLOCK, DEAD_PREFIX, QUEUES};
+use storesync_core::webhooks::processor::{progress_key, DeadLetter, Processor, DEADLOCK, DEAD_PREFIX};
 use storesync_core::webhooks::receiver::{Receiver, Reply};
 use storesync_core::webhooks::retry::RetryPolicy;
 use storesync_core::webhooks::signature::sign_base64;
 use storesync_core::webhooks::wms::WmsEvent;
 use storesync_core::webhooks::{Secrets, WebhookSource};
+use storesync_local::webhooks::work;
 use storesync_local::Local;
+use storesync_platforms::testkit::{note_event_ids, start_sims, truth, Sims};
 use storesync_platforms::woocommerce::sim::Fault;
-use storesync_tests::webhooks::{note_event_ids, start_sims, truth, Sims};
 
 const SECRET: &[u8] = b"wms-secret";
 
@@ -51,29 +52,8 @@ impl Env {
 
     /// Processes until every queue but the deadlock checks is empty.
     async fn pump(&self) {
-        let deadline = std::time::Instant::now() + Duration::from_secs(120);
-        loop {
-            let n = self.processor.poll_once().await.unwrap();
-            if n > 0 {
-                continue;
-            }
-            let mut busy = false;
-            for q in QUEUES.iter().filter(|q| **q != DEADLOCK) {
-                let d = self.local.state.depth(q).await.unwrap();
-                busy |= d.visible + d.not_visible > 0;
-            }
-            if !busy {
-                return;
-            }
-            if std::time::Instant::now() > deadline {
-                let mut depths = Vec::new();
-                for q in QUEUES {
-                    depths.push((q, self.local.state.depth(q).await.unwrap()));
-                }
-                panic!("the queues did not drain: {depths:?}; {:?}", self.processor.stats.snapshot());
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let drained = tokio::time::timeout(Duration::from_secs(300), work(&self.processor, true)).await;
+        drained.expect("the queues did not drain").unwrap();
     }
 
     fn notes(&self, order: u64) -> Vec<String> {

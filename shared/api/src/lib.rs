@@ -14,6 +14,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use storesync_core::domain::{Actor, SessionId};
+use storesync_core::webhooks::operators::{self, OpsError};
 use storesync_core::webhooks::receiver::{Receiver, Reply};
 use storesync_core::webhooks::{Headers, WebhookSource};
 use storesync_core::workflow::{Action, Workflow, WorkflowError};
@@ -103,7 +104,7 @@ fn session(raw: &str) -> Result<SessionId, ApiError> {
 }
 
 /// Every route of the admin API, as the template declares them (checked by the template test).
-pub const ROUTES: [(&str, &str); 11] = [
+pub const ROUTES: [(&str, &str); 17] = [
     ("POST", "/sessions"),
     ("GET", "/sessions/current"),
     ("GET", "/sessions/{id}"),
@@ -115,6 +116,12 @@ pub const ROUTES: [(&str, &str); 11] = [
     ("POST", "/sessions/{id}/inventory/confirm"),
     ("POST", "/sessions/{id}/steps/{n}/retry"),
     ("POST", "/sessions/{id}/reset"),
+    ("GET", "/operations/webhooks"),
+    ("GET", "/operations/webhooks/dead-letters"),
+    ("POST", "/operations/webhooks/dead-letters/retry"),
+    ("POST", "/operations/webhooks/dead-letters/{id}/retry"),
+    ("POST", "/operations/webhooks/dead-letters/{id}/discard"),
+    ("POST", "/operations/webhooks/replay"),
 ];
 
 /// The webhook route: authenticated by each source's signature, not by a JWT.
@@ -134,6 +141,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/sessions/{id}/inventory/confirm", action_route(Action::ConfirmInventory))
         .route("/sessions/{id}/steps/{n}/retry", post(retry))
         .route("/sessions/{id}/reset", post(reset))
+        .route("/operations/webhooks", get(ops_overview))
+        .route("/operations/webhooks/dead-letters", get(ops_dead))
+        .route("/operations/webhooks/dead-letters/retry", post(ops_retry_all))
+        .route("/operations/webhooks/dead-letters/{id}/retry", post(ops_retry))
+        .route("/operations/webhooks/dead-letters/{id}/discard", post(ops_discard))
+        .route("/operations/webhooks/replay", post(ops_replay))
         .with_state(state)
 }
 
@@ -188,6 +201,82 @@ async fn retry(
 ) -> Result<Response, ApiError> {
     let body = body.map(|Json(b)| b).unwrap_or_default();
     act(caller, state, Path(id), Action::Retry { step: n, override_blast_radius: body.override_blast_radius }).await
+}
+
+impl From<OpsError> for ApiError {
+    fn from(e: OpsError) -> Self {
+        let code = match &e {
+            OpsError::NotFound(_) => StatusCode::NOT_FOUND,
+            OpsError::NotRetryable { .. } => StatusCode::CONFLICT,
+            OpsError::NoReason(_) => StatusCode::BAD_REQUEST,
+            OpsError::Port(_) => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        ApiError(code, e.to_string())
+    }
+}
+
+fn to_json(v: impl serde::Serialize) -> Result<Json<Value>, ApiError> {
+    serde_json::to_value(v).map(Json).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
+async fn ops_overview(_: Caller, State(st): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+    to_json(operators::overview(st.workflow.ports()).await?)
+}
+
+async fn ops_dead(_: Caller, State(st): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({ "dead_letters": operators::dead_letters(st.workflow.ports()).await? })))
+}
+
+async fn ops_retry_all(
+    OperatorCaller(actor): OperatorCaller,
+    State(st): State<Arc<AppState>>,
+) -> Result<Json<Value>, ApiError> {
+    let n = operators::retry_all(st.workflow.ports(), &actor.0).await?;
+    Ok(Json(json!({ "retried": n })))
+}
+
+async fn ops_retry(
+    OperatorCaller(actor): OperatorCaller,
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    operators::retry(st.workflow.ports(), &id, &actor.0).await?;
+    Ok(Json(json!({ "retried": id })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DiscardBody {
+    reason: String,
+}
+
+async fn ops_discard(
+    OperatorCaller(actor): OperatorCaller,
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Json(body): Json<DiscardBody>,
+) -> Result<Json<Value>, ApiError> {
+    operators::discard(st.workflow.ports(), &id, &body.reason, &actor.0).await?;
+    Ok(Json(json!({ "discarded": id })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplayBody {
+    source: String,
+    since: chrono::DateTime<chrono::Utc>,
+}
+
+async fn ops_replay(
+    OperatorCaller(actor): OperatorCaller,
+    State(st): State<Arc<AppState>>,
+    Json(body): Json<ReplayBody>,
+) -> Result<Json<Value>, ApiError> {
+    let source = WebhookSource::parse(&body.source).ok_or_else(|| {
+        ApiError(StatusCode::BAD_REQUEST, format!("source {:?}: use wms, shopify or woocommerce", body.source))
+    })?;
+    let n = operators::replay(st.workflow.ports(), source, body.since, &actor.0).await?;
+    Ok(Json(json!({ "queued": n })))
 }
 
 async fn reset(

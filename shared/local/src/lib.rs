@@ -4,6 +4,8 @@ pub mod blob;
 pub mod daily;
 pub mod diff;
 pub mod runtime;
+pub mod simulate;
 pub mod sqlite;
+pub mod webhooks;
 
 pub use runtime::Local;

@@ -11,6 +11,8 @@ use storesync_core::config::Settings;
 use storesync_core::domain::SessionId;
 use storesync_local::daily::{self, DailyArgs};
 use storesync_local::runtime::ENV_STATE;
+use storesync_local::simulate::SIM_WMS_SECRET;
+use storesync_local::webhooks::PlatformConfig;
 use storesync_local::Local;
 
 #[derive(Parser)]
@@ -60,10 +62,68 @@ enum Cmd {
         #[arg(long, default_value_t = 12)]
         ttl_hours: i64,
     },
-    /// Run the local runtime: admin API, inbox watcher and queue workers.
+    /// Run the local runtime: admin API, webhook receipt, inbox watcher and queue workers.
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
+        /// Run the WooCommerce and WMS simulators on the same port (under /sim/…) and process
+        /// webhooks against them: the whole webhook path offline.
+        #[arg(long)]
+        simulate: bool,
+    },
+    /// Operate the webhook path: queues, dead letters, replay, the processor.
+    #[command(subcommand)]
+    Webhooks(WebhooksCmd),
+}
+
+#[derive(Subcommand)]
+enum WebhooksCmd {
+    /// Queue depths and the dead-letter count.
+    Status,
+    /// List dead letters with their reason and attempts.
+    Dead,
+    /// Send a dead letter (or all of them) back to its queue.
+    Retry {
+        /// The dead letter's id (as `dead` lists it).
+        id: Option<String>,
+        #[arg(long, conflicts_with = "id")]
+        all: bool,
+    },
+    /// Discard a dead letter, keeping it with the reason under webhooks/discarded/.
+    Discard {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Process archived deliveries of a source again, from a time on.
+    Replay {
+        #[arg(long)]
+        source: String,
+        /// RFC 3339, e.g. 2026-11-25T08:00:00Z.
+        #[arg(long)]
+        since: chrono::DateTime<chrono::Utc>,
+    },
+    /// Run the webhook processor against the platforms configured in the environment
+    /// (STORESYNC_WOOCOMMERCE_URL, …); with --until-idle, stop when the queues are empty.
+    Work {
+        #[arg(long)]
+        until_idle: bool,
+        /// Seconds a message stays invisible while processed (after a crash it returns then).
+        #[arg(long, default_value_t = storesync_core::webhooks::processor::VISIBILITY_SECS)]
+        visibility_secs: u32,
+    },
+    /// Send a storm of signed WMS webhooks (duplicated and shuffled) to a receiver.
+    Storm {
+        #[arg(long, default_value = "http://127.0.0.1:8080/webhooks/wms")]
+        url: String,
+        #[arg(long, default_value_t = 1000)]
+        events: usize,
+        #[arg(long, default_value_t = 100)]
+        entities: usize,
+        #[arg(long, default_value_t = 0.3)]
+        duplicate_share: f64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
 }
 
@@ -156,23 +216,102 @@ async fn run() -> anyhow::Result<()> {
             println!("{}", issue(&local.jwt_secret()?, &sub, role, ttl_hours * 3600)?);
             Ok(())
         }
-        Cmd::Serve { addr } => {
-            let local = Arc::new(local);
-            let secrets = storesync_local::runtime::secrets_from_env()?;
-            let bound = local
-                .clone()
-                .serve(addr, secrets, async {
-                    let _ = tokio::signal::ctrl_c().await;
-                })
-                .await?;
-            eprintln!(
-                "storesync: admin API on http://{bound}, watching {}/bucket/inbox/ (Ctrl-C stops)",
-                cli.state.display()
-            );
-            tokio::signal::ctrl_c().await?;
-            Ok(())
+        Cmd::Serve { addr, simulate } => serve(local, &cli.state, addr, simulate).await,
+        Cmd::Webhooks(cmd) => webhooks(&local, cmd).await,
+    }
+}
+
+async fn serve(local: Local, state: &std::path::Path, addr: SocketAddr, simulate: bool) -> anyhow::Result<()> {
+    let local = Arc::new(local);
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    let bound = listener.local_addr()?;
+    let (secrets, platforms, extra) = if simulate {
+        let sim = storesync_local::simulate::Simulation::new(bound);
+        (sim.secrets()?, Some(sim.platforms.clone()), Some(sim.router()))
+    } else {
+        let platforms = PlatformConfig::from_lookup(|k| std::env::var(k).ok())?;
+        (storesync_local::runtime::secrets_from_env()?, platforms, None)
+    };
+    let processor = match &platforms {
+        Some(p) => Some(Arc::new(p.processor(&local)?)),
+        None => None,
+    };
+    let processing = processor.is_some();
+    local
+        .clone()
+        .serve_with(listener, secrets, processor, extra, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    eprintln!("storesync: admin API and webhooks on http://{bound}, watching {}/bucket/inbox/", state.display());
+    if simulate {
+        eprintln!("storesync: simulators on http://{bound}/sim/woocommerce/wp-json/wc/v3 and http://{bound}/sim/wms");
+    }
+    if !processing {
+        eprintln!("storesync: no platforms configured: webhooks are received and queued, not processed");
+    }
+    eprintln!("storesync: Ctrl-C stops");
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}
+
+async fn webhooks(local: &Local, cmd: WebhooksCmd) -> anyhow::Result<()> {
+    use storesync_core::webhooks::operators;
+    let ports = local.workflow.ports();
+    let who = std::env::var("USER").map(|u| format!("cli:{u}")).unwrap_or_else(|_| "cli".into());
+    match cmd {
+        WebhooksCmd::Status => {
+            let o = operators::overview(ports).await?;
+            for q in &o.queues {
+                println!(
+                    "{:<22} {:>8} waiting {:>8} in flight or delayed",
+                    q.queue, q.depth.visible, q.depth.not_visible
+                );
+            }
+            match o.oldest_dead_letter {
+                Some(t) => println!("{} dead letters (oldest {t})", o.dead_letters),
+                None => println!("no dead letters"),
+            }
+        }
+        WebhooksCmd::Dead => {
+            for d in operators::dead_letters(ports).await? {
+                println!("{}\t{}\t{} attempts\t{}", d.id, d.dead_at, d.attempts.len(), d.reason);
+            }
+        }
+        WebhooksCmd::Retry { id: Some(id), .. } => {
+            operators::retry(ports, &id, &who).await?;
+            println!("retried {id}");
+        }
+        WebhooksCmd::Retry { id: None, all: true } => {
+            println!("retried {}", operators::retry_all(ports, &who).await?);
+        }
+        WebhooksCmd::Retry { id: None, all: false } => bail!("name a dead letter, or pass --all"),
+        WebhooksCmd::Discard { id, reason } => {
+            operators::discard(ports, &id, &reason, &who).await?;
+            println!("discarded {id}");
+        }
+        WebhooksCmd::Replay { source, since } => {
+            let src = storesync_core::webhooks::WebhookSource::parse(&source)
+                .with_context(|| format!("--source {source:?}: use wms, shopify or woocommerce"))?;
+            println!("queued {}", operators::replay(ports, src, since, &who).await?);
+        }
+        WebhooksCmd::Work { until_idle, visibility_secs } => {
+            let platforms = PlatformConfig::from_lookup(|k| std::env::var(k).ok())?
+                .context("no platforms configured: set STORESYNC_WOOCOMMERCE_URL and the others (see README)")?;
+            let mut processor = platforms.processor(local)?;
+            processor.visibility_secs = visibility_secs.max(1);
+            let n = storesync_local::webhooks::work(&processor, until_idle).await?;
+            println!("processed {n} messages: {:?}", processor.stats.snapshot());
+        }
+        WebhooksCmd::Storm { url, events, entities, duplicate_share, seed } => {
+            let secret = std::env::var("STORESYNC_WMS_SECRET").unwrap_or_else(|_| SIM_WMS_SECRET.into());
+            let r =
+                storesync_local::simulate::send_storm(&url, secret.as_bytes(), events, entities, duplicate_share, seed)
+                    .await?;
+            println!("{r}");
         }
     }
+    Ok(())
 }
 
 async fn run_daily(local: &Local, args: &DailyArgs) -> anyhow::Result<()> {

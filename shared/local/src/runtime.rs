@@ -13,6 +13,7 @@ use storesync_api::auth::Secret;
 use storesync_api::{router, AppState, Auth};
 use storesync_core::config::Settings;
 use storesync_core::ports::{BlobStore, PortError, Ports, Queue, SystemClock};
+use storesync_core::webhooks::processor::Processor;
 use storesync_core::webhooks::receiver::Receiver;
 use storesync_core::webhooks::{Secrets, WmsScheme};
 use storesync_core::workflow::{UploadOutcome, Workflow, WorkflowError, QUEUES};
@@ -163,16 +164,35 @@ impl Local {
         secrets: Secrets,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<SocketAddr, LocalError> {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| LocalError::State { path: self.dir.clone(), source })?;
+        self.serve_with(listener, secrets, None, None, shutdown).await
+    }
+
+    /// [`Local::serve`] on a bound listener, with the webhook processor's worker when there is
+    /// one and `extra` routes (the simulators) on the same port.
+    pub async fn serve_with(
+        self: Arc<Self>,
+        listener: tokio::net::TcpListener,
+        secrets: Secrets,
+        processor: Option<Arc<Processor>>,
+        extra: Option<axum::Router>,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<SocketAddr, LocalError> {
         let receiver = Arc::new(Receiver::new(self.workflow.ports().clone(), secrets));
-        let app = router(Arc::new(AppState {
+        let mut app = router(Arc::new(AppState {
             workflow: self.workflow.clone(),
             auth: Auth::Hs256(self.jwt_secret()?),
             webhooks: Some(receiver),
         }));
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| LocalError::State { path: self.dir.clone(), source })?;
+        if let Some(extra) = extra {
+            app = app.merge(extra);
+        }
         let bound = listener.local_addr().map_err(|source| LocalError::State { path: self.dir.clone(), source })?;
+        if let Some(p) = processor {
+            tokio::spawn(async move { crate::webhooks::work(&p, false).await });
+        }
         let worker = self.clone();
         tokio::spawn(async move {
             loop {

@@ -235,6 +235,8 @@ pub struct Processor {
     warehouse: Arc<dyn Warehouse>,
     pub policy: RetryPolicy,
     pub deadlock_timeout: Duration,
+    /// How long a received message stays invisible: after a crash, it comes back then.
+    pub visibility_secs: u32,
     pub stats: Stats,
 }
 
@@ -246,8 +248,13 @@ impl Processor {
             warehouse,
             policy: RetryPolicy::default(),
             deadlock_timeout: Duration::minutes(super::ordering::DEADLOCK_TIMEOUT_MINUTES),
+            visibility_secs: VISIBILITY_SECS,
             stats: Stats::default(),
         }
+    }
+
+    pub fn ports(&self) -> &Ports {
+        &self.ports
     }
 
     /// Receives and processes one batch from the highest-priority queue that has messages
@@ -256,7 +263,7 @@ impl Processor {
     pub async fn poll_once(&self) -> Result<usize, PortError> {
         for queue in QUEUES {
             let max = if queue == STOCK_PUSH { PUSH_BATCH } else { 10 };
-            let batch = self.ports.queue.receive(queue, max, VISIBILITY_SECS).await?;
+            let batch = self.ports.queue.receive(queue, max, self.visibility_secs).await?;
             if batch.is_empty() {
                 continue;
             }

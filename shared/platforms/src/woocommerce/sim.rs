@@ -207,6 +207,12 @@ impl WooSim {
         self.lock().orders.get(&id).cloned().map(Value::Object)
     }
 
+    /// Creates a product as `POST /products` would (`fields` as the API takes them); returns it.
+    pub fn seed_product(&self, fields: Value) -> Result<Value, String> {
+        let mut inner = self.lock();
+        create(&mut inner, &object(fields)).map(Value::Object).map_err(|(_, _, m)| m)
+    }
+
     /// Puts an order that already exists in the store (as a shop that has been trading has),
     /// with this id and status.
     pub fn seed_order(&self, id: u64, status: &str) {

@@ -1,19 +1,18 @@
-//! The webhook path's harness: the WooCommerce and WMS simulators on one loopback port with
-//! clients for them, and the truth a storm should leave in the store, computed from its event
-//! log alone.
+//! The simulators on a loopback port with clients for them, and the truth a WMS storm should
+//! leave in the store, computed from its event log alone: for tests and benchmarks.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::wms::client::WmsClient;
+use crate::wms::sim::WmsSim;
+use crate::wms::storm::Delivery;
+use crate::woocommerce::client::WooClient;
+use crate::woocommerce::sim::WooSim;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use storesync_core::webhooks::wms::{WmsData, WmsEvent};
-use storesync_platforms::wms::client::WmsClient;
-use storesync_platforms::wms::sim::WmsSim;
-use storesync_platforms::wms::storm::Delivery;
-use storesync_platforms::woocommerce::client::WooClient;
-use storesync_platforms::woocommerce::sim::WooSim;
 
 pub const WOO_KEY: &str = "ck_storm";
 pub const WOO_SECRET: &str = "cs_storm";
@@ -32,7 +31,7 @@ pub struct Sims {
 pub async fn start_sims(timeout: Duration) -> Sims {
     let woo = WooSim::new(WOO_KEY, WOO_SECRET);
     let wms = WmsSim::new(WMS_KEY);
-    let app = storesync_platforms::sim_router(&woo, &wms);
+    let app = crate::sim_router(&woo, &wms);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
     let addr = listener.local_addr().expect("local address");
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -99,6 +98,9 @@ pub struct Outcome {
     pub stock: BTreeMap<String, i64>,
 }
 
+/// A stock event of the log: when, the absolute quantity if it is one, else the delta.
+type StockFact = (DateTime<Utc>, Option<i64>, i64);
+
 /// The outcome computed directly from the event log: one note per order, order update and
 /// shipment event; shipped orders completed; per SKU the latest absolute stock plus the
 /// relative quantities after it (or the initial stock plus all of them).
@@ -110,7 +112,7 @@ pub fn truth(deliveries: &[Delivery], initial_stock: i64) -> (Outcome, BTreeSet<
     }
     let mut out = Outcome::default();
     let mut orders = BTreeSet::new();
-    let mut stock_events: BTreeMap<String, Vec<(DateTime<Utc>, Option<i64>, i64)>> = BTreeMap::new();
+    let mut stock_events: BTreeMap<String, Vec<StockFact>> = BTreeMap::new();
     for e in events.values() {
         let mut note = |order: &str| {
             let id: u64 = order.parse().expect("numeric order id");

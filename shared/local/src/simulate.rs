@@ -1,0 +1,153 @@
+//! `storesync serve --simulate`: the WooCommerce and WMS simulators on the runtime's own port,
+//! seeded with a store the storm generator's events refer to, and a sender of signed storms.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use storesync_core::webhooks::Secrets;
+use storesync_platforms::wms::sim::WmsSim;
+use storesync_platforms::wms::storm::{storm, StormConfig};
+use storesync_platforms::woocommerce::sim::WooSim;
+
+use crate::runtime::{secrets_from_env, LocalError};
+use crate::webhooks::PlatformConfig;
+
+/// The simulators' webhook secrets when the environment names none.
+pub const SIM_WMS_SECRET: &str = "storesync-sim-wms-secret";
+pub const SIM_WOOCOMMERCE_SECRET: &str = "storesync-sim-woocommerce-secret";
+pub const SIM_SHOPIFY_SECRET: &str = "storesync-sim-shopify-secret";
+const SIM_KEY: &str = "ck_simulated";
+const SIM_SECRET: &str = "cs_simulated";
+const SIM_WMS_KEY: &str = "wms_simulated";
+/// The seeded store: orders 5000… and SKUs SKU-0000… for this many storm entities.
+pub const SIM_ENTITIES: usize = 500;
+
+pub struct Simulation {
+    pub woo: WooSim,
+    pub wms: WmsSim,
+    pub platforms: PlatformConfig,
+}
+
+impl Simulation {
+    /// Simulators for a runtime listening on `bound`, seeded with orders 5000–5499 and products
+    /// SKU-0000–SKU-0499 (10 in stock each), the ids the storm's events name.
+    pub fn new(bound: SocketAddr) -> Self {
+        let woo = WooSim::new(SIM_KEY, SIM_SECRET);
+        for n in 0..SIM_ENTITIES {
+            woo.seed_order(5000 + n as u64, "processing");
+            let sku = format!("SKU-{n:04}");
+            let product =
+                json!({ "name": format!("Simulated {sku}"), "sku": sku, "manage_stock": true, "stock_quantity": 10 });
+            if let Err(e) = woo.seed_product(product) {
+                tracing::warn!(sku, error = e, "seeding the simulated store");
+            }
+        }
+        let base = format!("http://{bound}");
+        let platforms = PlatformConfig {
+            woo_url: format!("{base}/sim/woocommerce/wp-json/wc/v3"),
+            woo_key: SIM_KEY.into(),
+            woo_secret: SIM_SECRET.into(),
+            wms_url: format!("{base}/sim/wms"),
+            wms_key: SIM_WMS_KEY.into(),
+            timeout: Duration::from_secs(5),
+        };
+        Self { woo, wms: WmsSim::new(SIM_WMS_KEY), platforms }
+    }
+
+    pub fn router(&self) -> axum::Router {
+        storesync_platforms::sim_router(&self.woo, &self.wms)
+    }
+
+    /// The environment's webhook secrets, each defaulting to the simulators' own.
+    pub fn secrets(&self) -> Result<Secrets, LocalError> {
+        let mut s = secrets_from_env()?;
+        for (list, default) in [
+            (&mut s.wms, SIM_WMS_SECRET),
+            (&mut s.woocommerce, SIM_WOOCOMMERCE_SECRET),
+            (&mut s.shopify, SIM_SHOPIFY_SECRET),
+        ] {
+            if list.is_empty() {
+                list.push(default.as_bytes().to_vec());
+            }
+        }
+        Ok(s)
+    }
+}
+
+/// What a storm sender saw.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StormReport {
+    pub sent: usize,
+    pub accepted: usize,
+    pub duplicate: usize,
+    pub refused: usize,
+    pub secs: f64,
+}
+
+impl std::fmt::Display for StormReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "sent {} deliveries in {:.2} s ({:.0}/s): {} accepted, {} duplicates, {} refused",
+            self.sent,
+            self.secs,
+            self.sent as f64 / self.secs.max(1e-9),
+            self.accepted,
+            self.duplicate,
+            self.refused
+        )
+    }
+}
+
+/// Sends a storm of signed WMS deliveries (HMAC scheme) to `url`, 16 at a time.
+pub async fn send_storm(
+    url: &str,
+    secret: &[u8],
+    events: usize,
+    entities: usize,
+    duplicate_share: f64,
+    seed: u64,
+) -> Result<StormReport, LocalError> {
+    let deliveries = storm(&StormConfig {
+        entities: entities.min(SIM_ENTITIES),
+        events,
+        duplicate_share,
+        shuffle_window_secs: 60,
+        seed,
+        start: chrono::Utc::now(),
+    });
+    let client = reqwest::Client::new();
+    let gate = Arc::new(tokio::sync::Semaphore::new(16));
+    let mut tasks = tokio::task::JoinSet::new();
+    let started = Instant::now();
+    for d in deliveries {
+        let (client, url, gate) = (client.clone(), url.to_string(), gate.clone());
+        let headers = d.headers(secret);
+        tasks.spawn(async move {
+            let _permit = gate.acquire_owned().await;
+            let mut req = client.post(url).body(d.body);
+            for (k, v) in headers {
+                req = req.header(k, v);
+            }
+            match req.send().await {
+                Ok(r) if r.status().is_success() => {
+                    r.json::<serde_json::Value>().await.ok().and_then(|v| v["status"].as_str().map(String::from))
+                }
+                _ => None,
+            }
+        });
+    }
+    let mut report = StormReport::default();
+    while let Some(r) = tasks.join_next().await {
+        report.sent += 1;
+        match r.ok().flatten().as_deref() {
+            Some("accepted") => report.accepted += 1,
+            Some("duplicate") => report.duplicate += 1,
+            _ => report.refused += 1,
+        }
+    }
+    report.secs = started.elapsed().as_secs_f64();
+    Ok(report)
+}
