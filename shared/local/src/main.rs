@@ -112,6 +112,9 @@ enum WebhooksCmd {
         #[arg(long, default_value_t = storesync_core::webhooks::processor::VISIBILITY_SECS)]
         visibility_secs: u32,
     },
+    /// Run one scheduled job now: wms-order-push, wms-sync-stock, wms-sync-orders,
+    /// wms-sync-shipments or wms-sync-inbounds.
+    RunJob { job: String },
     /// Send a storm of signed WMS webhooks (duplicated and shuffled) to a receiver.
     Storm {
         #[arg(long, default_value = "http://127.0.0.1:8080/webhooks/wms")]
@@ -255,6 +258,11 @@ async fn serve(local: Local, state: &std::path::Path, addr: SocketAddr, simulate
     Ok(())
 }
 
+fn configured_platforms() -> anyhow::Result<PlatformConfig> {
+    PlatformConfig::from_lookup(|k| std::env::var(k).ok())?
+        .context("no platforms configured: set STORESYNC_WOOCOMMERCE_URL and the others (see README)")
+}
+
 async fn webhooks(local: &Local, cmd: WebhooksCmd) -> anyhow::Result<()> {
     use storesync_core::webhooks::operators;
     let ports = local.workflow.ports();
@@ -296,12 +304,16 @@ async fn webhooks(local: &Local, cmd: WebhooksCmd) -> anyhow::Result<()> {
             println!("queued {}", operators::replay(ports, src, since, &who).await?);
         }
         WebhooksCmd::Work { until_idle, visibility_secs } => {
-            let platforms = PlatformConfig::from_lookup(|k| std::env::var(k).ok())?
-                .context("no platforms configured: set STORESYNC_WOOCOMMERCE_URL and the others (see README)")?;
+            let platforms = configured_platforms()?;
             let mut processor = platforms.processor(local)?;
             processor.visibility_secs = visibility_secs.max(1);
             let n = storesync_local::webhooks::work(&processor, until_idle).await?;
             println!("processed {n} messages: {:?}", processor.stats.snapshot());
+        }
+        WebhooksCmd::RunJob { job } => {
+            let platforms = configured_platforms()?;
+            let r = platforms.processor(local)?.run_job(&job).await?;
+            println!("{}: {} items, {} failed", r.job, r.items, r.failed);
         }
         WebhooksCmd::Storm { url, events, entities, duplicate_share, seed } => {
             let secret = std::env::var("STORESYNC_WMS_SECRET").unwrap_or_else(|_| SIM_WMS_SECRET.into());

@@ -191,7 +191,9 @@ impl Local {
         }
         let bound = listener.local_addr().map_err(|source| LocalError::State { path: self.dir.clone(), source })?;
         if let Some(p) = processor {
+            let scheduled = p.clone();
             tokio::spawn(async move { crate::webhooks::work(&p, false).await });
+            tokio::spawn(async move { crate::webhooks::schedule(&scheduled).await });
         }
         let worker = self.clone();
         tokio::spawn(async move {

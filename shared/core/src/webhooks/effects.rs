@@ -3,6 +3,7 @@
 //! these; the core names no HTTP client.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::retry::Failure;
@@ -72,10 +73,38 @@ pub struct WmsInbound {
     pub lines: Vec<Line>,
 }
 
-/// The WMS REST API, read when a prerequisite never arrives.
+/// One page of a WMS change feed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChangePage {
+    pub items: Vec<serde_json::Value>,
+    pub next_cursor: Option<String>,
+}
+
+/// What the WMS answered for one pushed order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pushed {
+    Created { external_id: String, order_id: String },
+    Refused { external_id: String, error: String },
+}
+
+/// The WMS REST API: entities read when a prerequisite never arrives, change feeds for the
+/// backup syncs, and the store's new orders pushed in.
 #[async_trait]
 pub trait Warehouse: Send + Sync {
     async fn order(&self, order_id: &str) -> Result<Option<WmsOrder>, EffectError>;
     async fn shipment(&self, shipment_id: &str) -> Result<Option<WmsShipment>, EffectError>;
     async fn inbound(&self, inbound_id: &str) -> Result<Option<WmsInbound>, EffectError>;
+    /// Changes of `kind` (`orders`, `shipments`, `inbounds`, `stock`) since `since` (all of them
+    /// without), a page at a time.
+    async fn changes(
+        &self,
+        kind: &str,
+        since: Option<DateTime<Utc>>,
+        cursor: Option<&str>,
+    ) -> Result<ChangePage, EffectError>;
+    /// Pushes orders (at most [`PUSH_LIMIT`] per call).
+    async fn push_orders(&self, orders: &[serde_json::Value]) -> Result<Vec<Pushed>, EffectError>;
 }
+
+/// The most orders the WMS takes per push.
+pub const PUSH_LIMIT: usize = 10;

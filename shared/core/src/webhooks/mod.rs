@@ -2,6 +2,7 @@
 //! [`Verified`] only through signature verification; nothing downstream accepts the other.
 
 pub mod effects;
+pub mod jobs;
 pub mod operators;
 pub mod ordering;
 pub mod processor;

@@ -75,8 +75,12 @@ pub fn class_queue(priority: u8) -> &'static str {
 pub enum Message {
     /// A verified delivery; its raw body is in the dedupe record.
     Webhook { dedupe_key: String, accepted: Accepted },
-    /// A stock quantity received by a completed inbound, applied in the SKU's group.
-    Received { sku: String, event_id: String, occurred_at: DateTime<Utc>, quantity: i64 },
+    /// A stock fact applied in the SKU's group: a quantity received by a completed inbound
+    /// (relative), or the WMS's stock read by the backup sync (absolute). `id` identifies it
+    /// whatever path brought it.
+    Stock { sku: String, id: String, occurred_at: DateTime<Utc>, quantity: i64, absolute: bool },
+    /// An entity as the WMS API returns it, read by a backup sync: applied in its group.
+    Sync { entity: String, item: serde_json::Value },
     /// A parked event's deadlock check, run in its entity's group.
     Reconcile { entity: String, event_id: String },
 }
@@ -86,7 +90,8 @@ impl Message {
     pub fn group(&self) -> String {
         match self {
             Message::Webhook { accepted, .. } => accepted.entity.clone(),
-            Message::Received { sku, .. } => format!("sku:{sku}"),
+            Message::Stock { sku, .. } => format!("sku:{sku}"),
+            Message::Sync { entity, .. } => entity.clone(),
             Message::Reconcile { entity, .. } => entity.clone(),
         }
     }
@@ -95,7 +100,10 @@ impl Message {
     pub fn id(&self) -> String {
         match self {
             Message::Webhook { dedupe_key, .. } => dedupe_key.clone(),
-            Message::Received { event_id, sku, .. } => format!("received:{event_id}:{sku}"),
+            Message::Stock { id, sku, .. } => format!("stock:{sku}:{id}"),
+            Message::Sync { entity, item } => {
+                format!("sync:{entity}:{}", item["updated_at"].as_str().unwrap_or_default())
+            }
             Message::Reconcile { event_id, .. } => format!("reconcile:{event_id}"),
         }
     }
@@ -155,6 +163,9 @@ pub struct Stats {
     /// Stock lines of completed inbounds applied to their SKUs.
     pub received_lines: AtomicU64,
     pub stock_calls: AtomicU64,
+    /// Orders pushed to the WMS, and entities the backup syncs repaired.
+    pub orders_pushed: AtomicU64,
+    pub synced: AtomicU64,
     pub stock_objects: AtomicU64,
 }
 
@@ -170,6 +181,8 @@ pub struct StatsSnapshot {
     pub ignored: u64,
     pub received_lines: u64,
     pub stock_calls: u64,
+    pub orders_pushed: u64,
+    pub synced: u64,
     pub stock_objects: u64,
 }
 
@@ -187,12 +200,14 @@ impl Stats {
             ignored: g(&self.ignored),
             received_lines: g(&self.received_lines),
             stock_calls: g(&self.stock_calls),
+            orders_pushed: g(&self.orders_pushed),
+            synced: g(&self.synced),
             stock_objects: g(&self.stock_objects),
         }
     }
 }
 
-fn bump(a: &AtomicU64, n: u64) {
+pub(crate) fn bump(a: &AtomicU64, n: u64) {
     a.fetch_add(n, Ordering::Relaxed);
 }
 
@@ -204,10 +219,20 @@ pub struct BatchResult {
     pub failed: Vec<String>,
 }
 
-enum Step {
+pub(crate) enum Step {
     Done,
     Retry,
 }
+
+/// What happens once in an entity's life: a second event of the type (a re-emission under a new
+/// id, or after a backup sync applied it) changes nothing.
+const ONCE_PER_ENTITY: [EventKind; 5] = [
+    EventKind::OrderCreated,
+    EventKind::OrderShipped,
+    EventKind::ShipmentCreated,
+    EventKind::InboundCreated,
+    EventKind::InboundCompleted,
+];
 
 pub fn progress_key(entity: &str) -> String {
     format!("webhook/entity/{entity}")
@@ -225,14 +250,14 @@ pub fn attempts_key(id: &str) -> String {
     format!("webhook/attempts/{id}")
 }
 
-fn port_failure(e: PortError) -> EffectError {
+pub(crate) fn port_failure(e: PortError) -> EffectError {
     EffectError { failure: Failure::Timeout, message: e.to_string() }
 }
 
 pub struct Processor {
     ports: Ports,
-    store: Arc<dyn Storefront>,
-    warehouse: Arc<dyn Warehouse>,
+    pub(crate) store: Arc<dyn Storefront>,
+    pub(crate) warehouse: Arc<dyn Warehouse>,
     pub policy: RetryPolicy,
     pub deadlock_timeout: Duration,
     /// How long a received message stays invisible: after a crash, it comes back then.
@@ -367,11 +392,14 @@ impl Processor {
             Message::Webhook { dedupe_key, accepted } => {
                 self.webhook(queue, d, msg, dedupe_key, accepted, archive).await
             }
-            Message::Received { sku, event_id, occurred_at, quantity } => {
-                let id = format!("{event_id}:{sku}");
-                self.stock_fact(queue, d, msg, "inbound.completed", sku, &id, *occurred_at, StockFact::Delta(*quantity))
-                    .await
+            Message::Stock { sku, id, occurred_at, quantity, absolute } => {
+                let (kind, fact) = match absolute {
+                    true => ("stock.sync", StockFact::Absolute(*quantity)),
+                    false => ("inbound.completed", StockFact::Delta(*quantity)),
+                };
+                self.stock_fact(queue, d, msg, kind, sku, id, *occurred_at, fact).await
             }
+            Message::Sync { entity, item } => self.sync_entity(queue, d, msg, entity, item).await,
             Message::Reconcile { entity, event_id } => self.reconcile(queue, d, msg, entity, event_id).await,
         }
     }
@@ -394,6 +422,9 @@ impl Processor {
             let reason = "the delivery record expired before the event was processed".to_string();
             return self.give_up(queue, d, msg, reason, vec![]).await;
         };
+        if accepted.source == WebhookSource::WooCommerce && accepted.topic == "order.created" {
+            return self.queue_order_push(queue, d, msg, &body).await;
+        }
         if accepted.source != WebhookSource::Wms {
             bump(&self.stats.ignored, 1);
             tracing::info!(source = accepted.source.as_str(), topic = accepted.topic, "archived; no effect configured");
@@ -416,11 +447,11 @@ impl Processor {
         }
     }
 
-    async fn load_progress(&self, key: &str) -> Result<EntityProgress, PortError> {
+    pub(crate) async fn load_progress(&self, key: &str) -> Result<EntityProgress, PortError> {
         Ok(self.ports.kv.get(key).await?.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default())
     }
 
-    async fn save_progress(&self, key: &str, p: &EntityProgress) -> Result<(), PortError> {
+    pub(crate) async fn save_progress(&self, key: &str, p: &EntityProgress) -> Result<(), PortError> {
         let v = serde_json::to_value(p).map_err(|e| PortError::backend("encode", key, e))?;
         self.ports.kv.put(key, &v).await
     }
@@ -437,6 +468,11 @@ impl Processor {
         let key = progress_key(&entity);
         let mut progress = self.load_progress(&key).await?;
         let now = self.ports.clock.now();
+        if ONCE_PER_ENTITY.contains(&kind) && progress.applied.contains(kind.name()) {
+            // Already done for this entity (by another event id, or by a backup sync).
+            bump(&self.stats.duplicate_events, 1);
+            return Ok(Step::Done);
+        }
         match progress.decide(&event.id, kind.name(), kind.prerequisite().map(EventKind::name), now, &d.body) {
             Decision::Duplicate => {
                 bump(&self.stats.duplicate_events, 1);
@@ -468,7 +504,7 @@ impl Processor {
     }
 
     /// Records an event as applied and sends the parked events it releases back to their group.
-    async fn applied(
+    pub(crate) async fn applied(
         &self,
         queue: &str,
         entity: &str,
@@ -486,7 +522,13 @@ impl Processor {
         self.save_progress(&progress_key(entity), progress).await
     }
 
-    async fn note(&self, order: &str, text: &str, marker: &str, recovering: bool) -> Result<(), EffectError> {
+    pub(crate) async fn note(
+        &self,
+        order: &str,
+        text: &str,
+        marker: &str,
+        recovering: bool,
+    ) -> Result<(), EffectError> {
         let marked = format!("{text} [{marker}]");
         if recovering && self.store.order_notes(order).await?.iter().any(|n| n.contains(&format!("[{marker}]"))) {
             return Ok(());
@@ -518,24 +560,31 @@ impl Processor {
                 self.note(&s.external_id, &text, &marker, recovering).await
             }
             WmsData::InboundCompleted(i) => {
-                for line in &i.lines {
-                    let m = Message::Received {
-                        sku: line.sku.clone(),
-                        event_id: event.id.clone(),
-                        occurred_at: event.occurred_at,
-                        quantity: line.quantity,
-                    };
-                    let dedupe = fifo_id(&m.id());
-                    self.ports
-                        .queue
-                        .send_in_group(STOCK, &fifo_id(&m.group()), &dedupe, &m.encode())
-                        .await
-                        .map_err(port_failure)?;
-                }
-                Ok(())
+                self.receive_lines(&i.inbound_id, &i.lines, event.occurred_at).await.map_err(port_failure)
             }
             WmsData::InboundCreated(_) | WmsData::StockUpdated(_) | WmsData::StockAdjustment(_) => Ok(()),
         }
+    }
+
+    /// A completed inbound's quantities, each applied in its SKU's group. A line's id is the
+    /// inbound's and the SKU's, so the webhook and the backup sync add it once between them.
+    pub(crate) async fn receive_lines(
+        &self,
+        inbound: &str,
+        lines: &[super::wms::Line],
+        at: DateTime<Utc>,
+    ) -> Result<(), PortError> {
+        for line in lines {
+            let m = Message::Stock {
+                sku: line.sku.clone(),
+                id: format!("inbound:{inbound}:{}", line.sku),
+                occurred_at: at,
+                quantity: line.quantity,
+                absolute: false,
+            };
+            self.ports.queue.send_in_group(STOCK, &fifo_id(&m.group()), &fifo_id(&m.id()), &m.encode()).await?;
+        }
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -578,7 +627,7 @@ impl Processor {
     }
 
     /// Queues a SKU for the pusher unless the store already has `value`.
-    async fn mark_for_push(&self, sku: &str, value: i64) -> Result<(), PortError> {
+    pub(crate) async fn mark_for_push(&self, sku: &str, value: i64) -> Result<(), PortError> {
         let pushed = self.ports.kv.get(&pushed_key(sku)).await?.and_then(|v| v.as_i64());
         if pushed != Some(value) {
             self.ports.queue.send(STOCK_PUSH, &json!({ "sku": sku }).to_string()).await?;
@@ -766,7 +815,7 @@ impl Processor {
         }
     }
 
-    async fn failed(
+    pub(crate) async fn failed(
         &self,
         queue: &str,
         d: &Delivery,
@@ -780,7 +829,7 @@ impl Processor {
 
     /// After a failed attempt: a retry after the schedule's delay, or the dead-letter store.
     #[allow(clippy::too_many_arguments)]
-    async fn failed_id(
+    pub(crate) async fn failed_id(
         &self,
         queue: &str,
         d: &Delivery,
@@ -823,7 +872,7 @@ impl Processor {
         }
     }
 
-    async fn give_up(
+    pub(crate) async fn give_up(
         &self,
         queue: &str,
         d: &Delivery,
@@ -835,7 +884,7 @@ impl Processor {
         Ok(Step::Done)
     }
 
-    async fn dead_letter(
+    pub(crate) async fn dead_letter(
         &self,
         queue: &str,
         id: &str,

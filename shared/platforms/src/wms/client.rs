@@ -7,27 +7,15 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
-use storesync_core::webhooks::effects::{EffectError, Warehouse, WmsInbound, WmsOrder, WmsShipment};
+use storesync_core::webhooks::effects::{
+    ChangePage, EffectError, Pushed, Warehouse, WmsInbound, WmsOrder, WmsShipment,
+};
 use storesync_core::webhooks::retry::Failure;
 
 pub struct WmsClient {
     base: String,
     key: String,
     http: reqwest::Client,
-}
-
-/// One page of changes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Changes {
-    pub items: Vec<Value>,
-    pub next_cursor: Option<String>,
-}
-
-/// The result of pushing one order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Pushed {
-    Created { external_id: String, order_id: String },
-    Refused { external_id: String, error: String },
 }
 
 impl WmsClient {
@@ -77,27 +65,45 @@ impl WmsClient {
             }),
         }
     }
+}
+
+#[async_trait]
+impl Warehouse for WmsClient {
+    async fn order(&self, order_id: &str) -> Result<Option<WmsOrder>, EffectError> {
+        self.get(&format!("/orders/{order_id}")).await
+    }
+
+    async fn shipment(&self, shipment_id: &str) -> Result<Option<WmsShipment>, EffectError> {
+        self.get(&format!("/shipments/{shipment_id}")).await
+    }
+
+    async fn inbound(&self, inbound_id: &str) -> Result<Option<WmsInbound>, EffectError> {
+        self.get(&format!("/inbounds/{inbound_id}")).await
+    }
 
     /// Changes of `kind` (`orders`, `shipments`, `inbounds`, `stock`) since `since`, one page.
-    pub async fn changes(
+    async fn changes(
         &self,
         kind: &str,
-        since: DateTime<Utc>,
+        since: Option<DateTime<Utc>>,
         cursor: Option<&str>,
-    ) -> Result<Changes, EffectError> {
-        let mut path = format!("/{kind}?limit=100&updated_since={}", since.to_rfc3339().replace('+', "%2B"));
+    ) -> Result<ChangePage, EffectError> {
+        let mut path = format!("/{kind}?limit=100");
+        if let Some(t) = since {
+            path.push_str(&format!("&updated_since={}", t.to_rfc3339().replace('+', "%2B")));
+        }
         if let Some(c) = cursor {
             path.push_str(&format!("&cursor={}", c.replace('+', "%2B").replace('|', "%7C")));
         }
         let v = self.call(reqwest::Method::GET, &path, None).await?.unwrap_or_default();
-        Ok(Changes {
+        Ok(ChangePage {
             items: v["items"].as_array().cloned().unwrap_or_default(),
             next_cursor: v["next_cursor"].as_str().map(String::from),
         })
     }
 
     /// Pushes up to 10 orders (`{external_id, lines: [{sku, quantity}], ...}`) in one call.
-    pub async fn push_orders(&self, orders: &[Value]) -> Result<Vec<Pushed>, EffectError> {
+    async fn push_orders(&self, orders: &[Value]) -> Result<Vec<Pushed>, EffectError> {
         let v =
             self.call(reqwest::Method::POST, "/orders", Some(&json!({ "orders": orders }))).await?.unwrap_or_default();
         Ok(v["results"]
@@ -114,20 +120,5 @@ impl WmsClient {
                 }
             })
             .collect())
-    }
-}
-
-#[async_trait]
-impl Warehouse for WmsClient {
-    async fn order(&self, order_id: &str) -> Result<Option<WmsOrder>, EffectError> {
-        self.get(&format!("/orders/{order_id}")).await
-    }
-
-    async fn shipment(&self, shipment_id: &str) -> Result<Option<WmsShipment>, EffectError> {
-        self.get(&format!("/shipments/{shipment_id}")).await
-    }
-
-    async fn inbound(&self, inbound_id: &str) -> Result<Option<WmsInbound>, EffectError> {
-        self.get(&format!("/inbounds/{inbound_id}")).await
     }
 }

@@ -28,8 +28,7 @@ use storesync_core::webhooks::wms::{WmsData, WmsEvent};
 
 use crate::woocommerce::sim::Fault;
 
-/// The most orders one push may carry.
-pub const PUSH_LIMIT: usize = 10;
+use storesync_core::webhooks::effects::PUSH_LIMIT;
 
 #[derive(Default)]
 struct Inner {
