@@ -23,6 +23,11 @@ fn resources_of_type<'a>(t: &'a Value, ty: &str) -> Vec<(&'a String, &'a Value)>
     t["Resources"].as_object().unwrap().iter().filter(|(_, r)| r["Type"] == ty).collect()
 }
 
+/// Every queue of the webhook path.
+fn webhook_queues() -> Vec<&'static str> {
+    storesync_aws::env::WEBHOOK_QUEUE_URLS.iter().map(|(q, _)| *q).collect()
+}
+
 fn pascal(name: &str) -> String {
     name.split('-').map(|p| p[..1].to_uppercase() + &p[1..]).collect()
 }
@@ -57,6 +62,15 @@ fn environment_matches_the_code() {
     }
     let names: Vec<&str> = storesync_aws::env::QUEUE_URLS.iter().map(|(q, _)| *q).collect();
     assert_eq!(names, QUEUES, "every workflow queue has a URL variable");
+    for (queue, var) in storesync_aws::env::WEBHOOK_QUEUE_URLS {
+        assert_eq!(vars[var], serde_json::json!({ "Ref": format!("{}Queue", pascal(queue)) }), "{var}");
+    }
+    let mut webhook: Vec<&str> = storesync_aws::env::WEBHOOK_QUEUE_URLS.iter().map(|(q, _)| *q).collect();
+    webhook.sort();
+    let mut expected = storesync_core::webhooks::processor::QUEUES.to_vec();
+    expected.push(storesync_core::webhooks::jobs::ORDER_PUSH);
+    expected.sort();
+    assert_eq!(webhook, expected, "every webhook queue has a URL variable");
 }
 
 #[test]
@@ -70,10 +84,19 @@ fn every_queue_has_a_dead_letter_queue_and_every_dlq_an_alarm() {
             step_queues.insert(name.as_str());
             let dlq = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0].as_str().unwrap();
             assert!(r.get(dlq).is_some(), "{name}: dead-letter queue {dlq} is declared");
-            assert_eq!(redrive["maxReceiveCount"], 5, "{name}");
+            let fifo = q["Properties"]["FifoQueue"] == true;
+            assert_eq!(r[dlq]["Properties"]["FifoQueue"] == true, fifo, "{name}: a FIFO queue needs a FIFO DLQ");
+            // storesync's retry schedule dead-letters webhooks itself; SQS's redrive is the backstop.
+            let receives = if name.starts_with("Webhooks") || name.starts_with("Wms") { 10 } else { 5 };
+            assert_eq!(redrive["maxReceiveCount"], receives, "{name}");
         }
     }
-    let expected: BTreeSet<String> = QUEUES.iter().map(|q| format!("{}Queue", pascal(q))).collect();
+    for q in storesync_core::webhooks::processor::CLASS_QUEUES {
+        let p = &r[format!("{}Queue", pascal(q))]["Properties"];
+        assert_eq!(p["FifoQueue"], true, "{q} keeps each entity's events in order");
+    }
+    let mut expected: BTreeSet<String> = QUEUES.iter().map(|q| format!("{}Queue", pascal(q))).collect();
+    expected.extend(webhook_queues().iter().map(|q| format!("{}Queue", pascal(q))));
     assert_eq!(step_queues, expected.iter().map(String::as_str).collect(), "one redriven queue per workflow queue");
     let alarmed: BTreeSet<&str> = resources_of_type(&t, "AWS::CloudWatch::Alarm")
         .iter()
@@ -82,7 +105,7 @@ fn every_queue_has_a_dead_letter_queue_and_every_dlq_an_alarm() {
     for (name, _) in queues.iter().filter(|(n, _)| n.ends_with("DLQ")) {
         assert!(alarmed.contains(name.as_str()), "{name} has no alarm");
     }
-    assert_eq!(alarmed.len(), QUEUES.len() + 1, "the five step DLQs and the upload DLQ are alarmed");
+    assert_eq!(alarmed.len(), QUEUES.len() + 1 + webhook_queues().len(), "every DLQ is alarmed");
 }
 
 #[test]
@@ -93,6 +116,7 @@ fn functions_binaries_triggers_and_routes() {
     let mut prefixes = BTreeSet::new();
     let mut sqs_queues = BTreeSet::new();
     let mut routes = BTreeSet::new();
+    let mut schedules = BTreeSet::new();
     for (name, f) in &functions {
         assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda", "{name}");
         let bin = f["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
@@ -115,12 +139,24 @@ fn functions_binaries_triggers_and_routes() {
                     sqs_queues.insert(ev["Properties"]["Queue"]["Fn::GetAtt"][0].as_str().unwrap().to_string());
                 }
                 "HttpApi" => {
+                    let open = ev["Properties"]["Auth"]["Authorizer"] == "NONE";
+                    assert_eq!(open, *name == "WebhookReceiverFunction", "{name}: only webhooks skip the JWT");
                     routes.insert((
                         ev["Properties"]["Method"].as_str().unwrap().to_string(),
                         ev["Properties"]["Path"].as_str().unwrap().to_string(),
                     ));
                 }
-                "Schedule" => assert_eq!(*name, "ImportWebFunction", "the schedule starts sessions"),
+                "Schedule" => match name.as_str() {
+                    "ImportWebFunction" => {}
+                    "WebhookProcessorFunction" => {
+                        let input: Value = serde_json::from_str(ev["Properties"]["Input"].as_str().unwrap()).unwrap();
+                        schedules.insert((
+                            input["job"].as_str().unwrap().to_string(),
+                            ev["Properties"]["Schedule"].as_str().unwrap().to_string(),
+                        ));
+                    }
+                    other => panic!("{other}: unexpected schedule"),
+                },
                 other => panic!("{name}: unexpected event type {other}"),
             }
         }
@@ -131,10 +167,17 @@ fn functions_binaries_triggers_and_routes() {
         .collect();
     assert_eq!(binaries, dirs, "one SAM function per functions/ binary");
     assert_eq!(prefixes, BTreeSet::from([INBOX_WEB.to_string(), INBOX_COMAX.to_string()]));
-    let expected: BTreeSet<String> = QUEUES.iter().map(|q| format!("{}Queue", pascal(q))).collect();
-    assert_eq!(sqs_queues, expected, "every step queue has its consumer");
-    let api: BTreeSet<(String, String)> =
+    let mut expected: BTreeSet<String> = QUEUES.iter().map(|q| format!("{}Queue", pascal(q))).collect();
+    expected.extend(storesync_core::webhooks::processor::QUEUES.iter().map(|q| format!("{}Queue", pascal(q))));
+    assert_eq!(sqs_queues, expected, "every step and webhook queue has its consumer (the order push is scheduled)");
+    let want: BTreeSet<(String, String)> = storesync_core::webhooks::jobs::SCHEDULES
+        .iter()
+        .map(|s| (s.job.to_string(), s.expression.to_string()))
+        .collect();
+    assert_eq!(schedules, want, "the template's schedules are the local runtime's");
+    let mut api: BTreeSet<(String, String)> =
         storesync_api::ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+    api.insert((storesync_api::WEBHOOK_ROUTE.0.to_string(), storesync_api::WEBHOOK_ROUTE.1.to_string()));
     assert_eq!(routes, api, "the template's routes are the router's");
 }
 
@@ -177,5 +220,10 @@ fn policies_are_least_privilege() {
     assert_eq!(send_targets(&r["ImportComaxFunction"]), set(&["ValidateQueue"]));
     assert_eq!(send_targets(&r["ValidateFunction"]), set(&[]));
     assert_eq!(send_targets(&r["ExportInventoryFunction"]), set(&[]));
-    assert_eq!(send_targets(&r["AdminApiFunction"]).len(), QUEUES.len());
+    assert_eq!(send_targets(&r["AdminApiFunction"]).len(), QUEUES.len() + webhook_queues().len());
+    let class: BTreeSet<String> =
+        storesync_core::webhooks::processor::CLASS_QUEUES.iter().map(|q| format!("{}Queue", pascal(q))).collect();
+    assert_eq!(send_targets(&r["WebhookReceiverFunction"]), class, "receipt only enqueues");
+    let all: BTreeSet<String> = webhook_queues().iter().map(|q| format!("{}Queue", pascal(q))).collect();
+    assert_eq!(send_targets(&r["WebhookProcessorFunction"]), all);
 }

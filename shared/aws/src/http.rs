@@ -35,6 +35,22 @@ pub fn app(workflow: Arc<Workflow>) -> Router {
         .layer(axum::middleware::from_fn(gateway_identity))
 }
 
+/// The webhook receiver as its Lambda function serves it: the same router, taking webhooks
+/// (the template routes only `POST /webhooks/{source}` here, without an authorizer).
+pub fn webhook_app(workflow: Arc<Workflow>, receiver: Arc<storesync_core::webhooks::receiver::Receiver>) -> Router {
+    router(Arc::new(AppState { workflow, auth: Auth::Gateway, webhooks: Some(receiver) }))
+}
+
+/// `main` of the webhook receiver function: secrets from SSM at cold start.
+pub async fn run_webhook_receiver() -> Result<(), lambda_http::Error> {
+    crate::lambda::init_tracing();
+    let edge = crate::lambda::edge_from_env().await?;
+    let secrets = crate::webhooks::secrets(&edge.cfg).await?;
+    let ports = edge.workflow.ports().clone();
+    let app = webhook_app(Arc::new(edge.workflow), crate::webhooks::receiver(ports, secrets));
+    lambda_http::run(app).await
+}
+
 /// `main` of the admin API function.
 pub async fn run_admin_api() -> Result<(), lambda_http::Error> {
     crate::lambda::init_tracing();

@@ -37,6 +37,10 @@ pub enum EdgeError {
     },
     #[error(transparent)]
     Workflow(#[from] WorkflowError),
+    #[error("secrets: {0}")]
+    Secrets(String),
+    #[error("scheduled job: {0}")]
+    Job(String),
 }
 
 /// The names of the resources the functions use, as the template hands them over.
@@ -53,7 +57,7 @@ impl Resources {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, EdgeError> {
         let need = |name: &'static str| get(name).filter(|v| !v.is_empty()).ok_or(EdgeError::MissingEnv(name));
         let mut queue_urls = HashMap::new();
-        for (queue, var) in env::QUEUE_URLS {
+        for (queue, var) in env::QUEUE_URLS.iter().chain(env::WEBHOOK_QUEUE_URLS.iter()) {
             // A function only needs the queues it sends to; a missing URL fails at send time.
             if let Some(url) = get(var).filter(|v| !v.is_empty()) {
                 queue_urls.insert(queue.to_string(), url);
@@ -100,12 +104,25 @@ pub fn ports(cfg: &aws_config::SdkConfig, r: &Resources) -> Ports {
 
 /// Cold start: typed config, adapters and the workflow, once.
 pub async fn workflow_from_env() -> Result<Workflow, EdgeError> {
+    Ok(edge_from_env().await?.workflow)
+}
+
+/// What a function builds at cold start: the SDK configuration, the resources and the workflow
+/// on the AWS ports.
+pub struct Edge {
+    pub cfg: aws_config::SdkConfig,
+    pub resources: Resources,
+    pub workflow: Workflow,
+}
+
+pub async fn edge_from_env() -> Result<Edge, EdgeError> {
     let get = |k: &str| std::env::var(k).ok();
     let resources = Resources::from_lookup(get)?;
     let settings = Settings::from_lookup(get)?;
     let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
     let cfg = sdk_config(endpoint.as_deref()).await;
-    Ok(Workflow::new(ports(&cfg, &resources), settings))
+    let workflow = Workflow::new(ports(&cfg, &resources), settings);
+    Ok(Edge { cfg, resources, workflow })
 }
 
 /// JSON logs for CloudWatch, filtered by `RUST_LOG` (`info`, or `target=level,...`).
@@ -199,7 +216,8 @@ pub async fn run_step_function() -> Result<(), lambda_runtime::Error> {
 impl From<EdgeError> for lambda_runtime::Diagnostic {
     fn from(e: EdgeError) -> Self {
         let kind = match &e {
-            EdgeError::MissingEnv(_) | EdgeError::Settings(_) => "ConfigError",
+            EdgeError::MissingEnv(_) | EdgeError::Settings(_) | EdgeError::Secrets(_) => "ConfigError",
+            EdgeError::Job(_) => "JobError",
             EdgeError::UnknownEvent(_) | EdgeError::BadEvent { .. } => "BadEvent",
             EdgeError::Upload { .. } | EdgeError::Workflow(_) => "WorkflowError",
         };

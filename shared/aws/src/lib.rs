@@ -4,3 +4,4 @@ pub mod adapters;
 pub mod env;
 pub mod http;
 pub mod lambda;
+pub mod webhooks;

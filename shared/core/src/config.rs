@@ -33,6 +33,17 @@ pub const ENV_BLAST_ROWS: &str = "STORESYNC_BLAST_MIN_ROWS_RATIO";
 /// Every settings variable.
 pub const ENV_ALL: [&str; 4] = [ENV_MAX_AGE, ENV_PRICE_RATIO, ENV_BLAST_SHARE, ENV_BLAST_ROWS];
 
+/// The webhook path's platforms: the store's REST base (`https://shop.example/wp-json/wc/v3`)
+/// and the WMS's, with their credentials (locally from the environment; on AWS the credentials
+/// come from SSM Parameter Store, see `storesync_aws::webhooks`).
+pub const ENV_WOO_URL: &str = "STORESYNC_WOOCOMMERCE_URL";
+pub const ENV_WOO_KEY: &str = "STORESYNC_WOOCOMMERCE_CONSUMER_KEY";
+pub const ENV_WOO_SECRET: &str = "STORESYNC_WOOCOMMERCE_CONSUMER_SECRET";
+pub const ENV_WMS_URL: &str = "STORESYNC_WMS_URL";
+pub const ENV_WMS_KEY: &str = "STORESYNC_WMS_API_KEY";
+/// `hmac` (default) or `standard`: how the WMS signs its webhooks.
+pub const ENV_WMS_SIGNATURE: &str = "STORESYNC_WMS_SIGNATURE";
+
 impl Settings {
     /// Reads the settings from variables looked up by `get` (the environment in binaries).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {

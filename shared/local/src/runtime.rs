@@ -15,7 +15,7 @@ use storesync_core::config::Settings;
 use storesync_core::ports::{BlobStore, PortError, Ports, Queue, SystemClock};
 use storesync_core::webhooks::processor::Processor;
 use storesync_core::webhooks::receiver::Receiver;
-use storesync_core::webhooks::{Secrets, WmsScheme};
+use storesync_core::webhooks::Secrets;
 use storesync_core::workflow::{UploadOutcome, Workflow, WorkflowError, QUEUES};
 
 use crate::blob::FsBlobStore;
@@ -52,30 +52,7 @@ pub enum LocalError {
 /// `STORESYNC_WOOCOMMERCE_SECRET` (several comma-separated while a key is rotated) and
 /// `STORESYNC_WMS_SIGNATURE=hmac|standard`.
 pub fn secrets_from_env() -> Result<Secrets, LocalError> {
-    let list = |var: &str| -> Vec<Vec<u8>> {
-        std::env::var(var).map(|v| v.split(',').map(|s| s.trim().as_bytes().to_vec()).collect()).unwrap_or_default()
-    };
-    let scheme = match std::env::var("STORESYNC_WMS_SIGNATURE").as_deref() {
-        Err(_) | Ok("hmac") => WmsScheme::Hmac,
-        Ok("standard") => WmsScheme::Standard,
-        Ok(other) => {
-            return Err(LocalError::Config(format!("STORESYNC_WMS_SIGNATURE={other:?}: use hmac or standard")))
-        }
-    };
-    let mut wms = list("STORESYNC_WMS_SECRET");
-    if scheme == WmsScheme::Standard {
-        let keys: Result<Vec<Vec<u8>>, _> = wms
-            .iter()
-            .map(|k| storesync_core::webhooks::signature::standard_key(&String::from_utf8_lossy(k)))
-            .collect();
-        wms = keys.map_err(|e| LocalError::Config(format!("STORESYNC_WMS_SECRET: {e}")))?;
-    }
-    Ok(Secrets {
-        shopify: list("STORESYNC_SHOPIFY_SECRET"),
-        woocommerce: list("STORESYNC_WOOCOMMERCE_SECRET"),
-        wms,
-        wms_scheme: Some(scheme),
-    })
+    Secrets::from_lookup(|k| std::env::var(k).ok()).map_err(LocalError::Config)
 }
 
 /// The embedded default: `<state>/bucket/` is the bucket, `<state>/state.sqlite` the tables.

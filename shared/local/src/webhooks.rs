@@ -12,13 +12,7 @@ use storesync_platforms::woocommerce::client::WooClient;
 use crate::runtime::LocalError;
 use crate::Local;
 
-/// The store's REST base (`https://shop.example/wp-json/wc/v3`).
-pub const ENV_WOO_URL: &str = "STORESYNC_WOOCOMMERCE_URL";
-pub const ENV_WOO_KEY: &str = "STORESYNC_WOOCOMMERCE_CONSUMER_KEY";
-pub const ENV_WOO_SECRET: &str = "STORESYNC_WOOCOMMERCE_CONSUMER_SECRET";
-/// The WMS REST base.
-pub const ENV_WMS_URL: &str = "STORESYNC_WMS_URL";
-pub const ENV_WMS_KEY: &str = "STORESYNC_WMS_API_KEY";
+pub use storesync_core::config::{ENV_WMS_KEY, ENV_WMS_URL, ENV_WOO_KEY, ENV_WOO_SECRET, ENV_WOO_URL};
 /// Seconds before a platform call counts as timed out (default 10).
 pub const ENV_TIMEOUT: &str = "STORESYNC_PLATFORM_TIMEOUT_SECS";
 

@@ -66,6 +66,45 @@ pub struct Secrets {
     pub wms_scheme: Option<WmsScheme>,
 }
 
+/// The webhook secrets' variables (several comma-separated while a key is rotated); on AWS the
+/// same names are SSM parameters under the deployment's prefix.
+pub const ENV_WMS_SECRET: &str = "STORESYNC_WMS_SECRET";
+pub const ENV_SHOPIFY_SECRET: &str = "STORESYNC_SHOPIFY_SECRET";
+pub const ENV_WOOCOMMERCE_SECRET: &str = "STORESYNC_WOOCOMMERCE_SECRET";
+
+impl Secrets {
+    /// Reads the secrets from variables looked up by `get`, and the WMS scheme from
+    /// `STORESYNC_WMS_SIGNATURE` (`hmac`, the default, or `standard`, whose `whsec_…` keys are
+    /// decoded). The error names the variable.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let list = |var: &str| -> Vec<Vec<u8>> {
+            get(var)
+                .map(|v| v.split(',').map(|s| s.trim().as_bytes().to_vec()).filter(|k| !k.is_empty()).collect())
+                .unwrap_or_default()
+        };
+        let sig = crate::config::ENV_WMS_SIGNATURE;
+        let scheme = match get(sig).as_deref() {
+            None | Some("hmac") => WmsScheme::Hmac,
+            Some("standard") => WmsScheme::Standard,
+            Some(other) => return Err(format!("{sig}={other:?}: use hmac or standard")),
+        };
+        let mut wms = list(ENV_WMS_SECRET);
+        if scheme == WmsScheme::Standard {
+            wms = wms
+                .iter()
+                .map(|k| standard_key(&String::from_utf8_lossy(k)))
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("{ENV_WMS_SECRET}: {e}"))?;
+        }
+        Ok(Secrets {
+            shopify: list(ENV_SHOPIFY_SECRET),
+            woocommerce: list(ENV_WOOCOMMERCE_SECRET),
+            wms,
+            wms_scheme: Some(scheme),
+        })
+    }
+}
+
 impl std::fmt::Debug for Secrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(

@@ -1,0 +1,134 @@
+//! The webhook path in Lambda: secrets from SSM Parameter Store, the receiver behind the HTTP
+//! API (no JWT: each source's signature authenticates it), and the processor fed by SQS
+//! (partial batch failures) and by the EventBridge schedules (`{"job": "<name>"}`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use serde_json::Value;
+use storesync_core::ports::{Delivery, Ports};
+use storesync_core::webhooks::processor::Processor;
+use storesync_core::webhooks::receiver::Receiver;
+use storesync_core::webhooks::Secrets;
+
+use crate::lambda::EdgeError;
+
+/// The SSM path under which the secrets are kept, as parameters named like the local
+/// variables (`<prefix>STORESYNC_WMS_SECRET`, `<prefix>STORESYNC_WOOCOMMERCE_CONSUMER_KEY`, …).
+pub const ENV_SECRETS_PREFIX: &str = "STORESYNC_SECRETS_PREFIX";
+
+/// Every parameter under `prefix` (decrypted), by its name without the prefix.
+pub async fn load_parameters(cfg: &aws_config::SdkConfig, prefix: &str) -> Result<HashMap<String, String>, EdgeError> {
+    let ssm = aws_sdk_ssm::Client::new(cfg);
+    let mut out = HashMap::new();
+    let mut next: Option<String> = None;
+    loop {
+        let page = ssm
+            .get_parameters_by_path()
+            .path(prefix.trim_end_matches('/'))
+            .recursive(true)
+            .with_decryption(true)
+            .set_next_token(next.take())
+            .send()
+            .await
+            .map_err(|e| EdgeError::Secrets(format!("SSM {prefix}: {}", e.into_service_error())))?;
+        for p in page.parameters() {
+            let (Some(name), Some(value)) = (p.name(), p.value()) else { continue };
+            let short = name.rsplit('/').next().unwrap_or(name);
+            out.insert(short.to_string(), value.to_string());
+        }
+        match page.next_token() {
+            Some(t) => next = Some(t.to_string()),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// A lookup that reads the environment first, then the SSM parameters.
+pub fn lookup(params: &HashMap<String, String>) -> impl Fn(&str) -> Option<String> + '_ {
+    move |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty()).or_else(|| params.get(k).cloned())
+}
+
+/// The webhook secrets, at cold start.
+pub async fn secrets(cfg: &aws_config::SdkConfig) -> Result<Secrets, EdgeError> {
+    let params = match std::env::var(ENV_SECRETS_PREFIX) {
+        Ok(prefix) if !prefix.is_empty() => load_parameters(cfg, &prefix).await?,
+        _ => HashMap::new(),
+    };
+    Secrets::from_lookup(lookup(&params)).map_err(EdgeError::Secrets)
+}
+
+/// The receiver on the deployment's ports.
+pub fn receiver(ports: Ports, secrets: Secrets) -> Arc<Receiver> {
+    Arc::new(Receiver::new(ports, secrets))
+}
+
+/// Our name of the queue an SQS record came from: the queue whose URL ends in the ARN's last
+/// part (the queue's name).
+pub fn queue_for_arn<'a>(arn: &str, urls: &'a HashMap<String, String>) -> Option<&'a str> {
+    let name = arn.rsplit(':').next()?;
+    urls.iter().find(|(_, url)| url.rsplit('/').next() == Some(name)).map(|(q, _)| q.as_str())
+}
+
+/// An SQS batch for the processor: every record of one invocation comes from one queue.
+pub async fn handle_sqs(
+    processor: &Processor,
+    urls: &HashMap<String, String>,
+    event: SqsEvent,
+) -> Result<SqsBatchResponse, EdgeError> {
+    let mut by_receipt: HashMap<String, String> = HashMap::new();
+    let mut batches: Vec<(String, Vec<Delivery>)> = Vec::new();
+    for r in event.records {
+        let arn = r.event_source_arn.clone().unwrap_or_default();
+        let queue = queue_for_arn(&arn, urls)
+            .ok_or_else(|| EdgeError::UnknownEvent(format!("a message from {arn}, which is no queue of ours")))?;
+        let receipt = r.receipt_handle.clone().unwrap_or_default();
+        by_receipt.insert(receipt.clone(), r.message_id.clone().unwrap_or_default());
+        let receive_count = r.attributes.get("ApproximateReceiveCount").and_then(|n| n.parse().ok()).unwrap_or(1);
+        let d = Delivery { receipt, body: r.body.unwrap_or_default(), receive_count };
+        match batches.iter_mut().find(|(q, _)| q == queue) {
+            Some((_, v)) => v.push(d),
+            None => batches.push((queue.to_string(), vec![d])),
+        }
+    }
+    let mut response = SqsBatchResponse::default();
+    for (queue, deliveries) in batches {
+        let result = match processor.process(&queue, &deliveries).await {
+            Ok(r) => r,
+            Err(e) => {
+                // The whole batch comes back; what was applied is recognised and not repeated.
+                tracing::error!(queue, error = %e, "batch failed");
+                storesync_core::webhooks::processor::BatchResult {
+                    done: vec![],
+                    failed: deliveries.iter().map(|d| d.receipt.clone()).collect(),
+                }
+            }
+        };
+        for receipt in result.failed {
+            let mut f = BatchItemFailure::default();
+            f.item_identifier = by_receipt.get(&receipt).cloned().unwrap_or_default();
+            response.batch_item_failures.push(f);
+        }
+    }
+    Ok(response)
+}
+
+/// The processor function's entry: SQS batches, or a schedule's `{"job": "<name>"}`.
+pub async fn handle_processor_event(
+    processor: &Processor,
+    urls: &HashMap<String, String>,
+    event: Value,
+) -> Result<Value, EdgeError> {
+    if let Some(job) = event.get("job").and_then(Value::as_str) {
+        let report = processor.run_job(job).await.map_err(|e| EdgeError::Job(e.to_string()))?;
+        return serde_json::to_value(report).map_err(|source| EdgeError::BadEvent { kind: "job report", source });
+    }
+    if event.pointer("/Records/0/eventSource").and_then(Value::as_str) == Some("aws:sqs") {
+        let e: SqsEvent =
+            serde_json::from_value(event).map_err(|source| EdgeError::BadEvent { kind: "SQS", source })?;
+        let r = handle_sqs(processor, urls, e).await?;
+        return serde_json::to_value(r).map_err(|source| EdgeError::BadEvent { kind: "SQS response", source });
+    }
+    Err(EdgeError::UnknownEvent(event.to_string().chars().take(200).collect()))
+}
