@@ -367,6 +367,22 @@ impl KeyValue for DynamoKeyValue {
         self.delete_key(key).send().await.map(|_| ()).map_err(|e| backend("delete", key, e.into_service_error()))
     }
 
+    async fn put_if(
+        &self,
+        key: &str,
+        expected: &serde_json::Value,
+        value: &serde_json::Value,
+    ) -> Result<bool, PortError> {
+        let r = self
+            .put_value(key, value)
+            .condition_expression("#v = :v")
+            .expression_attribute_names("#v", "value")
+            .expression_attribute_values(":v", s(expected.to_string()))
+            .send()
+            .await;
+        conditional(r, "put-if", key)
+    }
+
     async fn delete_if(&self, key: &str, expected: &serde_json::Value) -> Result<bool, PortError> {
         let r = self
             .delete_key(key)

@@ -80,6 +80,11 @@ pub async fn key_value(kv: &dyn KeyValue, prefix: &str) {
     assert_eq!(kv.get(&k("a")).await.unwrap(), Some(json!({ "v": 1 })));
     kv.put(&k("a"), &json!("s")).await.unwrap();
     assert_eq!(kv.get(&k("a")).await.unwrap(), Some(json!("s")), "put overwrites");
+    assert!(!kv.put_if(&k("a"), &json!("t"), &json!("u")).await.unwrap(), "put_if with another value keeps it");
+    assert!(!kv.put_if(&k("none"), &json!("s"), &json!("u")).await.unwrap(), "put_if on no record writes nothing");
+    assert_eq!(kv.get(&k("none")).await.unwrap(), None);
+    assert!(kv.put_if(&k("a"), &json!("s"), &json!({ "n": 1, "m": [2] })).await.unwrap(), "compare-and-set");
+    assert!(kv.put_if(&k("a"), &json!({ "m": [2], "n": 1 }), &json!("s")).await.unwrap(), "compared as JSON");
     assert!(!kv.delete_if(&k("a"), &json!("t")).await.unwrap(), "delete_if with another value keeps it");
     assert!(kv.delete_if(&k("a"), &json!("s")).await.unwrap());
     assert_eq!(kv.get(&k("a")).await.unwrap(), None);

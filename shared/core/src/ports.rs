@@ -144,6 +144,14 @@ pub trait KeyValue: Send + Sync {
     /// Writes only if `key` is absent; returns whether it wrote.
     async fn put_if_absent(&self, key: &str, value: &serde_json::Value) -> Result<bool, PortError>;
     async fn delete(&self, key: &str) -> Result<(), PortError>;
+    /// Replaces the value only if the stored value equals `expected` (compare-and-set);
+    /// returns whether it wrote.
+    async fn put_if(
+        &self,
+        key: &str,
+        expected: &serde_json::Value,
+        value: &serde_json::Value,
+    ) -> Result<bool, PortError>;
     /// Deletes only if the stored value equals `expected`; returns whether it deleted.
     async fn delete_if(&self, key: &str, expected: &serde_json::Value) -> Result<bool, PortError>;
     /// The dedupe set's insert: writes `key` to live until `expires_at` unless a record that is

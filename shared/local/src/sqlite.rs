@@ -1,7 +1,17 @@
 //! SQLite as the state store: the status log, key-value records, queues and the audit log.
+//!
+//! One connection, owned by a writer thread that commits in groups: every call is a job sent
+//! to it; the thread takes all the jobs waiting, runs each in its own savepoint inside one
+//! transaction, commits once, and only then answers each caller. Under load (many webhooks
+//! at once) one commit makes many calls durable; alone, a call still commits at once. The
+//! WAL is checkpointed passively four times a second by a thread of its own, on its own
+//! connection, so no caller waits for it. A checkpoint from another connection completes only
+//! when the writer pauses, so under sustained saturation the WAL grows; the writer's own
+//! checkpoint past 250,000 pages (about 1 GB) bounds it, and the file is cut back to 64 MB
+//! once a checkpoint has completed.
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::mpsc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -11,17 +21,38 @@ use storesync_core::ports::{
     AuditEntry, AuditLog, Delivery, KeyValue, PortError, Queue, QueueDepth, StatusEntry, StatusLog, StepStatus,
 };
 
-/// After this many receives a message moves to the dead-letter table (as SQS's redrive does).
-pub const MAX_RECEIVES: u32 = 5;
+/// After this many receives a message moves to the dead-letter table (as SQS's redrive does):
+/// the template's `maxReceiveCount`, 5 for the daily steps' queues and 10 for the webhook
+/// queues (whose processor dead-letters by its own retry schedule well before that).
+pub fn max_receives(queue: &str) -> u32 {
+    if queue.starts_with("webhooks-") || queue.starts_with("wms-") {
+        10
+    } else {
+        5
+    }
+}
+
+/// The most jobs committed together.
+const GROUP_MAX: usize = 512;
+/// How often the WAL is checkpointed (passively, from the checkpointer's connection).
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// A job's answer, sent once the transaction that ran it has committed (or failed to).
+type Answer = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// A job: runs on the connection, says whether it succeeded (else its savepoint is rolled
+/// back), and how to answer.
+type Job = Box<dyn FnOnce(&mut Connection) -> (bool, Answer) + Send>;
 
 pub struct SqliteState {
-    conn: Mutex<Connection>,
+    jobs: mpsc::Sender<Job>,
 }
 
 const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = NORMAL;
 PRAGMA busy_timeout = 5000;
+PRAGMA wal_autocheckpoint = 250000;
+PRAGMA journal_size_limit = 67108864;
 CREATE TABLE IF NOT EXISTS status (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     session TEXT NOT NULL, step INTEGER NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL,
@@ -71,21 +102,60 @@ impl SqliteState {
         }
         conn.execute_batch("CREATE INDEX IF NOT EXISTS queue_group ON queue (queue, grp, id)")
             .map_err(|e| db("migrate", &target, e))?;
-        Ok(Self { conn: Mutex::new(conn) })
+        let (jobs, rx) = mpsc::channel::<Job>();
+        // The checkpointer has its own connection: its passive checkpoints never hold the
+        // writer up.
+        let checkpointer = Connection::open(path).map_err(|e| db("open", &target, e))?;
+        checkpointer.busy_timeout(std::time::Duration::from_secs(5)).map_err(|e| db("open", &target, e))?;
+        let (stop, stopped) = mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("storesync-sqlite".into())
+            .spawn(move || {
+                writer(conn, rx);
+                drop(stop);
+            })
+            .map_err(|e| db("open", &target, e))?;
+        std::thread::Builder::new()
+            .name("storesync-sqlite-checkpoint".into())
+            .spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY) {
+                    if let Err(e) = checkpointer.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                        tracing::warn!(error = %e, "WAL checkpoint");
+                    }
+                }
+            })
+            .map_err(|e| db("open", &target, e))?;
+        Ok(Self { jobs })
     }
 
-    fn with<T>(
+    /// Runs `f` on the writer thread in the next group commit; answers after the commit.
+    async fn with<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
         op: &'static str,
         target: &str,
     ) -> Result<T, PortError> {
-        let mut conn = self.conn.lock().map_err(|_| PortError::backend(op, target, "the state lock is poisoned"))?;
-        f(&mut conn).map_err(|e| db(op, target, e))
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let owned = target.to_string();
+        let job: Job = Box::new(move |c| {
+            let result = f(c);
+            let ok = result.is_ok();
+            let answer: Answer = Box::new(move |commit| {
+                let out = match (result, commit) {
+                    (Err(e), _) => Err(db(op, &owned, e)),
+                    (Ok(_), Err(e)) => Err(PortError::backend(op, &owned, format!("commit: {e}"))),
+                    (Ok(v), Ok(())) => Ok(v),
+                };
+                let _ = tx.send(out);
+            });
+            (ok, answer)
+        });
+        self.jobs.send(job).map_err(|_| PortError::backend(op, target, "the state writer has stopped"))?;
+        rx.await.map_err(|_| PortError::backend(op, target, "the state writer stopped before answering"))?
     }
 
     /// Messages that exhausted their receives, newest last: `(queue, body, receive_count)`.
-    pub fn dead_letters(&self) -> Result<Vec<(String, String, u32)>, PortError> {
+    pub async fn dead_letters(&self) -> Result<Vec<(String, String, u32)>, PortError> {
         self.with(
             |c| {
                 let mut st = c.prepare("SELECT queue, body, receive_count FROM dead_letter ORDER BY id")?;
@@ -95,7 +165,49 @@ impl SqliteState {
             "dead-letters",
             "dead_letter",
         )
+        .await
     }
+}
+
+/// The writer thread: group commits until every sender is gone.
+fn writer(mut conn: Connection, jobs: mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut group = vec![first];
+        while group.len() < GROUP_MAX {
+            match jobs.try_recv() {
+                Ok(j) => group.push(j),
+                Err(_) => break,
+            }
+        }
+        // Should BEGIN fail, each savepoint below commits on its own (SQLite's rule for a
+        // savepoint outside a transaction), and the answers still follow the commits.
+        let in_transaction = conn.execute_batch("BEGIN IMMEDIATE").is_ok();
+        let mut answers = Vec::with_capacity(group.len());
+        for job in group {
+            let _ = run(&conn, "SAVEPOINT job", []);
+            let (ok, answer) = job(&mut conn);
+            if !ok {
+                let _ = run(&conn, "ROLLBACK TO job", []);
+            }
+            let _ = run(&conn, "RELEASE job", []);
+            answers.push(answer);
+        }
+        let committed = match in_transaction {
+            true => conn.execute_batch("COMMIT").map_err(|e| e.to_string()),
+            false => Ok(()),
+        };
+        if committed.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for answer in answers {
+            answer(committed.clone());
+        }
+    }
+}
+
+/// Runs one statement, prepared once per connection (parsing is most of a small write's cost).
+fn run(c: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+    c.prepare_cached(sql)?.execute(params)
 }
 
 fn now_ms() -> i64 {
@@ -113,33 +225,38 @@ fn parse_json(s: &str) -> serde_json::Value {
 #[async_trait]
 impl StatusLog for SqliteState {
     async fn append(&self, e: &StatusEntry) -> Result<(), PortError> {
+        let e2 = e.clone();
         self.with(
-            |c| {
-                c.execute(
+            move |c| {
+                run(c,
                     "INSERT INTO status (session, step, name, status, message, details, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![e.session.as_str(), e.step, e.name, e.status.as_str(), e.message, json_col(&e.details), e.at.to_rfc3339()],
+                    params![e2.session.as_str(), e2.step, e2.name, e2.status.as_str(), e2.message, json_col(&e2.details), e2.at.to_rfc3339()],
                 )
                 .map(|_| ())
             },
             "append",
             e.session.as_str(),
         )
+        .await
     }
 
     async fn read(&self, session: &SessionId) -> Result<Vec<StatusEntry>, PortError> {
-        let rows: Vec<(u8, String, String, String, String, String)> = self.with(
-            |c| {
-                let mut st = c.prepare_cached(
-                    "SELECT step, name, status, message, details, at FROM status WHERE session = ?1 ORDER BY at, id",
-                )?;
-                let rows = st.query_map([session.as_str()], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
-                })?;
-                rows.collect()
-            },
-            "read",
-            session.as_str(),
-        )?;
+        let s = session.as_str().to_string();
+        let rows: Vec<(u8, String, String, String, String, String)> = self
+            .with(
+                move |c| {
+                    let mut st = c.prepare_cached(
+                        "SELECT step, name, status, message, details, at FROM status WHERE session = ?1 ORDER BY at, id",
+                    )?;
+                    let rows = st.query_map([s], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+                    })?;
+                    rows.collect()
+                },
+                "read",
+                session.as_str(),
+            )
+            .await?;
         rows.into_iter()
             .map(|(step, name, status, message, details, at)| {
                 Ok(StatusEntry {
@@ -163,11 +280,16 @@ impl StatusLog for SqliteState {
 #[async_trait]
 impl KeyValue for SqliteState {
     async fn get(&self, key: &str) -> Result<Option<serde_json::Value>, PortError> {
-        let v: Option<String> = self.with(
-            |c| c.query_row("SELECT value FROM kv WHERE key = ?1", [key], |r| r.get(0)).optional(),
-            "get",
-            key,
-        )?;
+        let k = key.to_string();
+        let v: Option<String> = self
+            .with(
+                move |c| {
+                    c.prepare_cached("SELECT value FROM kv WHERE key = ?1")?.query_row([k], |r| r.get(0)).optional()
+                },
+                "get",
+                key,
+            )
+            .await?;
         Ok(v.map(|s| parse_json(&s)))
     }
 
@@ -178,215 +300,253 @@ impl KeyValue for SqliteState {
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> Result<bool, PortError> {
+        let (k, v) = (key.to_string(), json_col(value));
         self.with(
-            |c| {
-                c.execute(
+            move |c| {
+                run(
+                    c,
                     "INSERT INTO kv (key, value, expires_at) VALUES (?1, ?2, ?3)
                      ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at
                      WHERE kv.expires_at IS NOT NULL AND kv.expires_at <= ?4",
-                    params![key, json_col(value), expires_at.timestamp(), now.timestamp()],
+                    params![k, v, expires_at.timestamp(), now.timestamp()],
                 )
                 .map(|n| n == 1)
             },
             "insert-unless-live",
             key,
         )
+        .await
     }
 
     async fn put(&self, key: &str, value: &serde_json::Value) -> Result<(), PortError> {
+        let (k, v) = (key.to_string(), json_col(value));
         self.with(
-            |c| {
-                c.execute("INSERT OR REPLACE INTO kv (key, value) VALUES (?1, ?2)", params![key, json_col(value)])
-                    .map(|_| ())
-            },
+            move |c| run(c, "INSERT OR REPLACE INTO kv (key, value) VALUES (?1, ?2)", params![k, v]).map(|_| ()),
             "put",
             key,
         )
+        .await
     }
 
     async fn put_if_absent(&self, key: &str, value: &serde_json::Value) -> Result<bool, PortError> {
+        let (k, v) = (key.to_string(), json_col(value));
         self.with(
-            |c| {
-                c.execute("INSERT OR IGNORE INTO kv (key, value) VALUES (?1, ?2)", params![key, json_col(value)])
-                    .map(|n| n == 1)
-            },
+            move |c| run(c, "INSERT OR IGNORE INTO kv (key, value) VALUES (?1, ?2)", params![k, v]).map(|n| n == 1),
             "put-if-absent",
             key,
         )
+        .await
+    }
+
+    async fn put_if(
+        &self,
+        key: &str,
+        expected: &serde_json::Value,
+        value: &serde_json::Value,
+    ) -> Result<bool, PortError> {
+        let (k, old, new) = (key.to_string(), json_col(expected), json_col(value));
+        self.with(
+            move |c| {
+                run(c, "UPDATE kv SET value = ?3 WHERE key = ?1 AND value = ?2", params![k, old, new]).map(|n| n == 1)
+            },
+            "put-if",
+            key,
+        )
+        .await
     }
 
     async fn delete(&self, key: &str) -> Result<(), PortError> {
-        self.with(|c| c.execute("DELETE FROM kv WHERE key = ?1", [key]).map(|_| ()), "delete", key)
+        let k = key.to_string();
+        self.with(move |c| run(c, "DELETE FROM kv WHERE key = ?1", [k]).map(|_| ()), "delete", key).await
     }
 
     async fn delete_if(&self, key: &str, expected: &serde_json::Value) -> Result<bool, PortError> {
+        let (k, v) = (key.to_string(), json_col(expected));
         self.with(
-            |c| {
-                c.execute("DELETE FROM kv WHERE key = ?1 AND value = ?2", params![key, json_col(expected)])
-                    .map(|n| n == 1)
-            },
+            move |c| run(c, "DELETE FROM kv WHERE key = ?1 AND value = ?2", params![k, v]).map(|n| n == 1),
             "delete-if",
             key,
         )
+        .await
     }
 }
 
 #[async_trait]
 impl Queue for SqliteState {
     async fn send(&self, queue: &str, body: &str) -> Result<(), PortError> {
+        let (q, b) = (queue.to_string(), body.to_string());
         self.with(
-            |c| {
-                c.execute("INSERT INTO queue (queue, body, visible_at) VALUES (?1, ?2, 0)", params![queue, body])
-                    .map(|_| ())
+            move |c| {
+                run(c, "INSERT INTO queue (queue, body, visible_at) VALUES (?1, ?2, 0)", params![q, b]).map(|_| ())
             },
             "send",
             queue,
         )
+        .await
     }
 
     async fn send_in_group(&self, queue: &str, group: &str, dedupe_id: &str, body: &str) -> Result<(), PortError> {
         const WINDOW_MS: i64 = 5 * 60 * 1000;
+        let (q, g, d, b) = (queue.to_string(), group.to_string(), dedupe_id.to_string(), body.to_string());
         self.with(
-            |c| {
+            move |c| {
                 let now = now_ms();
-                let tx = c.transaction()?;
                 // The dedupe window outlives the message, as on SQS: it is kept apart.
-                let fresh = tx.execute(
+                let fresh = run(c,
                     "INSERT INTO queue_dedupe (queue, dedupe_id, sent_at) VALUES (?1, ?2, ?3)
                      ON CONFLICT(queue, dedupe_id) DO UPDATE SET sent_at = excluded.sent_at
                      WHERE queue_dedupe.sent_at <= ?3 - ?4",
-                    params![queue, dedupe_id, now, WINDOW_MS],
+                    params![q, d, now, WINDOW_MS],
                 )? == 1;
                 if fresh {
-                    tx.execute(
+                    run(c,
                         "INSERT INTO queue (queue, body, visible_at, grp, dedupe_id, sent_at) VALUES (?1, ?2, 0, ?3, ?4, ?5)",
-                        params![queue, body, group, dedupe_id, now],
+                        params![q, b, g, d, now],
                     )?;
                 }
-                tx.commit()
+                Ok(())
             },
             "send",
             queue,
         )
+        .await
     }
 
     async fn receive(&self, queue: &str, max: usize, visibility_secs: u32) -> Result<Vec<Delivery>, PortError> {
+        let q = queue.to_string();
         self.with(
-            |c| {
-                let tx = c.transaction()?;
+            move |c| {
                 let now = now_ms();
-                tx.execute(
+                run(c,
                     "INSERT INTO dead_letter (queue, body, receive_count, at)
                      SELECT queue, body, receive_count, ?3 FROM queue WHERE queue = ?1 AND visible_at <= ?2 AND receive_count >= ?4",
-                    params![queue, now, Utc::now().to_rfc3339(), MAX_RECEIVES],
+                    params![q, now, Utc::now().to_rfc3339(), max_receives(&q)],
                 )?;
-                tx.execute("DELETE FROM queue WHERE queue = ?1 AND visible_at <= ?2 AND receive_count >= ?3", params![queue, now, MAX_RECEIVES])?;
+                run(c, "DELETE FROM queue WHERE queue = ?1 AND visible_at <= ?2 AND receive_count >= ?3", params![q, now, max_receives(&q)])?;
                 let picked: Vec<(i64, String, u32)> = {
                     // A group with a message in flight delivers nothing until it is acknowledged.
-                    let mut st = tx.prepare_cached(
+                    let mut st = c.prepare_cached(
                         "SELECT id, body, receive_count FROM queue q WHERE queue = ?1 AND visible_at <= ?2
                            AND (grp IS NULL OR NOT EXISTS (
                                 SELECT 1 FROM queue f WHERE f.queue = q.queue AND f.grp = q.grp AND f.visible_at > ?2))
                          ORDER BY id LIMIT ?3",
                     )?;
-                    let rows = st.query_map(params![queue, now, max as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                    let rows = st.query_map(params![q, now, max as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
                     rows.collect::<rusqlite::Result<_>>()?
                 };
                 let mut out = Vec::with_capacity(picked.len());
                 for (id, body, count) in picked {
                     let receipt = format!("{id}:{}", count + 1);
-                    tx.execute(
+                    run(c,
                         "UPDATE queue SET visible_at = ?2, receive_count = receive_count + 1, receipt = ?3 WHERE id = ?1",
                         params![id, now + i64::from(visibility_secs) * 1000, receipt],
                     )?;
                     out.push(Delivery { receipt, body, receive_count: count + 1 });
                 }
-                tx.commit()?;
                 Ok(out)
             },
             "receive",
             queue,
         )
+        .await
     }
 
     async fn ack(&self, queue: &str, receipt: &str) -> Result<(), PortError> {
+        let (q, r) = (queue.to_string(), receipt.to_string());
         self.with(
-            |c| c.execute("DELETE FROM queue WHERE queue = ?1 AND receipt = ?2", params![queue, receipt]).map(|_| ()),
+            move |c| run(c, "DELETE FROM queue WHERE queue = ?1 AND receipt = ?2", params![q, r]).map(|_| ()),
             "ack",
             queue,
         )
+        .await
     }
 
     async fn send_delayed(&self, queue: &str, body: &str, delay_secs: u32) -> Result<(), PortError> {
         let at = now_ms() + i64::from(delay_secs.min(900)) * 1000;
+        let (q, b) = (queue.to_string(), body.to_string());
         self.with(
-            |c| {
-                c.execute("INSERT INTO queue (queue, body, visible_at) VALUES (?1, ?2, ?3)", params![queue, body, at])
-                    .map(|_| ())
+            move |c| {
+                run(c, "INSERT INTO queue (queue, body, visible_at) VALUES (?1, ?2, ?3)", params![q, b, at]).map(|_| ())
             },
             "send",
             queue,
         )
+        .await
     }
 
     async fn retry_later(&self, queue: &str, receipt: &str, delay_secs: u32) -> Result<(), PortError> {
         let at = now_ms() + i64::from(delay_secs.min(12 * 3600)) * 1000;
+        let (q, r) = (queue.to_string(), receipt.to_string());
         self.with(
-            |c| {
-                c.execute(
-                    "UPDATE queue SET visible_at = ?3 WHERE queue = ?1 AND receipt = ?2",
-                    params![queue, receipt, at],
-                )
-                .map(|_| ())
+            move |c| {
+                run(c, "UPDATE queue SET visible_at = ?3 WHERE queue = ?1 AND receipt = ?2", params![q, r, at])
+                    .map(|_| ())
             },
             "retry",
             queue,
         )
+        .await
     }
 
     async fn depth(&self, queue: &str) -> Result<QueueDepth, PortError> {
+        let q = queue.to_string();
         self.with(
-            |c| {
+            move |c| {
                 c.query_row(
                     "SELECT COUNT(*) FILTER (WHERE visible_at <= ?2), COUNT(*) FILTER (WHERE visible_at > ?2)
                      FROM queue WHERE queue = ?1",
-                    params![queue, now_ms()],
+                    params![q, now_ms()],
                     |r| Ok(QueueDepth { visible: r.get::<_, i64>(0)? as u64, not_visible: r.get::<_, i64>(1)? as u64 }),
                 )
             },
             "depth",
             queue,
         )
+        .await
     }
 }
 
 #[async_trait]
 impl AuditLog for SqliteState {
     async fn record(&self, e: &AuditEntry) -> Result<(), PortError> {
+        let e2 = e.clone();
         self.with(
-            |c| {
-                c.execute(
+            move |c| {
+                run(
+                    c,
                     "INSERT INTO audit (at, who, action, target, before, after) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![e.at.to_rfc3339(), e.who, e.action, e.target, json_col(&e.before), json_col(&e.after)],
+                    params![
+                        e2.at.to_rfc3339(),
+                        e2.who,
+                        e2.action,
+                        e2.target,
+                        json_col(&e2.before),
+                        json_col(&e2.after)
+                    ],
                 )
                 .map(|_| ())
             },
             "audit",
             &e.target,
         )
+        .await
     }
 
     async fn list(&self, target: &str) -> Result<Vec<AuditEntry>, PortError> {
-        let rows: Vec<(String, String, String, String, String)> = self.with(
-            |c| {
-                let mut st =
-                    c.prepare_cached("SELECT at, who, action, before, after FROM audit WHERE target = ?1 ORDER BY id")?;
-                let rows = st.query_map([target], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
-                rows.collect()
-            },
-            "audit-list",
-            target,
-        )?;
+        let t = target.to_string();
+        let rows: Vec<(String, String, String, String, String)> = self
+            .with(
+                move |c| {
+                    let mut st = c.prepare_cached(
+                        "SELECT at, who, action, before, after FROM audit WHERE target = ?1 ORDER BY id",
+                    )?;
+                    let rows = st.query_map([t], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
+                    rows.collect()
+                },
+                "audit-list",
+                target,
+            )
+            .await?;
         rows.into_iter()
             .map(|(at, who, action, before, after)| {
                 Ok(AuditEntry {
