@@ -9,7 +9,7 @@ use serde_json::json;
 use super::processor::{
     attempts_key, DeadLetter, Message, CLASS_QUEUES, DEAD_PREFIX, DISCARDED_PREFIX, QUEUES, RAW_PREFIX,
 };
-use super::receiver::{fifo_id, record_key};
+use super::receiver::fifo_id;
 use super::WebhookSource;
 use crate::ports::{AuditEntry, PortError, Ports, QueueDepth};
 
@@ -172,21 +172,15 @@ pub async fn replay(ports: &Ports, source: WebhookSource, since: DateTime<Utc>, 
             let Ok(accepted) = serde_json::from_value::<super::receipt::Accepted>(v["accepted"].clone()) else {
                 continue;
             };
-            // A new record for the replayed delivery (the original's may have expired).
             let replay_key = format!("replay:{}:{key}", now.timestamp_millis());
-            let rec = json!({ "delivery": v["delivery"], "accepted": accepted, "queued": true, "replay_of": key });
-            ports
-                .kv
-                .insert_unless_live(
-                    &record_key(&replay_key),
-                    &rec,
-                    now,
-                    now + chrono::Duration::days(super::receiver::DEDUPE_TTL_DAYS),
-                )
-                .await?;
             let mut a = accepted.clone();
             a.dedupe_key = replay_key.clone();
-            let msg = Message::Webhook { dedupe_key: replay_key.clone(), accepted: a.clone() };
+            // The delivery travels in the message: a replay needs no record of its own.
+            let msg = Message::Webhook {
+                dedupe_key: replay_key.clone(),
+                accepted: a.clone(),
+                delivery: Some(v["delivery"].clone()),
+            };
             let queue = super::processor::class_queue(a.priority);
             ports.queue.send_in_group(queue, &fifo_id(&a.entity), &fifo_id(&replay_key), &msg.encode()).await?;
             n += 1;

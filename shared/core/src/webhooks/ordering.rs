@@ -42,8 +42,8 @@ pub struct EntityProgress {
     /// Event ids applied so far (an event is applied once, whatever its delivery id).
     pub applied_ids: BTreeSet<String>,
     pub parked: Vec<Parked>,
-    /// The event whose effects are being applied: if the processor stops before recording it as
-    /// applied, the next attempt checks the store for effects already made.
+    /// Written by earlier versions before an event's effects (now a message's receive count
+    /// tells a later attempt to check the store for effects already made); still honoured.
     #[serde(default)]
     pub pending: Option<String>,
     #[serde(default)]

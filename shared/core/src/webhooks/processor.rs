@@ -4,14 +4,14 @@
 //!
 //! Queues, by the WMS's priority classes (the local worker drains them in this order; on AWS each
 //! has its own event source): order lifecycle, stock, shipments, inbounds. Stock events update a
-//! per-SKU record ([`SkuStock`]) and mark the SKU for the stock pusher, which sets the latest
-//! quantities in batches of up to 100 per call. A parked event also sends a delayed check: past
+//! per-SKU record ([`SkuStock`]) and queue one push per SKU while none is queued; the stock
+//! pusher sets the latest quantities in batches of up to 100 per call. A parked event also sends a delayed check: past
 //! the deadlock timeout the entity is read from the WMS API and reconciled from that.
 //!
 //! Exactly once: an event's id is recorded as applied in its entity's progress after its effects;
-//! before them, the event is recorded as pending, so an attempt after a crash or a timeout looks
-//! for the note it may already have added (each note carries the event id) instead of adding it
-//! again. Status and stock writes are absolute, so repeating them changes nothing.
+//! a message received more than once (after a failure, a crash or a timeout) looks for the note
+//! it may already have added (each note carries the event id) instead of adding it again.
+//! Status and stock writes are absolute, so repeating them changes nothing.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -73,8 +73,15 @@ pub fn class_queue(priority: u8) -> &'static str {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Message {
-    /// A verified delivery; its raw body is in the dedupe record.
-    Webhook { dedupe_key: String, accepted: Accepted },
+    /// A verified delivery. The raw delivery (source, time, body, headers) travels with it, so
+    /// processing reads no record; messages without it (sent by earlier versions) take it from
+    /// the dedupe record.
+    Webhook {
+        dedupe_key: String,
+        accepted: Accepted,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        delivery: Option<serde_json::Value>,
+    },
     /// A stock fact applied in the SKU's group: a quantity received by a completed inbound
     /// (relative), or the WMS's stock read by the backup sync (absolute). `id` identifies it
     /// whatever path brought it.
@@ -242,8 +249,11 @@ pub fn stock_key(sku: &str) -> String {
     format!("webhook/stock/{sku}")
 }
 
-fn pushed_key(sku: &str) -> String {
-    format!("webhook/stock-pushed/{sku}")
+/// Compare-and-set attempts on a stock record before the message is retried later.
+const CAS_TRIES: usize = 8;
+
+fn stock_contended(sku: &str) -> PortError {
+    PortError::backend("compare-and-set", stock_key(sku), "the stock record kept changing")
 }
 
 pub fn attempts_key(id: &str) -> String {
@@ -389,8 +399,8 @@ impl Processor {
         archive: &mut Vec<serde_json::Value>,
     ) -> Result<Step, PortError> {
         match msg {
-            Message::Webhook { dedupe_key, accepted } => {
-                self.webhook(queue, d, msg, dedupe_key, accepted, archive).await
+            Message::Webhook { dedupe_key, accepted, delivery } => {
+                self.webhook(queue, d, msg, dedupe_key, accepted, delivery.as_ref(), archive).await
             }
             Message::Stock { sku, id, occurred_at, quantity, absolute } => {
                 let (kind, fact) = match absolute {
@@ -404,6 +414,7 @@ impl Processor {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn webhook(
         &self,
         queue: &str,
@@ -411,12 +422,16 @@ impl Processor {
         msg: &Message,
         dedupe_key: &str,
         accepted: &Accepted,
+        delivery: Option<&serde_json::Value>,
         archive: &mut Vec<serde_json::Value>,
     ) -> Result<Step, PortError> {
-        let record = self.ports.kv.get(&record_key(dedupe_key)).await?;
-        let body = record.as_ref().and_then(stored_body);
-        if let Some(r) = record {
-            archive.push(json!({ "dedupe_key": dedupe_key, "accepted": accepted, "delivery": r["delivery"] }));
+        let delivery = match delivery {
+            Some(d) => Some(d.clone()),
+            None => self.ports.kv.get(&record_key(dedupe_key)).await?.map(|r| r["delivery"].clone()),
+        };
+        let body = delivery.as_ref().and_then(stored_body);
+        if let Some(delivery) = delivery {
+            archive.push(json!({ "dedupe_key": dedupe_key, "accepted": accepted, "delivery": delivery }));
         }
         let Some(body) = body else {
             let reason = "the delivery record expired before the event was processed".to_string();
@@ -488,11 +503,10 @@ impl Processor {
                 Ok(Step::Done)
             }
             Decision::Apply => {
-                let recovering = progress.pending.as_deref() == Some(event.id.as_str());
-                if !recovering {
-                    progress.pending = Some(event.id.clone());
-                    self.save_progress(&key, &progress).await?;
-                }
+                // A message received before may have had its effects applied and then failed
+                // (or crashed) before they were recorded: its notes are looked for before they
+                // are added. A first receipt needs no such look, and no write ahead of it.
+                let recovering = d.receive_count > 1 || progress.pending.as_deref() == Some(event.id.as_str());
                 if let Err(e) = self.effects(event, recovering).await {
                     return self.failed(queue, d, msg, kind.name(), e).await;
                 }
@@ -599,40 +613,80 @@ impl Processor {
         at: DateTime<Utc>,
         fact: StockFact,
     ) -> Result<Step, PortError> {
-        let key = stock_key(sku);
-        let mut stock = match self.ports.kv.get(&key).await?.and_then(|v| serde_json::from_value::<SkuStock>(v).ok()) {
-            Some(s) => s,
-            None => match fact {
-                StockFact::Absolute(_) => SkuStock::new(0),
-                StockFact::Delta(_) => match self.store.stock_of(sku).await {
-                    Ok(Some(s)) => SkuStock::new(s),
-                    Ok(None) => {
-                        let reason = format!("SKU {sku} is not in the store");
-                        return self.give_up(queue, d, msg, reason, vec![]).await;
-                    }
-                    Err(e) => return self.failed(queue, d, msg, event_type, e).await,
+        for _ in 0..CAS_TRIES {
+            let (stored, mut stock) = match self.load_stock(sku).await? {
+                Some((v, s)) => (Some(v), s),
+                None => match fact {
+                    StockFact::Absolute(_) => (None, SkuStock::new(0)),
+                    StockFact::Delta(_) => match self.store.stock_of(sku).await {
+                        Ok(Some(s)) => (None, SkuStock::new(s)),
+                        Ok(None) => {
+                            let reason = format!("SKU {sku} is not in the store");
+                            return self.give_up(queue, d, msg, reason, vec![]).await;
+                        }
+                        Err(e) => return self.failed(queue, d, msg, event_type, e).await,
+                    },
                 },
-            },
-        };
-        stock.apply(event_id, at, fact);
-        let value = stock.value();
-        let v = serde_json::to_value(&stock).map_err(|e| PortError::backend("encode", &key, e))?;
-        self.ports.kv.put(&key, &v).await?;
-        self.mark_for_push(sku, value).await?;
-        match msg {
-            Message::Webhook { .. } => bump(&self.stats.applied, 1),
-            _ => bump(&self.stats.received_lines, 1),
+            };
+            stock.apply(event_id, at, fact);
+            if self.store_stock(sku, stored.as_ref(), stock).await? {
+                match msg {
+                    Message::Webhook { .. } => bump(&self.stats.applied, 1),
+                    _ => bump(&self.stats.received_lines, 1),
+                }
+                return Ok(Step::Done);
+            }
         }
-        Ok(Step::Done)
+        Err(stock_contended(sku))
     }
 
-    /// Queues a SKU for the pusher unless the store already has `value`.
-    pub(crate) async fn mark_for_push(&self, sku: &str, value: i64) -> Result<(), PortError> {
-        let pushed = self.ports.kv.get(&pushed_key(sku)).await?.and_then(|v| v.as_i64());
-        if pushed != Some(value) {
+    /// A SKU's stock record, with its stored form for a compare-and-set.
+    async fn load_stock(&self, sku: &str) -> Result<Option<(serde_json::Value, SkuStock)>, PortError> {
+        let Some(v) = self.ports.kv.get(&stock_key(sku)).await? else { return Ok(None) };
+        let s = serde_json::from_value::<SkuStock>(v.clone()).map_err(|e| PortError::backend("decode", sku, e))?;
+        Ok(Some((v, s)))
+    }
+
+    /// Writes `stock` in place of `stored` (`None`: no record yet), queueing a push first when
+    /// the value changed and none is queued. Returns false when another writer changed the
+    /// record in between (re-read and apply again). The pusher and the SKU's group write the
+    /// same record, so every write is a compare-and-set; a push sent for a write that then
+    /// lost is harmless (it pushes the current value).
+    async fn store_stock(
+        &self,
+        sku: &str,
+        stored: Option<&serde_json::Value>,
+        mut stock: SkuStock,
+    ) -> Result<bool, PortError> {
+        let key = stock_key(sku);
+        if stock.claim_push() {
             self.ports.queue.send(STOCK_PUSH, &json!({ "sku": sku }).to_string()).await?;
         }
-        Ok(())
+        let v = serde_json::to_value(&stock).map_err(|e| PortError::backend("encode", &key, e))?;
+        match stored {
+            Some(old) => self.ports.kv.put_if(&key, old, &v).await,
+            None => self.ports.kv.put_if_absent(&key, &v).await,
+        }
+    }
+
+    /// Records what became of a SKU's queued push (`Some(value)` given to the store, `None`
+    /// refused), starting from the record read before the push; queues the next push when the
+    /// stock moved on meanwhile.
+    async fn finish_push(
+        &self,
+        sku: &str,
+        mut record: Option<(serde_json::Value, SkuStock)>,
+        outcome: Option<i64>,
+    ) -> Result<(), PortError> {
+        for _ in 0..CAS_TRIES {
+            let Some((stored, mut stock)) = record.take() else { return Ok(()) };
+            stock.push_done(outcome);
+            if self.store_stock(sku, Some(&stored), stock).await? {
+                return Ok(());
+            }
+            record = self.load_stock(sku).await?;
+        }
+        Err(stock_contended(sku))
     }
 
     async fn push_stock(&self, batch: &[Delivery]) -> Result<BatchResult, PortError> {
@@ -651,11 +705,11 @@ impl Processor {
             }
         }
         let mut items = Vec::with_capacity(by_sku.len());
+        let mut records = BTreeMap::new();
         for sku in by_sku.keys() {
-            if let Some(s) =
-                self.ports.kv.get(&stock_key(sku)).await?.and_then(|v| serde_json::from_value::<SkuStock>(v).ok())
-            {
+            if let Some((stored, s)) = self.load_stock(sku).await? {
                 items.push((sku.clone(), s.value()));
+                records.insert(sku.clone(), (stored, s));
             }
         }
         match self.store.set_stocks(&items).await {
@@ -676,31 +730,17 @@ impl Processor {
                 let refused: BTreeMap<&str, &str> =
                     report.refused.iter().map(|(s, r)| (s.as_str(), r.as_str())).collect();
                 for (sku, value) in &items {
-                    if let Some(reason) = refused.get(sku.as_str()) {
-                        let body = json!({ "sku": sku, "quantity": value }).to_string();
-                        let id = format!("stock-push:{sku}");
-                        self.dead_letter(
-                            STOCK_PUSH,
-                            &id,
-                            None,
-                            &body,
-                            format!("the store refused stock {value} for {sku}: {reason}"),
-                            vec![],
-                        )
-                        .await?;
-                        continue;
-                    }
-                    self.ports.kv.put(&pushed_key(sku), &json!(value)).await?;
-                    // A stock event applied while this push was under way is pushed next.
-                    let now = self
-                        .ports
-                        .kv
-                        .get(&stock_key(sku))
-                        .await?
-                        .and_then(|v| serde_json::from_value::<SkuStock>(v).ok());
-                    if let Some(s) = now.filter(|s| s.value() != *value) {
-                        self.mark_for_push(sku, s.value()).await?;
-                    }
+                    let outcome = match refused.get(sku.as_str()) {
+                        Some(reason) => {
+                            let body = json!({ "sku": sku, "quantity": value }).to_string();
+                            let id = format!("stock-push:{sku}");
+                            let why = format!("the store refused stock {value} for {sku}: {reason}");
+                            self.dead_letter(STOCK_PUSH, &id, None, &body, why, vec![]).await?;
+                            None
+                        }
+                        None => Some(*value),
+                    };
+                    self.finish_push(sku, records.remove(sku), outcome).await?;
                 }
                 result.done.extend(by_sku.values().flatten().map(|d| d.receipt.clone()));
             }

@@ -17,6 +17,10 @@ use crate::ports::{PortError, Ports};
 /// How long a delivery id is remembered.
 pub const DEDUPE_TTL_DAYS: i64 = 7;
 
+/// Bodies up to this size travel in the queue message (SQS bills each 64 KB of a message as
+/// one request); larger ones are read from the dedupe record by the processor.
+pub const INLINE_BODY_MAX: usize = 48 * 1024;
+
 /// What the sender is answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
@@ -107,28 +111,60 @@ impl Receiver {
                 Ok(Reply::DeadLettered(reason))
             }
             Receipt::Event(accepted) => {
+                // A body small enough to travel in the queue message is queued before its
+                // record is written: a crash in between leaves no record, and the sender's
+                // retry queues it again (the FIFO dedupe id, then the processor's per-event
+                // record, keep that harmless). One write per first delivery and one read per
+                // duplicate: the cheapest order that loses nothing. A larger body is recorded
+                // first (the processor reads it from the record), marked queued after.
                 let key = record_key(&accepted.dedupe_key);
                 let expires = now + Duration::days(DEDUPE_TTL_DAYS);
-                let rec = json!({ "delivery": raw, "accepted": accepted, "queued": false });
-                if !self.ports.kv.insert_unless_live(&key, &rec, now, expires).await? {
-                    // A delivery recorded but not yet queued (a crash between the two) is queued
-                    // now; the FIFO dedupe id keeps a double send harmless.
-                    let queued = self.ports.kv.get(&key).await?.and_then(|r| r["queued"].as_bool()).unwrap_or(true);
-                    if queued {
+                let inline = raw["body"].as_str().is_some_and(|b| b.len() <= INLINE_BODY_MAX);
+                if let Some(rec) = self.ports.kv.get(&key).await? {
+                    let live = rec["delivery"]["received_at"]
+                        .as_str()
+                        .and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok())
+                        .is_none_or(|at| at + Duration::days(DEDUPE_TTL_DAYS) > now);
+                    if live && rec["queued"] != json!(false) {
                         return Ok(Reply::Duplicate);
                     }
+                    if live {
+                        // Recorded, then a crash before it was queued: queue it now.
+                        self.queue_recorded(&accepted, &key, rec).await?;
+                        return Ok(Reply::Accepted);
+                    }
                 }
-                self.enqueue(&accepted).await?;
-                let mut done = rec;
-                done["queued"] = json!(true);
-                self.ports.kv.put(&key, &done).await?;
+                if inline {
+                    self.enqueue(&accepted, Some(&raw)).await?;
+                    let rec = json!({ "delivery": raw, "accepted": accepted });
+                    if !self.ports.kv.insert_unless_live(&key, &rec, now, expires).await? {
+                        // The same delivery, concurrently: its twin is recorded, and the FIFO
+                        // dedupe id made this send a no-op.
+                        return Ok(Reply::Duplicate);
+                    }
+                } else {
+                    let rec = json!({ "delivery": raw, "accepted": accepted, "queued": false });
+                    if !self.ports.kv.insert_unless_live(&key, &rec, now, expires).await? {
+                        return Ok(Reply::Duplicate);
+                    }
+                    self.queue_recorded(&accepted, &key, rec).await?;
+                }
                 Ok(Reply::Accepted)
             }
         }
     }
 
-    async fn enqueue(&self, a: &Accepted) -> Result<(), PortError> {
-        let msg = Message::Webhook { dedupe_key: a.dedupe_key.clone(), accepted: a.clone() };
+    /// Queues a recorded delivery (the processor reads its body from the record) and marks
+    /// the record queued.
+    async fn queue_recorded(&self, a: &Accepted, key: &str, mut rec: serde_json::Value) -> Result<(), PortError> {
+        self.enqueue(a, None).await?;
+        rec["queued"] = json!(true);
+        self.ports.kv.put(key, &rec).await
+    }
+
+    async fn enqueue(&self, a: &Accepted, delivery: Option<&serde_json::Value>) -> Result<(), PortError> {
+        let msg =
+            Message::Webhook { dedupe_key: a.dedupe_key.clone(), accepted: a.clone(), delivery: delivery.cloned() };
         let queue = class_queue(a.priority);
         self.ports.queue.send_in_group(queue, &fifo_id(&a.entity), &fifo_id(&a.dedupe_key), &msg.encode()).await
     }

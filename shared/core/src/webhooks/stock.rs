@@ -28,6 +28,12 @@ pub struct SkuStock {
     /// Relative events after the absolute one (all of them while there is none), by time and id.
     #[serde(with = "delta_list")]
     deltas: BTreeMap<(DateTime<Utc>, String), i64>,
+    /// The value last pushed to the store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pushed: Option<i64>,
+    /// A push of this SKU is queued: further changes ride on it instead of queueing another.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    push_queued: bool,
 }
 
 /// JSON maps need string keys: the deltas are stored as a list of `[time, id, delta]`.
@@ -62,7 +68,25 @@ pub enum Applied {
 impl SkuStock {
     /// A SKU first seen while the store had `store_stock`.
     pub fn new(store_stock: i64) -> Self {
-        Self { absolute: None, store_base: store_stock, deltas: BTreeMap::new() }
+        Self { absolute: None, store_base: store_stock, deltas: BTreeMap::new(), pushed: None, push_queued: false }
+    }
+
+    /// Whether a push must be queued now: the value differs from what the store was last
+    /// given and no push is queued yet (then one is, from here on).
+    pub fn claim_push(&mut self) -> bool {
+        if self.push_queued || self.pushed == Some(self.value()) {
+            return false;
+        }
+        self.push_queued = true;
+        true
+    }
+
+    /// The store was given `value` (or refused it: `None`); the queued push is done with.
+    pub fn push_done(&mut self, value: Option<i64>) {
+        if value.is_some() {
+            self.pushed = value;
+        }
+        self.push_queued = false;
     }
 
     /// The stock to publish.
@@ -125,6 +149,29 @@ mod tests {
         assert_eq!(s.apply("f", t(25), StockFact::Absolute(10)), Applied::Changed(15), "later deltas stay on top");
         let stored = serde_json::to_value(&s).unwrap();
         assert_eq!(serde_json::from_value::<SkuStock>(stored).unwrap(), s, "it round-trips through JSON");
+    }
+
+    #[test]
+    fn one_push_is_queued_at_a_time_and_only_for_a_change() {
+        let mut s = SkuStock::new(7);
+        assert!(s.claim_push(), "never pushed: push");
+        assert!(!s.claim_push(), "a push is queued: the next change rides on it");
+        s.apply("a", t(1), StockFact::Delta(2));
+        assert!(!s.claim_push());
+        s.push_done(Some(9));
+        assert!(!s.claim_push(), "the store has the value");
+        s.apply("b", t(2), StockFact::Delta(-1));
+        assert!(s.claim_push(), "changed since the push");
+        s.push_done(None);
+        assert!(s.claim_push(), "a refused push leaves the change to push");
+        let stored = serde_json::to_value(&s).unwrap();
+        assert_eq!(serde_json::from_value::<SkuStock>(stored).unwrap(), s);
+        let old = serde_json::json!({ "absolute": null, "store_base": 3, "deltas": [] });
+        assert_eq!(
+            serde_json::from_value::<SkuStock>(old).unwrap(),
+            SkuStock::new(3),
+            "records of earlier versions read"
+        );
     }
 
     /// The truth from the sorted log: the latest absolute plus the deltas after it.
