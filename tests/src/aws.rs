@@ -66,6 +66,10 @@ impl Stack {
             assert_eq!(*queue, q2);
             vars.insert(var, self.output(&format!("{lp}QueueUrl")));
         }
+        for (queue, var) in env::WEBHOOK_QUEUE_URLS {
+            let logical: String = queue.split('-').map(|w| w[..1].to_uppercase() + &w[1..]).collect();
+            vars.insert(var, self.output(&format!("{logical}QueueUrl")));
+        }
         Resources::from_lookup(|k| vars.get(k).cloned()).expect("every resource is in the outputs")
     }
 }

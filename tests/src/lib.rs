@@ -2,6 +2,7 @@
 //! scenario suite that runs on every backend.
 
 pub mod aws;
+pub mod cost;
 pub mod fixtures;
 pub mod moto;
 pub mod scenarios;

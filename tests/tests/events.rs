@@ -35,11 +35,14 @@ fn there_is_a_sample_for_every_trigger() {
         names,
         [
             "http-get-session.json",
+            "http-post-webhook-function-url.json",
+            "http-post-webhook-wms.json",
             "http-retry-step.json",
             "s3-put-comax-products.json",
             "s3-put-web-products.json",
             "schedule-daily.json",
-            "sqs-step-command.json"
+            "sqs-step-command.json",
+            "sqs-webhook-fifo.json"
         ]
     );
 }
