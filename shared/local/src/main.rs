@@ -127,6 +127,14 @@ enum WebhooksCmd {
         duplicate_share: f64,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Hold each delivery back by up to this many milliseconds (at random), as a slow
+        /// sender does.
+        #[arg(long, default_value_t = 0)]
+        max_delay_ms: u64,
+        /// Write the signed deliveries to FILE instead of sending them, one a line:
+        /// `delivery id <TAB> event <TAB> signature <TAB> body` (for load tools: bench/webhooks.sh).
+        #[arg(long)]
+        emit: Option<PathBuf>,
     },
 }
 
@@ -315,12 +323,18 @@ async fn webhooks(local: &Local, cmd: WebhooksCmd) -> anyhow::Result<()> {
             let r = platforms.processor(local)?.run_job(&job).await?;
             println!("{}: {} items, {} failed", r.job, r.items, r.failed);
         }
-        WebhooksCmd::Storm { url, events, entities, duplicate_share, seed } => {
+        WebhooksCmd::Storm { url, events, entities, duplicate_share, seed, max_delay_ms, emit } => {
+            use storesync_local::simulate::{emit_storm, send_storm, StormArgs};
             let secret = std::env::var("STORESYNC_WMS_SECRET").unwrap_or_else(|_| SIM_WMS_SECRET.into());
-            let r =
-                storesync_local::simulate::send_storm(&url, secret.as_bytes(), events, entities, duplicate_share, seed)
-                    .await?;
-            println!("{r}");
+            let args = StormArgs { events, entities, duplicate_share, seed, max_delay_ms };
+            match emit {
+                Some(path) => {
+                    let n = emit_storm(&path, secret.as_bytes(), &args)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    println!("wrote {n} deliveries to {}", path.display());
+                }
+                None => println!("{}", send_storm(&url, secret.as_bytes(), &args).await?),
+            }
         }
     }
     Ok(())

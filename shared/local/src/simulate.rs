@@ -101,23 +101,52 @@ impl std::fmt::Display for StormReport {
     }
 }
 
-/// Sends a storm of signed WMS deliveries (HMAC scheme) to `url`, 16 at a time.
-pub async fn send_storm(
-    url: &str,
-    secret: &[u8],
-    events: usize,
-    entities: usize,
-    duplicate_share: f64,
-    seed: u64,
-) -> Result<StormReport, LocalError> {
-    let deliveries = storm(&StormConfig {
-        entities: entities.min(SIM_ENTITIES),
-        events,
-        duplicate_share,
+/// What storm to make.
+#[derive(Debug, Clone)]
+pub struct StormArgs {
+    pub events: usize,
+    pub entities: usize,
+    pub duplicate_share: f64,
+    pub seed: u64,
+    /// Each delivery is held back by up to this many milliseconds.
+    pub max_delay_ms: u64,
+}
+
+fn deliveries(args: &StormArgs, entity_cap: usize) -> Vec<storesync_platforms::wms::storm::Delivery> {
+    storm(&StormConfig {
+        entities: args.entities.min(entity_cap),
+        events: args.events,
+        duplicate_share: args.duplicate_share,
         shuffle_window_secs: 60,
-        seed,
+        seed: args.seed,
         start: chrono::Utc::now(),
-    });
+    })
+}
+
+/// Writes a storm's signed deliveries to `path`, one a line (`id \t event \t signature \t
+/// body`; the compact JSON body holds no tab or newline), for load tools to replay.
+pub fn emit_storm(path: &std::path::Path, secret: &[u8], args: &StormArgs) -> std::io::Result<usize> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let all = deliveries(args, usize::MAX);
+    for d in &all {
+        let sig = storesync_core::webhooks::signature::sign_base64(secret, &d.body);
+        out.write_all(format!("{}\t{}\t{sig}\t", d.delivery_id, d.event_type).as_bytes())?;
+        out.write_all(&d.body)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(all.len())
+}
+
+/// Sends a storm of signed WMS deliveries (HMAC scheme) to `url`, 16 at a time, each after a
+/// random delay of up to `max_delay_ms`.
+pub async fn send_storm(url: &str, secret: &[u8], args: &StormArgs) -> Result<StormReport, LocalError> {
+    let deliveries = deliveries(args, SIM_ENTITIES);
+    let mut rng = {
+        use rand::SeedableRng;
+        rand::rngs::StdRng::seed_from_u64(args.seed)
+    };
     let client = reqwest::Client::new();
     let gate = Arc::new(tokio::sync::Semaphore::new(16));
     let mut tasks = tokio::task::JoinSet::new();
@@ -125,8 +154,13 @@ pub async fn send_storm(
     for d in deliveries {
         let (client, url, gate) = (client.clone(), url.to_string(), gate.clone());
         let headers = d.headers(secret);
+        let delay = match args.max_delay_ms {
+            0 => 0,
+            max => rand::RngExt::random_range(&mut rng, 0..=max),
+        };
         tasks.spawn(async move {
             let _permit = gate.acquire_owned().await;
+            tokio::time::sleep(Duration::from_millis(delay)).await;
             let mut req = client.post(url).body(d.body);
             for (k, v) in headers {
                 req = req.header(k, v);

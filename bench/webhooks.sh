@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Receipt throughput, side by side in one run (docs/PERFORMANCE.md): `storesync serve` (verify,
+# SQLite dedupe, durable enqueue) and a bare axum handler answering 200, both loaded by wrk with
+# the same signed WMS deliveries from the same machine.
+# usage: bash bench/webhooks.sh [SECONDS] [CONNECTIONS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${1:-20}
+CONNS=${2:-32}
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+cargo build --release -q -p storesync-local --bin storesync --example bare_axum
+BIN=target/release/storesync
+BARE=target/release/examples/bare_axum
+WORK=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+export STORESYNC_WMS_SECRET=bench-secret STORESYNC_WMS_SIGNATURE=hmac
+# More unique deliveries than a run can send: every request is a first delivery.
+"$BIN" --state "$WORK/gen" webhooks storm --events 400000 --entities 100000 --duplicate-share 0 --emit "$WORK/deliveries.tsv" >/dev/null
+echo "deliveries: $(wc -l <"$WORK/deliveries.tsv") lines, $(du -h "$WORK/deliveries.tsv" | cut -f1)"
+
+wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
+
+run() { # name port
+  echo "== $1"
+  wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -s bench/wrk_webhooks.lua "http://127.0.0.1:$2/webhooks/wms" -- "$WORK/deliveries.tsv" | tee "$WORK/$1.out" | grep -E 'RESULT|Non-2xx' || true
+}
+
+"$BIN" --state "$WORK/state" serve --addr 127.0.0.1:18080 >"$WORK/serve.log" 2>&1 &
+wait_port 18080
+run storesync 18080
+queued=$("$BIN" --state "$WORK/state" webhooks status | tee "$WORK/status.txt" | awk '/webhooks-/{s+=$2} END{print s+0}')
+echo "queued after the run: $queued"
+cat "$WORK/status.txt"
+kill %1; wait %1 2>/dev/null || true
+
+"$BARE" 127.0.0.1:18081 2>/dev/null &
+wait_port 18081
+run bare-axum 18081
+
+s=$(grep -o 'rps=[0-9]*' "$WORK/storesync.out" | cut -d= -f2)
+b=$(grep -o 'rps=[0-9]*' "$WORK/bare-axum.out" | cut -d= -f2)
+python3 -c "print(f'storesync / bare axum = {$s}/{$b} = {$s/$b:.2f}x')"
