@@ -1,5 +1,5 @@
 # storesync: `make test` installs what the tests need, then runs every test.
-.PHONY: test deps lint demo bench sizes
+.PHONY: test deps lint demo bench bench-webhooks sizes
 
 PIP ?= python3 -m pip
 
@@ -21,6 +21,11 @@ demo:
 
 bench:
 	bash bench/run.sh
+
+bench-webhooks:
+	cargo bench -p storesync-core --bench webhook_receipt
+	cargo bench -p storesync-tests --bench stock_backlog
+	bash bench/webhooks.sh
 
 sizes:
 	bash bench/sizes.sh

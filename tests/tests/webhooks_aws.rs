@@ -151,7 +151,7 @@ async fn a_storm_on_moto_ends_in_the_truth_and_is_priced() {
     let app = webhook_app(workflow, receiver);
 
     let sims = start_sims(Duration::from_millis(250)).await;
-    let events: usize = std::env::var("MOTO_STORM_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+    let events: usize = std::env::var("MOTO_STORM_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
     let deliveries = storm(&StormConfig {
         entities: 150,
         events,

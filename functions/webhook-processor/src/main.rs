@@ -23,7 +23,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let timeout = Duration::from_secs(10);
     let store = WooClient::new(&need(ENV_WOO_URL)?, &need(ENV_WOO_KEY)?, &need(ENV_WOO_SECRET)?, timeout)?;
     let wms = WmsClient::new(&need(ENV_WMS_URL)?, &need(ENV_WMS_KEY)?, timeout)?;
-    let processor = Arc::new(Processor::new(edge.workflow.ports().clone(), Arc::new(store), Arc::new(wms)));
+    let mut processor = Processor::new(edge.workflow.ports().clone(), Arc::new(store), Arc::new(wms));
+    processor.configure(&get)?;
+    let processor = Arc::new(processor);
     let urls = Arc::new(edge.resources.queue_urls.clone());
     lambda_runtime::run(lambda_runtime::service_fn(move |ev: lambda_runtime::LambdaEvent<serde_json::Value>| {
         let (processor, urls) = (processor.clone(), urls.clone());

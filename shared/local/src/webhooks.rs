@@ -69,7 +69,9 @@ impl PlatformConfig {
         let cfg = |e: reqwest::Error| LocalError::Config(format!("HTTP client: {e}"));
         let store = WooClient::new(&self.woo_url, &self.woo_key, &self.woo_secret, self.timeout).map_err(cfg)?;
         let wms = WmsClient::new(&self.wms_url, &self.wms_key, self.timeout).map_err(cfg)?;
-        Ok(Processor::new(local.workflow.ports().clone(), Arc::new(store), Arc::new(wms)))
+        let mut processor = Processor::new(local.workflow.ports().clone(), Arc::new(store), Arc::new(wms));
+        processor.configure(|k| std::env::var(k).ok()).map_err(LocalError::Config)?;
+        Ok(processor)
     }
 }
 

@@ -139,3 +139,32 @@ fn token_prints_a_jwt() {
     let o = storesync(&tmp.path().join("state"), &["token", "--role", "admin"]);
     assert_eq!(text(&o.stderr), "error: --role \"admin\": use operator or viewer\n");
 }
+
+#[test]
+fn a_storm_can_be_written_for_load_tools() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("storm.tsv");
+    let out = Command::new(env!("CARGO_BIN_EXE_storesync"))
+        .arg("--state")
+        .arg(dir.path().join("state"))
+        .args(["webhooks", "storm", "--events", "60", "--entities", "12", "--duplicate-share", "0.5", "--emit"])
+        .arg(&file)
+        .env("STORESYNC_WMS_SECRET", "emit-secret")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<String> = std::fs::read_to_string(&file).unwrap().lines().map(String::from).collect();
+    assert!(text(&out.stdout).contains(&format!("wrote {} deliveries", lines.len())), "{}", text(&out.stdout));
+    assert!(lines.len() > 60, "duplicates are deliveries too: {}", lines.len());
+    let mut ids = std::collections::BTreeSet::new();
+    for line in &lines {
+        let f: Vec<&str> = line.split('\t').collect();
+        assert_eq!(f.len(), 4, "id, event, signature, body: {line}");
+        let body: serde_json::Value = serde_json::from_str(f[3]).unwrap();
+        assert_eq!(body["event"], f[1]);
+        assert_eq!(f[2], storesync_core::webhooks::signature::sign_base64(b"emit-secret", f[3].as_bytes()));
+        ids.insert(f[0].to_string());
+    }
+    assert_eq!(ids.len(), 60, "one delivery id per event");
+}

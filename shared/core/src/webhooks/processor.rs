@@ -249,6 +249,41 @@ pub fn stock_key(sku: &str) -> String {
     format!("webhook/stock/{sku}")
 }
 
+/// The retry schedule (JSON of [`RetryPolicy`]).
+pub const ENV_RETRY: &str = "STORESYNC_WEBHOOK_RETRY";
+/// Minutes a parked event waits for its prerequisite before the entity is read from the WMS.
+pub const ENV_DEADLOCK_MINUTES: &str = "STORESYNC_DEADLOCK_TIMEOUT_MINUTES";
+
+/// The processor's settings from configuration looked up by `get`, where set:
+/// `STORESYNC_WEBHOOK_RETRY` (JSON: `{"delays_secs": [30, 120, 300, 900, 3600],
+/// "max_retries": 3, "per_type": {"order.created": [10, 60]}}`) and
+/// `STORESYNC_DEADLOCK_TIMEOUT_MINUTES` (15). An error names the variable and the fault.
+pub fn settings(get: impl Fn(&str) -> Option<String>) -> Result<(Option<RetryPolicy>, Option<Duration>), String> {
+    let policy = match get(ENV_RETRY).filter(|v| !v.trim().is_empty()) {
+        None => None,
+        Some(v) => {
+            let p: RetryPolicy = serde_json::from_str(&v).map_err(|e| format!("{ENV_RETRY}: {e} (in {v:?})"))?;
+            if p.delays_secs.is_empty() || p.per_type.values().any(Vec::is_empty) {
+                return Err(format!("{ENV_RETRY}: a schedule needs at least one delay (in {v:?})"));
+            }
+            Some(p)
+        }
+    };
+    let deadlock = match get(ENV_DEADLOCK_MINUTES).filter(|v| !v.trim().is_empty()) {
+        None => None,
+        Some(v) => {
+            let minutes: i64 = v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|m| *m > 0)
+                .ok_or_else(|| format!("{ENV_DEADLOCK_MINUTES}={v:?}: a whole number of minutes above 0"))?;
+            Some(Duration::minutes(minutes))
+        }
+    };
+    Ok((policy, deadlock))
+}
+
 /// Compare-and-set attempts on a stock record before the message is retried later.
 const CAS_TRIES: usize = 8;
 
@@ -286,6 +321,18 @@ impl Processor {
             visibility_secs: VISIBILITY_SECS,
             stats: Stats::default(),
         }
+    }
+
+    /// Applies [`settings`] (the retry schedule and the deadlock timeout) from configuration.
+    pub fn configure(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), String> {
+        let (policy, deadlock) = settings(get)?;
+        if let Some(p) = policy {
+            self.policy = p;
+        }
+        if let Some(d) = deadlock {
+            self.deadlock_timeout = d;
+        }
+        Ok(())
     }
 
     pub fn ports(&self) -> &Ports {
@@ -948,5 +995,35 @@ impl Processor {
         .await?;
         bump(&self.stats.dead_lettered, 1);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<(Option<RetryPolicy>, Option<Duration>), String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        settings(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn the_retry_schedule_and_deadlock_timeout_come_from_configuration() {
+        assert_eq!(from(&[]).unwrap(), (None, None), "unset: the defaults stay");
+        let (p, d) = from(&[
+            (ENV_RETRY, r#"{"delays_secs": [5, 10], "max_retries": 2, "per_type": {"order.created": [1]}}"#),
+            (ENV_DEADLOCK_MINUTES, "30"),
+        ])
+        .unwrap();
+        let p = p.unwrap();
+        assert_eq!((p.delays_secs, p.max_retries, p.per_type["order.created"].clone()), (vec![5, 10], 2, vec![1]));
+        assert_eq!(d, Some(Duration::minutes(30)));
+        let e = from(&[(ENV_RETRY, "{\"delays_secs\": []}")]).unwrap_err();
+        assert!(e.starts_with("STORESYNC_WEBHOOK_RETRY: "), "{e}");
+        let e = from(&[(ENV_RETRY, r#"{"delays_secs": [], "max_retries": 1}"#)]).unwrap_err();
+        assert!(e.contains("at least one delay"), "{e}");
+        let e = from(&[(ENV_DEADLOCK_MINUTES, "soon")]).unwrap_err();
+        assert_eq!(e, "STORESYNC_DEADLOCK_TIMEOUT_MINUTES=\"soon\": a whole number of minutes above 0");
     }
 }
