@@ -168,3 +168,20 @@ impl Backend for AwsBackend {
         }
     }
 }
+
+/// Hands `app` an HTTP event (HTTP API or function URL shape) the way `lambda_http` does in the
+/// function: the answer's status and JSON body (`null` when it is not JSON).
+pub async fn invoke_http(app: &axum::Router, event: &Value) -> (u16, Value) {
+    use tower::ServiceExt;
+    let req = lambda_http::request::from_str(&event.to_string()).expect("an HTTP event lambda_http reads");
+    let (parts, body) = req.into_parts();
+    let body = match body {
+        lambda_http::Body::Text(t) => axum::body::Body::from(t),
+        lambda_http::Body::Binary(b) => axum::body::Body::from(b),
+        _ => axum::body::Body::empty(),
+    };
+    let resp = app.clone().oneshot(axum::http::Request::from_parts(parts, body)).await.expect("the router answers");
+    let status = resp.status().as_u16();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.expect("the answer's body");
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}

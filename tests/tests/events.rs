@@ -4,7 +4,6 @@
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::s3::S3Event;
 use aws_lambda_events::event::sqs::SqsEvent;
-use axum::body::Body;
 use bytes::Bytes;
 use serde_json::Value;
 use storesync_aws::lambda::{decode_s3_key, handle_event};
@@ -13,7 +12,6 @@ use storesync_core::ports::{BlobStore, Queue, StepStatus};
 use storesync_core::workflow::Command;
 use storesync_local::Local;
 use storesync_tests::{real_testdata, repo_root};
-use tower::ServiceExt;
 
 fn event(name: &str) -> Value {
     serde_json::from_slice(&std::fs::read(repo_root().join("events").join(name)).unwrap()).unwrap()
@@ -124,17 +122,7 @@ async fn an_unknown_event_is_an_error() {
 async fn call(app: axum::Router, name: &str, edit: impl FnOnce(&mut Value)) -> (u16, Value) {
     let mut ev = event(name);
     edit(&mut ev);
-    let req = lambda_http::request::from_str(&ev.to_string()).unwrap();
-    let (parts, body) = req.into_parts();
-    let body = match body {
-        lambda_http::Body::Text(t) => Body::from(t),
-        lambda_http::Body::Binary(b) => Body::from(b),
-        _ => Body::empty(),
-    };
-    let resp = app.oneshot(axum::http::Request::from_parts(parts, body)).await.unwrap();
-    let status = resp.status().as_u16();
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    storesync_tests::aws::invoke_http(&app, &ev).await
 }
 
 #[tokio::test]

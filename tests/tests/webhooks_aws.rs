@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
 use serde_json::{json, Value};
 use storesync_aws::http::webhook_app;
 use storesync_aws::lambda::{ports, sdk_config};
@@ -23,11 +22,10 @@ use storesync_core::workflow::Workflow;
 use storesync_platforms::testkit::{note_event_ids, start_sims, truth};
 use storesync_platforms::wms::storm::{storm, StormConfig};
 use storesync_platforms::woocommerce::sim::Fault;
-use storesync_tests::aws::deploy;
+use storesync_tests::aws::{deploy, invoke_http};
 use storesync_tests::cost::{Counts, Meter};
 use storesync_tests::moto::Moto;
 use storesync_tests::repo_root;
-use tower::ServiceExt;
 
 const SECRET: &[u8] = b"moto-wms-secret";
 
@@ -113,17 +111,7 @@ async fn call(app: &axum::Router, template: &Value, headers: &[(String, String)]
     }
     ev["headers"] = Value::Object(h);
     ev["body"] = json!(String::from_utf8_lossy(body));
-    let req = lambda_http::request::from_str(&ev.to_string()).unwrap();
-    let (parts, body) = req.into_parts();
-    let body = match body {
-        lambda_http::Body::Text(t) => Body::from(t),
-        lambda_http::Body::Binary(b) => Body::from(b),
-        _ => Body::empty(),
-    };
-    let resp = app.clone().oneshot(axum::http::Request::from_parts(parts, body)).await.unwrap();
-    let status = resp.status().as_u16();
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    invoke_http(app, &ev).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
