@@ -5,8 +5,9 @@
 //! Queues, by the WMS's priority classes (the local worker drains them in this order; on AWS each
 //! has its own event source): order lifecycle, stock, shipments, inbounds. Stock events update a
 //! per-SKU record ([`SkuStock`]) and queue one push per SKU while none is queued; the stock
-//! pusher sets the latest quantities in batches of up to 100 per call. A parked event also sends a delayed check: past
-//! the deadlock timeout the entity is read from the WMS API and reconciled from that.
+//! pusher sets the latest quantities in batches of up to 100 per call. A parked event also
+//! sends a delayed check: past the deadlock timeout the entity is read from the WMS API and
+//! reconciled from that.
 //!
 //! Exactly once: an event's id is recorded as applied in its entity's progress after its effects;
 //! a message received more than once (after a failure, a crash or a timeout) looks for the note
@@ -762,12 +763,20 @@ impl Processor {
         match self.store.set_stocks(&items).await {
             Err(e) => {
                 for (sku, ds) in &by_sku {
+                    let mut given_up = false;
                     for d in ds {
                         let id = format!("stock-push:{sku}");
                         match self.failed_id(STOCK_PUSH, d, &id, None, &d.body, "stock.push", e.clone()).await? {
-                            Step::Done => result.done.push(d.receipt.clone()),
+                            Step::Done => {
+                                given_up = true;
+                                result.done.push(d.receipt.clone());
+                            }
                             Step::Retry => result.failed.push(d.receipt.clone()),
                         }
+                    }
+                    if given_up {
+                        // Dead-lettered: no push is queued any more, so the next change queues one.
+                        self.finish_push(sku, records.remove(sku), None).await?;
                     }
                 }
             }
