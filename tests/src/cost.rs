@@ -121,10 +121,24 @@ struct Counted<T: ?Sized> {
     meter: Meter,
 }
 
-/// DynamoDB item size of a record: the key, the JSON value and the small attributes around it.
+/// DynamoDB item size of a record in bytes: the key, the JSON value and the small attributes
+/// around it.
+fn item_bytes(key: &str, value: &serde_json::Value) -> u64 {
+    (key.len() + value.to_string().len() + 64) as u64
+}
+
+/// Write request units of a record: one per started KB.
 fn item_kb(key: &str, value: &serde_json::Value) -> u64 {
-    let bytes = key.len() + value.to_string().len() + 64;
-    bytes.div_ceil(1024) as u64
+    item_bytes(key, value).div_ceil(1024)
+}
+
+impl Meter {
+    /// One DynamoDB write (`op` on `key`) of `wru` write units.
+    fn write(&self, op: &str, key: &str, wru: u64) {
+        self.add("dynamodb.write", 1);
+        self.record(op, key);
+        self.units(wru, 0);
+    }
 }
 
 #[async_trait]
@@ -133,20 +147,16 @@ impl KeyValue for Counted<dyn KeyValue> {
         let v = self.meter.timed(self.inner.get(key)).await?;
         self.meter.add("dynamodb.read", 1);
         self.meter.record("read", key);
-        let size = v.as_ref().map(|v| key.len() + v.to_string().len() + 64).unwrap_or(0);
-        self.meter.units(0, (size as u64).div_ceil(4096).max(1));
+        let size = v.as_ref().map(|v| item_bytes(key, v)).unwrap_or(0);
+        self.meter.units(0, size.div_ceil(4096).max(1));
         Ok(v)
     }
     async fn put(&self, key: &str, value: &serde_json::Value) -> Result<(), PortError> {
-        self.meter.add("dynamodb.write", 1);
-        self.meter.record("write", key);
-        self.meter.units(item_kb(key, value), 0);
+        self.meter.write("write", key, item_kb(key, value));
         self.meter.timed(self.inner.put(key, value)).await
     }
     async fn put_if_absent(&self, key: &str, value: &serde_json::Value) -> Result<bool, PortError> {
-        self.meter.add("dynamodb.write", 1);
-        self.meter.record("write", key);
-        self.meter.units(item_kb(key, value), 0);
+        self.meter.write("write", key, item_kb(key, value));
         self.meter.timed(self.inner.put_if_absent(key, value)).await
     }
     async fn put_if(
@@ -155,21 +165,15 @@ impl KeyValue for Counted<dyn KeyValue> {
         expected: &serde_json::Value,
         value: &serde_json::Value,
     ) -> Result<bool, PortError> {
-        self.meter.add("dynamodb.write", 1);
-        self.meter.record("write", key);
-        self.meter.units(item_kb(key, value).max(item_kb(key, expected)), 0);
+        self.meter.write("write", key, item_kb(key, value).max(item_kb(key, expected)));
         self.meter.timed(self.inner.put_if(key, expected, value)).await
     }
     async fn delete(&self, key: &str) -> Result<(), PortError> {
-        self.meter.add("dynamodb.write", 1);
-        self.meter.record("delete", key);
-        self.meter.units(1, 0);
+        self.meter.write("delete", key, 1);
         self.meter.timed(self.inner.delete(key)).await
     }
     async fn delete_if(&self, key: &str, expected: &serde_json::Value) -> Result<bool, PortError> {
-        self.meter.add("dynamodb.write", 1);
-        self.meter.record("delete", key);
-        self.meter.units(item_kb(key, expected), 0);
+        self.meter.write("delete", key, item_kb(key, expected));
         self.meter.timed(self.inner.delete_if(key, expected)).await
     }
     async fn insert_unless_live(
@@ -179,9 +183,7 @@ impl KeyValue for Counted<dyn KeyValue> {
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> Result<bool, PortError> {
-        self.meter.add("dynamodb.write", 1);
-        self.meter.record("write", key);
-        self.meter.units(item_kb(key, value), 0);
+        self.meter.write("write", key, item_kb(key, value));
         self.meter.timed(self.inner.insert_unless_live(key, value, now, expires_at)).await
     }
 }
@@ -252,8 +254,7 @@ impl BlobStore for Counted<dyn BlobStore> {
 #[async_trait]
 impl AuditLog for Counted<dyn AuditLog> {
     async fn record(&self, entry: &AuditEntry) -> Result<(), PortError> {
-        self.meter.add("dynamodb.write", 1);
-        self.meter.units(1, 0);
+        self.meter.write("audit", &entry.target, 1);
         self.meter.timed(self.inner.record(entry)).await
     }
     async fn list(&self, target: &str) -> Result<Vec<AuditEntry>, PortError> {
