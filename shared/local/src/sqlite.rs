@@ -102,7 +102,10 @@ impl SqliteState {
                     .map_err(|e| db("migrate", &target, e))?;
             }
         }
-        conn.execute_batch("CREATE INDEX IF NOT EXISTS queue_group ON queue (queue, grp, id)")
+        conn.execute_batch(
+            "CREATE INDEX IF NOT EXISTS queue_group ON queue (queue, grp, id);
+             CREATE INDEX IF NOT EXISTS queue_order ON queue (queue, id);",
+        )
             .map_err(|e| db("migrate", &target, e))?;
         let (jobs, rx) = mpsc::channel::<Job>();
         // The checkpointer has its own connection: its passive checkpoints never hold the
@@ -230,6 +233,12 @@ fn writer(mut conn: Connection, jobs: mpsc::Receiver<Job>) {
 /// Runs one statement, prepared once per connection (parsing is most of a small write's cost).
 fn run(c: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
     c.prepare_cached(sql)?.execute(params)
+}
+
+/// The message id a receipt (`"{id}:{receive}"`, made by `receive`) names: acknowledging
+/// looks the message up by its key, not by scanning for the receipt.
+fn receipt_id(receipt: &str) -> i64 {
+    receipt.split(':').next().and_then(|id| id.parse().ok()).unwrap_or(-1)
 }
 
 fn now_ms() -> i64 {
@@ -439,33 +448,48 @@ impl Queue for SqliteState {
         self.with(
             move |c| {
                 let now = now_ms();
-                run(c,
-                    "INSERT INTO dead_letter (queue, body, receive_count, at)
-                     SELECT queue, body, receive_count, ?3 FROM queue WHERE queue = ?1 AND visible_at <= ?2 AND receive_count >= ?4",
-                    params![q, now, Utc::now().to_rfc3339(), max_receives(&q)],
-                )?;
-                run(c, "DELETE FROM queue WHERE queue = ?1 AND visible_at <= ?2 AND receive_count >= ?3", params![q, now, max_receives(&q)])?;
-                let picked: Vec<(i64, String, u32)> = {
-                    // A group with a message in flight delivers nothing until it is acknowledged.
-                    let mut st = c.prepare_cached(
-                        "SELECT id, body, receive_count FROM queue q WHERE queue = ?1 AND visible_at <= ?2
-                           AND (grp IS NULL OR NOT EXISTS (
-                                SELECT 1 FROM queue f WHERE f.queue = q.queue AND f.grp = q.grp AND f.visible_at > ?2))
-                         ORDER BY id LIMIT ?3",
-                    )?;
-                    let rows = st.query_map(params![q, now, max as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-                    rows.collect::<rusqlite::Result<_>>()?
-                };
-                let mut out = Vec::with_capacity(picked.len());
-                for (id, body, count) in picked {
-                    let receipt = format!("{id}:{}", count + 1);
-                    run(c,
-                        "UPDATE queue SET visible_at = ?2, receive_count = receive_count + 1, receipt = ?3 WHERE id = ?1",
-                        params![id, now + i64::from(visibility_secs) * 1000, receipt],
-                    )?;
-                    out.push(Delivery { receipt, body, receive_count: count + 1 });
+                let limit = max_receives(&q);
+                let mut out = Vec::with_capacity(max);
+                // Oldest first through the queue's own index, so a receive reads the messages
+                // it hands out (plus those in flight ahead of them), however deep the queue.
+                // A message out of receives is moved to the dead letters as it comes up.
+                loop {
+                    let picked: Vec<(i64, String, u32)> = {
+                        // A group with a message in flight delivers nothing until it is acknowledged.
+                        let mut st = c.prepare_cached(
+                            "SELECT id, body, receive_count FROM queue q INDEXED BY queue_order
+                             WHERE queue = ?1 AND visible_at <= ?2
+                               AND (grp IS NULL OR NOT EXISTS (
+                                    SELECT 1 FROM queue f WHERE f.queue = q.queue AND f.grp = q.grp AND f.visible_at > ?2))
+                             ORDER BY id LIMIT ?3",
+                        )?;
+                        let rows = st.query_map(params![q, now, (max - out.len()) as i64], |r| {
+                            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                        })?;
+                        rows.collect::<rusqlite::Result<_>>()?
+                    };
+                    let mut spent = false;
+                    for (id, body, count) in picked {
+                        if count >= limit {
+                            run(c,
+                                "INSERT INTO dead_letter (queue, body, receive_count, at) VALUES (?1, ?2, ?3, ?4)",
+                                params![q, body, count, Utc::now().to_rfc3339()],
+                            )?;
+                            run(c, "DELETE FROM queue WHERE id = ?1", [id])?;
+                            spent = true;
+                            continue;
+                        }
+                        let receipt = format!("{id}:{}", count + 1);
+                        run(c,
+                            "UPDATE queue SET visible_at = ?2, receive_count = receive_count + 1, receipt = ?3 WHERE id = ?1",
+                            params![id, now + i64::from(visibility_secs) * 1000, receipt],
+                        )?;
+                        out.push(Delivery { receipt, body, receive_count: count + 1 });
+                    }
+                    if !spent || out.len() >= max {
+                        return Ok(out);
+                    }
                 }
-                Ok(out)
             },
             "receive",
             queue,
@@ -476,7 +500,10 @@ impl Queue for SqliteState {
     async fn ack(&self, queue: &str, receipt: &str) -> Result<(), PortError> {
         let (q, r) = (queue.to_string(), receipt.to_string());
         self.with(
-            move |c| run(c, "DELETE FROM queue WHERE queue = ?1 AND receipt = ?2", params![q, r]).map(|_| ()),
+            move |c| {
+                run(c, "DELETE FROM queue WHERE id = ?1 AND queue = ?2 AND receipt = ?3", params![receipt_id(&r), q, r])
+                    .map(|_| ())
+            },
             "ack",
             queue,
         )
@@ -501,8 +528,12 @@ impl Queue for SqliteState {
         let (q, r) = (queue.to_string(), receipt.to_string());
         self.with(
             move |c| {
-                run(c, "UPDATE queue SET visible_at = ?3 WHERE queue = ?1 AND receipt = ?2", params![q, r, at])
-                    .map(|_| ())
+                run(
+                    c,
+                    "UPDATE queue SET visible_at = ?4 WHERE id = ?1 AND queue = ?2 AND receipt = ?3",
+                    params![receipt_id(&r), q, r, at],
+                )
+                .map(|_| ())
             },
             "retry",
             queue,
@@ -611,5 +642,35 @@ mod tests {
         assert_eq!(st.receive("webhooks", 10, 30).await.unwrap()[0].body, "new");
         drop(st);
         SqliteState::open(&path).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_message_out_of_receives_is_dead_lettered_as_it_comes_up_and_the_rest_still_flow() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = SqliteState::open(&dir.path().join("state.sqlite")).unwrap();
+        let q = "import-web";
+        st.send(q, "poison").await.unwrap();
+        for i in 0..30 {
+            st.send(q, &format!("m{i}")).await.unwrap();
+        }
+        // The poison message is received and never acknowledged until its receives run out.
+        for _ in 0..max_receives(q) {
+            let got = st.receive(q, 1, 0).await.unwrap();
+            assert_eq!(got[0].body, "poison");
+        }
+        let got = st.receive(q, 10, 30).await.unwrap();
+        let bodies: Vec<&str> = got.iter().map(|d| d.body.as_str()).collect();
+        assert_eq!(bodies, (0..10).map(|i| format!("m{i}")).collect::<Vec<_>>(), "a full batch behind it");
+        assert_eq!(st.dead_letters().await.unwrap(), vec![(q.to_string(), "poison".to_string(), max_receives(q))]);
+        // Receipts find their message: acknowledged ones are gone, a retried one comes back later.
+        for d in &got[1..] {
+            st.ack(q, &d.receipt).await.unwrap();
+        }
+        st.retry_later(q, &got[0].receipt, 0).await.unwrap();
+        st.ack(q, "999999:1").await.unwrap();
+        let next = st.receive(q, 30, 30).await.unwrap();
+        assert_eq!(next.len(), 21);
+        assert_eq!(next[0].body, "m0");
+        assert_eq!(st.depth(q).await.unwrap().not_visible, 21);
     }
 }
