@@ -27,8 +27,17 @@ from samtranslator.yaml_helper import yaml_parse
 UNSUPPORTED = {"AWS::Lambda::Url"}
 
 
+def is_stream_mapping(resource):
+    """A mapping from a DynamoDB stream: moto hands every stream record to the function (which
+    it cannot run) and then forgets the record, whether or not the mapping is enabled, and even
+    after the mapping is deleted. The tests read the stream and deliver its batches instead
+    (tests/moto_stream.py), so this mapping is not created."""
+    arn = resource.get("Properties", {}).get("EventSourceArn", {})
+    return resource["Type"] == "AWS::Lambda::EventSourceMapping" and "StreamArn" in json.dumps(arn)
+
+
 def drop_unsupported(template):
-    dropped = {k for k, r in template["Resources"].items() if r["Type"] in UNSUPPORTED}
+    dropped = {k for k, r in template["Resources"].items() if r["Type"] in UNSUPPORTED or is_stream_mapping(r)}
     while True:
         refs = {
             k

@@ -117,6 +117,7 @@ fn functions_binaries_triggers_and_routes() {
     let mut sqs_queues = BTreeSet::new();
     let mut routes = BTreeSet::new();
     let mut schedules = BTreeSet::new();
+    let mut archived = false;
     for (name, f) in &functions {
         assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda", "{name}");
         let bin = f["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
@@ -157,6 +158,23 @@ fn functions_binaries_triggers_and_routes() {
                     }
                     other => panic!("{other}: unexpected schedule"),
                 },
+                "DynamoDB" => {
+                    // The raw webhook archive: the dedupe records' stream, archived by the
+                    // processor, which then does not archive per batch.
+                    use storesync_core::webhooks::archive::ENV_ARCHIVE;
+                    assert_eq!(name.as_str(), "WebhookProcessorFunction");
+                    let p = &ev["Properties"];
+                    assert_eq!(p["Stream"], serde_json::json!({ "Fn::GetAtt": ["StateTable", "StreamArn"] }));
+                    let view = &t["Resources"]["StateTable"]["Properties"]["StreamSpecification"]["StreamViewType"];
+                    assert!(view == "NEW_IMAGE" || view == "NEW_AND_OLD_IMAGES", "the archiver reads new images");
+                    let pattern: Value =
+                        serde_json::from_str(p["FilterCriteria"]["Filters"][0]["Pattern"].as_str().unwrap()).unwrap();
+                    let prefix = storesync_core::webhooks::receiver::record_key("");
+                    assert_eq!(pattern["dynamodb"]["Keys"]["pk"]["S"], serde_json::json!([{ "prefix": prefix }]));
+                    assert_eq!(pattern["eventName"], serde_json::json!(["INSERT", "MODIFY"]));
+                    assert_eq!(f["Properties"]["Environment"]["Variables"][ENV_ARCHIVE], "stream");
+                    archived = true;
+                }
                 other => panic!("{name}: unexpected event type {other}"),
             }
         }
@@ -166,6 +184,7 @@ fn functions_binaries_triggers_and_routes() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(binaries, dirs, "one SAM function per functions/ binary");
+    assert!(archived, "something archives the raw webhooks");
     assert_eq!(prefixes, BTreeSet::from([INBOX_WEB.to_string(), INBOX_COMAX.to_string()]));
     let mut expected: BTreeSet<String> = QUEUES.iter().map(|q| format!("{}Queue", pascal(q))).collect();
     expected.extend(storesync_core::webhooks::processor::QUEUES.iter().map(|q| format!("{}Queue", pascal(q))));

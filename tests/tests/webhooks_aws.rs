@@ -15,7 +15,9 @@ use storesync_aws::http::webhook_app;
 use storesync_aws::lambda::{ports, sdk_config};
 use storesync_aws::webhooks::handle_processor_event;
 use storesync_core::config::Settings;
+use storesync_core::webhooks::archive::{ArchiveMode, RAW_PREFIX};
 use storesync_core::webhooks::processor::{Processor, DEADLOCK, QUEUES, STOCK_PUSH};
+use storesync_core::webhooks::receiver::stored_body;
 use storesync_core::webhooks::retry::RetryPolicy;
 use storesync_core::webhooks::Secrets;
 use storesync_core::workflow::Workflow;
@@ -102,6 +104,27 @@ impl Run {
     }
 }
 
+/// What the state table's stream holds, and the events the template's mapping would make of it.
+struct StreamEvents {
+    records: u64,
+    events: Vec<Value>,
+}
+
+/// The Lambda events of the processor's `RawArchive` mapping (tests/moto_stream.py).
+fn stream_events(moto: &storesync_tests::moto::Moto, table: &str) -> StreamEvents {
+    let root = repo_root();
+    let out = std::process::Command::new("python3")
+        .arg(root.join("tests/moto_stream.py"))
+        .args([&moto.endpoint, table])
+        .arg(root.join("infra/template.yaml"))
+        .args(["WebhookProcessorFunction", "RawArchive"])
+        .output()
+        .expect("python3 runs tests/moto_stream.py");
+    assert!(out.status.success(), "reading the stream failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    StreamEvents { records: v["stream_records"].as_u64().unwrap(), events: v["events"].as_array().unwrap().clone() }
+}
+
 async fn call(app: &axum::Router, template: &Value, headers: &[(String, String)], body: &[u8]) -> (u16, Value) {
     let mut ev = template.clone();
     let mut h = serde_json::Map::new();
@@ -164,6 +187,9 @@ async fn a_storm_on_moto_ends_in_the_truth_and_is_priced() {
     );
     let mut processor = Processor::new(ports.clone(), sims.store.clone(), sims.warehouse.clone());
     processor.policy = RetryPolicy { delays_secs: vec![0], max_retries: 10, ..RetryPolicy::default() };
+    // As the template configures it (tests/template.rs checks): the raw archive comes from the
+    // state table's stream, not from each batch.
+    processor.archive = ArchiveMode::Stream;
 
     // Receipt: one event per delivery, through the HTTP API route and the function URL in turn.
     let shapes = [event("http-post-webhook-wms.json"), event("http-post-webhook-function-url.json")];
@@ -289,10 +315,45 @@ async fn a_storm_on_moto_ends_in_the_truth_and_is_priced() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let processing = meter.counts().since(&before);
-    let processor_secs = handler_wall - processing.backend_secs + processing.aws_secs();
+    let mut processor_secs = handler_wall - processing.backend_secs + processing.aws_secs();
+
+    // The raw archive: the state table's stream, as the RawArchive mapping delivers it.
+    let stream = stream_events(&moto, &resources.state_table);
+    let before = meter.counts();
+    let started = Instant::now();
+    for ev in &stream.events {
+        invocations += 1;
+        let reply = handle_processor_event(&processor, &resources.queue_urls, ev.clone()).await.unwrap();
+        assert!(reply["archived"].as_u64().unwrap() > 0, "the filter passes only dedupe records: {reply}");
+    }
+    let archiving = meter.counts().since(&before);
+    processor_secs += started.elapsed().as_secs_f64() - archiving.backend_secs + archiving.aws_secs();
+    eprintln!(
+        "archive: {} stream records, {} events to the archiver, {} PUTs",
+        stream.records,
+        stream.events.len(),
+        archiving.requests.get("s3.put").copied().unwrap_or(0)
+    );
     meter.count("sqs.receive", esm_receives);
     meter.count("sqs.delete", esm_deletes);
     sims.woo.fail_randomly(0.0, vec![], 0);
+
+    // Every first delivery is archived, replayable byte for byte.
+    let plain = storesync_aws::lambda::ports(&cfg, &resources);
+    let mut archived: HashMap<String, Value> = HashMap::new();
+    for b in plain.blobs.list(RAW_PREFIX).await.unwrap() {
+        let bytes = plain.blobs.get(&b.key).await.unwrap().to_bytes().unwrap();
+        for line in bytes.split(|c| *c == b'\n').filter(|l| !l.is_empty()) {
+            let v: Value = serde_json::from_slice(line).unwrap();
+            archived.insert(v["dedupe_key"].as_str().unwrap().to_string(), v);
+        }
+    }
+    assert_eq!(archived.len() as u64, accepted, "one archived delivery per first delivery");
+    for d in &deliveries {
+        let line = archived.values().find(|v| v["delivery"]["headers"]["X-Webhook-Id"] == d.delivery_id.as_str());
+        let line = line.unwrap_or_else(|| panic!("delivery {} is not archived", d.delivery_id));
+        assert_eq!(stored_body(line).unwrap(), d.body, "archived as sent");
+    }
 
     let got = sims.observed(&orders, &skus).await;
     let dead = storesync_core::webhooks::operators::dead_letters(&ports).await.unwrap();

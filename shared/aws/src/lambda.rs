@@ -21,7 +21,7 @@ pub enum EdgeError {
     MissingEnv(&'static str),
     #[error(transparent)]
     Settings(#[from] storesync_core::config::SettingsError),
-    #[error("the event is none of S3, SQS or a schedule: {0}")]
+    #[error("the event is none of S3, SQS, DynamoDB Streams or a schedule: {0}")]
     UnknownEvent(String),
     #[error("cannot decode the {kind} event: {source}")]
     BadEvent {
@@ -41,6 +41,8 @@ pub enum EdgeError {
     Secrets(String),
     #[error("scheduled job: {0}")]
     Job(String),
+    #[error(transparent)]
+    Port(#[from] storesync_core::ports::PortError),
 }
 
 /// The names of the resources the functions use, as the template hands them over.
@@ -220,6 +222,7 @@ impl From<EdgeError> for lambda_runtime::Diagnostic {
             EdgeError::Job(_) => "JobError",
             EdgeError::UnknownEvent(_) | EdgeError::BadEvent { .. } => "BadEvent",
             EdgeError::Upload { .. } | EdgeError::Workflow(_) => "WorkflowError",
+            EdgeError::Port(_) => "BackendError",
         };
         lambda_runtime::Diagnostic { error_type: kind.to_string(), error_message: e.to_string() }
     }

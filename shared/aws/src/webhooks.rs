@@ -124,6 +124,12 @@ pub async fn handle_processor_event(
         let report = processor.run_job(job).await.map_err(|e| EdgeError::Job(e.to_string()))?;
         return serde_json::to_value(report).map_err(|source| EdgeError::BadEvent { kind: "job report", source });
     }
+    if event.pointer("/Records/0/eventSource").and_then(Value::as_str) == Some("aws:dynamodb") {
+        let e: aws_lambda_events::event::dynamodb::Event =
+            serde_json::from_value(event).map_err(|source| EdgeError::BadEvent { kind: "DynamoDB Streams", source })?;
+        let archived = archive_stream(processor.ports(), &e).await?;
+        return Ok(serde_json::json!({ "archived": archived }));
+    }
     if event.pointer("/Records/0/eventSource").and_then(Value::as_str) == Some("aws:sqs") {
         let e: SqsEvent =
             serde_json::from_value(event).map_err(|source| EdgeError::BadEvent { kind: "SQS", source })?;
@@ -131,4 +137,33 @@ pub async fn handle_processor_event(
         return serde_json::to_value(r).map_err(|source| EdgeError::BadEvent { kind: "SQS response", source });
     }
     Err(EdgeError::UnknownEvent(event.to_string().chars().take(200).collect()))
+}
+
+/// The raw archive from the state table's change stream (the template's `RawArchive` event,
+/// filtered to inserts and updates of dedupe records): one object per source and day of the
+/// batch, however many deliveries it holds. Returns the deliveries archived. A failure fails
+/// the batch, which Lambda retries; objects are named by their content, so a retry rewrites
+/// the same ones.
+pub async fn archive_stream(
+    ports: &Ports,
+    event: &aws_lambda_events::event::dynamodb::Event,
+) -> Result<usize, EdgeError> {
+    use storesync_core::webhooks::archive;
+    let mut lines = Vec::new();
+    for r in &event.records {
+        if r.event_name == "REMOVE" {
+            continue;
+        }
+        // The image in DynamoDB's JSON: {"pk": {"S": …}, "value": {"S": "<the record as JSON>"}}.
+        let image = serde_json::to_value(&r.change.new_image)
+            .map_err(|source| EdgeError::BadEvent { kind: "DynamoDB Streams image", source })?;
+        let (Some(key), Some(value)) = (image["pk"]["S"].as_str(), image["value"]["S"].as_str()) else { continue };
+        let Ok(record) = serde_json::from_str::<Value>(value) else {
+            tracing::warn!(key, "unreadable record in the change stream: not archived");
+            continue;
+        };
+        lines.extend(archive::line_from_record(key, &record));
+    }
+    archive::write(ports.blobs.as_ref(), &lines).await?;
+    Ok(lines.len())
 }

@@ -106,7 +106,7 @@ impl SqliteState {
             "CREATE INDEX IF NOT EXISTS queue_group ON queue (queue, grp, id);
              CREATE INDEX IF NOT EXISTS queue_order ON queue (queue, id);",
         )
-            .map_err(|e| db("migrate", &target, e))?;
+        .map_err(|e| db("migrate", &target, e))?;
         let (jobs, rx) = mpsc::channel::<Job>();
         // The checkpointer has its own connection: its passive checkpoints never hold the
         // writer up.

@@ -1,6 +1,7 @@
 //! Webhooks from the WMS, Shopify and WooCommerce. A request goes from [`Unverified`] to
 //! [`Verified`] only through signature verification; nothing downstream accepts the other.
 
+pub mod archive;
 pub mod effects;
 pub mod jobs;
 pub mod operators;

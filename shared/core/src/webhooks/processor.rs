@@ -22,6 +22,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::archive::{self, ArchiveMode};
 use super::effects::{EffectError, Storefront, Warehouse};
 use super::ordering::{Decision, EntityProgress, Reconciled};
 use super::receipt::Accepted;
@@ -56,8 +57,7 @@ pub const VISIBILITY_SECS: u32 = 60;
 pub const DEAD_PREFIX: &str = "webhooks/dead/";
 /// Where dead letters go when an operator discards them.
 pub const DISCARDED_PREFIX: &str = "webhooks/discarded/";
-/// The raw archive of processed deliveries, for replay.
-pub const RAW_PREFIX: &str = "webhooks/raw/";
+pub use super::archive::RAW_PREFIX;
 
 /// The class queue of a WMS priority (order lifecycle 1–5, stock 10–11, shipments 15–18,
 /// inbounds 20+).
@@ -309,6 +309,8 @@ pub struct Processor {
     /// How long a received message stays invisible: after a crash, it comes back then.
     pub visibility_secs: u32,
     pub stats: Stats,
+    /// Whether this processor archives the raw deliveries it processes.
+    pub archive: ArchiveMode,
 }
 
 impl Processor {
@@ -321,11 +323,14 @@ impl Processor {
             deadlock_timeout: Duration::minutes(super::ordering::DEADLOCK_TIMEOUT_MINUTES),
             visibility_secs: VISIBILITY_SECS,
             stats: Stats::default(),
+            archive: ArchiveMode::default(),
         }
     }
 
-    /// Applies [`settings`] (the retry schedule and the deadlock timeout) from configuration.
+    /// Applies [`settings`] (the retry schedule and the deadlock timeout) and the
+    /// [`ArchiveMode`] from configuration.
     pub fn configure(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), String> {
+        self.archive = ArchiveMode::from_lookup(&get)?;
         let (policy, deadlock) = settings(get)?;
         if let Some(p) = policy {
             self.policy = p;
@@ -414,29 +419,10 @@ impl Processor {
                 }
             }
         }
-        self.archive(archive).await?;
+        if self.archive == ArchiveMode::Processor {
+            archive::write(self.ports.blobs.as_ref(), &archive).await?;
+        }
         Ok(result)
-    }
-
-    /// Writes the batch's raw deliveries to the bucket, one object per source and day
-    /// (`webhooks/raw/{source}/{date}/{digest}.jsonl`): one PUT per batch, not per webhook. The
-    /// key is a digest of the content, so a batch processed again writes the same object.
-    async fn archive(&self, lines: Vec<serde_json::Value>) -> Result<(), PortError> {
-        use sha2::Digest;
-        let mut by_day: BTreeMap<(String, String), Vec<u8>> = BTreeMap::new();
-        for line in lines {
-            let source = line["accepted"]["source"].as_str().unwrap_or("unknown").to_string();
-            let day =
-                line["delivery"]["received_at"].as_str().and_then(|t| t.get(..10)).unwrap_or("undated").to_string();
-            let out = by_day.entry((source, day)).or_default();
-            serde_json::to_writer(&mut *out, &line).map_err(|e| PortError::backend("encode", "archive", e))?;
-            out.push(b'\n');
-        }
-        for ((source, day), data) in by_day {
-            let digest = hex::encode(&sha2::Sha256::digest(&data)[..12]);
-            self.ports.blobs.put(&format!("{RAW_PREFIX}{source}/{day}/{digest}.jsonl"), data.into(), None).await?;
-        }
-        Ok(())
     }
 
     async fn one(
@@ -479,7 +465,7 @@ impl Processor {
         };
         let body = delivery.as_ref().and_then(stored_body);
         if let Some(delivery) = delivery {
-            archive.push(json!({ "dedupe_key": dedupe_key, "accepted": accepted, "delivery": delivery }));
+            archive.push(archive::line(dedupe_key, accepted, &delivery));
         }
         let Some(body) = body else {
             let reason = "the delivery record expired before the event was processed".to_string();
