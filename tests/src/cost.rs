@@ -10,6 +10,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use storesync_core::ports::{
     AuditEntry, AuditLog, Blob, BlobInfo, BlobStore, Delivery, KeyValue, PortError, Ports, Queue, QueueDepth,
+    SequentialAdmission,
 };
 
 /// Requests by kind (`dynamodb.write`, `sqs.send`, …) and DynamoDB capacity units.
@@ -103,13 +104,17 @@ impl Meter {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// `ports` with every call counted.
+    /// `ports` with every call counted. Admission is the AWS adapter's sequence of calls on
+    /// the counted key-value store and queue.
     pub fn wrap(&self, ports: &Ports) -> Ports {
+        let kv: Arc<dyn KeyValue> = Arc::new(Counted { inner: ports.kv.clone(), meter: self.clone() });
+        let queue: Arc<dyn Queue> = Arc::new(Counted { inner: ports.queue.clone(), meter: self.clone() });
         Ports {
             blobs: Arc::new(Counted { inner: ports.blobs.clone(), meter: self.clone() }),
             status: ports.status.clone(),
-            kv: Arc::new(Counted { inner: ports.kv.clone(), meter: self.clone() }),
-            queue: Arc::new(Counted { inner: ports.queue.clone(), meter: self.clone() }),
+            admission: Arc::new(SequentialAdmission { kv: kv.clone(), queue: queue.clone() }),
+            kv,
+            queue,
             audit: Arc::new(Counted { inner: ports.audit.clone(), meter: self.clone() }),
             clock: ports.clock.clone(),
         }

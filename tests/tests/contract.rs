@@ -2,11 +2,13 @@
 //! and AWS (S3, DynamoDB, SQS on moto_server).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
 use storesync_aws::adapters::{DynamoAuditLog, DynamoKeyValue, DynamoStatusLog, S3BlobStore, SqsQueue};
 use storesync_aws::lambda::sdk_config;
 use storesync_core::contract;
+use storesync_core::ports::{KeyValue, Queue, SequentialAdmission};
 use storesync_local::blob::FsBlobStore;
 use storesync_local::sqlite::SqliteState;
 use storesync_tests::moto::Moto;
@@ -23,6 +25,7 @@ async fn local_adapters() {
     contract::queue(&state, "import-web").await;
     contract::queue_groups(&state, "webhooks").await;
     contract::queue_delays(&state, "delays").await;
+    contract::admission(&state, &state, &state, "admitted", "c1").await;
 }
 
 #[tokio::test]
@@ -70,7 +73,7 @@ async fn aws_adapters_on_moto() {
     }
     contract::status_log(&DynamoStatusLog::new(ddb.clone(), "status"), "c1").await;
     contract::key_value(&DynamoKeyValue::new(ddb.clone(), "state"), "c1").await;
-    contract::audit_log(&DynamoAuditLog::new(ddb, "audit"), "c1").await;
+    contract::audit_log(&DynamoAuditLog::new(ddb.clone(), "audit"), "c1").await;
 
     let sqs = aws_sdk_sqs::Client::new(&cfg);
     let url = sqs.create_queue().queue_name("contract-import-web").send().await.unwrap().queue_url.unwrap();
@@ -84,17 +87,31 @@ async fn aws_adapters_on_moto() {
         .queue_url
         .unwrap();
     let delays = sqs.create_queue().queue_name("contract-delays").send().await.unwrap().queue_url.unwrap();
+    let admitted = sqs
+        .create_queue()
+        .queue_name("contract-admitted.fifo")
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
     let q = SqsQueue::new(
         sqs,
         HashMap::from([
             ("import-web".to_string(), url),
             ("webhooks".to_string(), fifo),
             ("delays".to_string(), delays),
+            ("admitted".to_string(), admitted),
         ]),
     );
     contract::queue(&q, "import-web").await;
     contract::queue_groups(&q, "webhooks").await;
     contract::queue_delays(&q, "delays").await;
-    let e = storesync_core::ports::Queue::send(&q, "unknown", "{}").await.unwrap_err();
+    let kv: Arc<dyn KeyValue> = Arc::new(DynamoKeyValue::new(ddb, "state"));
+    let q: Arc<dyn Queue> = Arc::new(q);
+    let admission = SequentialAdmission { kv: kv.clone(), queue: q.clone() };
+    contract::admission(&admission, kv.as_ref(), q.as_ref(), "admitted", "c1").await;
+    let e = q.send("unknown", "{}").await.unwrap_err();
     assert_eq!(e.to_string(), "queue unknown: no URL is configured for this queue");
 }

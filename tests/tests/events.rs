@@ -32,6 +32,7 @@ fn there_is_a_sample_for_every_trigger() {
     assert_eq!(
         names,
         [
+            "dynamodb-stream-webhook-seen.json",
             "http-get-session.json",
             "http-post-webhook-function-url.json",
             "http-post-webhook-wms.json",
@@ -116,7 +117,7 @@ async fn the_schedule_starts_a_session() {
 async fn an_unknown_event_is_an_error() {
     let (l, _d) = local();
     let e = handle_event(&l.workflow, serde_json::json!({ "hello": 1 })).await.unwrap_err();
-    assert_eq!(e.to_string(), "the event is none of S3, SQS or a schedule: {\"hello\":1}");
+    assert_eq!(e.to_string(), "the event is none of S3, SQS, DynamoDB Streams or a schedule: {\"hello\":1}");
 }
 
 async fn call(app: axum::Router, name: &str, edit: impl FnOnce(&mut Value)) -> (u16, Value) {
@@ -143,4 +144,27 @@ async fn http_events_reach_the_admin_router_with_the_authorizer_identity() {
     })
     .await;
     assert_eq!((code, body["error"].as_str().unwrap()), (401, "no identity from the gateway authorizer"));
+}
+
+#[tokio::test]
+async fn the_state_stream_archives_first_writes_of_dedupe_records_only() {
+    use storesync_core::webhooks::archive::RAW_PREFIX;
+    let raw = event("dynamodb-stream-webhook-seen.json");
+    let typed: aws_lambda_events::event::dynamodb::Event = serde_json::from_value(raw.clone()).unwrap();
+    assert_eq!(typed.records.len(), 3);
+    let (local, _dir) = local();
+    let ports = local.workflow.ports();
+    let archived = storesync_aws::webhooks::archive_stream(ports, &typed).await.unwrap();
+    assert_eq!(archived, 1, "the insert; not the queued mark, not the expiry");
+    let objects = ports.blobs.list(RAW_PREFIX).await.unwrap();
+    assert_eq!(objects.len(), 1);
+    assert!(objects[0].key.starts_with("webhooks/raw/wms/2026-11-25/"), "{}", objects[0].key);
+    let bytes = ports.blobs.get(&objects[0].key).await.unwrap().to_bytes().unwrap();
+    let line: Value = serde_json::from_slice(bytes.trim_ascii_end()).unwrap();
+    assert_eq!(line["dedupe_key"], "wms:dlv_0001");
+    let stored = storesync_core::webhooks::receiver::stored_body(&line).unwrap();
+    assert!(stored.starts_with(br#"{"id":"evt_0001""#), "the body as sent");
+    // The same batch again (Lambda retries a failed batch) writes the same object.
+    storesync_aws::webhooks::archive_stream(ports, &typed).await.unwrap();
+    assert_eq!(ports.blobs.list(RAW_PREFIX).await.unwrap().len(), 1);
 }

@@ -9,7 +9,7 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use serde_json::Value;
 use storesync_core::config::Settings;
 use storesync_core::domain::Actor;
-use storesync_core::ports::{Ports, SystemClock};
+use storesync_core::ports::{KeyValue, Ports, Queue, SequentialAdmission, SystemClock};
 use storesync_core::workflow::{UploadOutcome, Workflow, WorkflowError};
 
 use crate::adapters::{DynamoAuditLog, DynamoKeyValue, DynamoStatusLog, S3BlobStore, SqsQueue};
@@ -94,11 +94,14 @@ pub fn ports(cfg: &aws_config::SdkConfig, r: &Resources) -> Ports {
     let s3 = aws_sdk_s3::Client::from_conf(s3_cfg);
     let ddb = aws_sdk_dynamodb::Client::new(cfg);
     let sqs = aws_sdk_sqs::Client::new(cfg);
+    let kv: Arc<dyn KeyValue> = Arc::new(DynamoKeyValue::new(ddb.clone(), &r.state_table));
+    let queue: Arc<dyn Queue> = Arc::new(SqsQueue::new(sqs, r.queue_urls.clone()));
     Ports {
         blobs: Arc::new(S3BlobStore::new(s3, &r.bucket)),
         status: Arc::new(DynamoStatusLog::new(ddb.clone(), &r.status_table)),
-        kv: Arc::new(DynamoKeyValue::new(ddb.clone(), &r.state_table)),
-        queue: Arc::new(SqsQueue::new(sqs, r.queue_urls.clone())),
+        admission: Arc::new(SequentialAdmission { kv: kv.clone(), queue: queue.clone() }),
+        kv,
+        queue,
         audit: Arc::new(DynamoAuditLog::new(ddb, &r.audit_table)),
         clock: Arc::new(SystemClock),
     }

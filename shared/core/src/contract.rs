@@ -8,7 +8,8 @@ use serde_json::json;
 
 use crate::domain::SessionId;
 use crate::ports::{
-    AuditEntry, AuditLog, BlobStore, KeyValue, PortError, Queue, QueueDepth, StatusEntry, StatusLog, StepStatus,
+    Admission, Admit, Admitted, AuditEntry, AuditLog, BlobStore, KeyValue, PortError, Queue, QueueDepth, StatusEntry,
+    StatusLog, StepStatus,
 };
 
 pub async fn blob_store(store: &dyn BlobStore, prefix: &str) {
@@ -207,4 +208,55 @@ pub async fn audit_log(log: &dyn AuditLog, prefix: &str) {
     log.record(&e(1, "reset")).await.unwrap();
     let got = log.list(&target).await.unwrap();
     assert_eq!(got, vec![e(0, "confirm-orders"), e(1, "reset")]);
+}
+
+/// `queue` must be an empty FIFO queue the adapter knows; `kv` and `q` are the stores the
+/// admission writes to.
+pub async fn admission(a: &dyn Admission, kv: &dyn KeyValue, q: &dyn Queue, queue: &str, prefix: &str) {
+    let now = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+    let day = chrono::Duration::days(1);
+    // Live while the caller's clock is before the record's own expiry, as the receiver judges.
+    let live = |rec: &serde_json::Value| rec["until"].as_i64().is_none_or(|t| t > now.timestamp());
+    let key = format!("{prefix}/seen/d1");
+    let record = json!({ "delivery": "d1", "until": (now + day).timestamp() });
+    let first = Admit {
+        key: &key,
+        record: &record,
+        now,
+        expires_at: now + day,
+        is_live: &live,
+        queue,
+        group: "entity-1",
+        dedupe_id: "d1",
+        body: "m1",
+    };
+    assert_eq!(a.admit(&first).await.unwrap(), Admitted::Recorded);
+    assert_eq!(kv.get(&key).await.unwrap(), Some(record.clone()), "recorded");
+    let again = Admit { body: "m1 again", ..first };
+    assert_eq!(a.admit(&again).await.unwrap(), Admitted::Live(record.clone()), "a duplicate sees the record");
+    let got = q.receive(queue, 10, 30).await.unwrap();
+    assert_eq!(got.iter().map(|d| d.body.as_str()).collect::<Vec<_>>(), ["m1"], "queued once");
+    q.ack(queue, &got[0].receipt).await.unwrap();
+
+    // Once the record has expired, the key is admitted again. (A different FIFO dedupe id:
+    // SQS would drop a send with the first one inside its five-minute window; a real expiry is
+    // days later.)
+    let later = now + day * 2;
+    let live_later = |rec: &serde_json::Value| rec["until"].as_i64().is_none_or(|t| t > later.timestamp());
+    let renewed = json!({ "delivery": "d1 resent", "until": (later + day).timestamp() });
+    let expired = Admit {
+        record: &renewed,
+        now: later,
+        expires_at: later + day,
+        is_live: &live_later,
+        dedupe_id: "d1-later",
+        body: "m1 later",
+        ..first
+    };
+    assert_eq!(a.admit(&expired).await.unwrap(), Admitted::Recorded);
+    assert_eq!(kv.get(&key).await.unwrap(), Some(renewed), "the expired record is replaced");
+    let got = q.receive(queue, 10, 30).await.unwrap();
+    assert_eq!(got.iter().map(|d| d.body.as_str()).collect::<Vec<_>>(), ["m1 later"]);
+    q.ack(queue, &got[0].receipt).await.unwrap();
+    assert!(q.receive(queue, 10, 1).await.unwrap().is_empty());
 }

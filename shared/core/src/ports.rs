@@ -233,6 +233,69 @@ impl Clock for SystemClock {
     }
 }
 
+/// A first delivery to admit: its dedupe record and the FIFO message that carries it.
+pub struct Admit<'a> {
+    /// The dedupe record's key, and the record.
+    pub key: &'a str,
+    pub record: &'a serde_json::Value,
+    pub now: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// Whether a stored record still holds the key at `now` (for backends that hand back the
+    /// value only; a backend that keeps `expires_at` beside the value uses that instead).
+    pub is_live: &'a (dyn Fn(&serde_json::Value) -> bool + Sync),
+    /// Where the message goes: `send_in_group(queue, group, dedupe_id, body)`.
+    pub queue: &'a str,
+    pub group: &'a str,
+    pub dedupe_id: &'a str,
+    pub body: &'a str,
+}
+
+/// What admitting a delivery did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Admitted {
+    /// Recorded and queued.
+    Recorded,
+    /// A live record holds the key (returned when the backend read it, else `Null`): nothing
+    /// was recorded, and nothing is queued on its behalf.
+    Live(serde_json::Value),
+}
+
+/// The webhook receiver's durable step: record a delivery's dedupe key unless a live record
+/// holds it, and queue its message, so that no delivery is acknowledged as recorded without
+/// being queued. Two adapters: [`SequentialAdmission`] over any key-value store and queue (on
+/// AWS: a read, the FIFO send, then the conditional write; a crash between the send and the
+/// write leaves no record, and the retry's send is deduplicated by the FIFO dedupe id), and the
+/// local state's one transaction.
+#[async_trait]
+pub trait Admission: Send + Sync {
+    async fn admit(&self, a: &Admit<'_>) -> Result<Admitted, PortError>;
+}
+
+/// [`Admission`] as three calls on a [`KeyValue`] and a [`Queue`]: a read (a duplicate costs
+/// only that), the send, then the conditional write.
+pub struct SequentialAdmission {
+    pub kv: Arc<dyn KeyValue>,
+    pub queue: Arc<dyn Queue>,
+}
+
+#[async_trait]
+impl Admission for SequentialAdmission {
+    async fn admit(&self, a: &Admit<'_>) -> Result<Admitted, PortError> {
+        if let Some(rec) = self.kv.get(a.key).await? {
+            if (a.is_live)(&rec) {
+                return Ok(Admitted::Live(rec));
+            }
+        }
+        self.queue.send_in_group(a.queue, a.group, a.dedupe_id, a.body).await?;
+        match self.kv.insert_unless_live(a.key, a.record, a.now, a.expires_at).await? {
+            true => Ok(Admitted::Recorded),
+            // The same delivery, concurrently: its twin is recorded, and the FIFO dedupe id
+            // made this send a no-op.
+            false => Ok(Admitted::Live(serde_json::Value::Null)),
+        }
+    }
+}
+
 /// Every port, as picked by one composition root.
 #[derive(Clone)]
 pub struct Ports {
@@ -240,6 +303,8 @@ pub struct Ports {
     pub status: Arc<dyn StatusLog>,
     pub kv: Arc<dyn KeyValue>,
     pub queue: Arc<dyn Queue>,
+    /// Webhook admission: on the same store as `kv` and `queue`.
+    pub admission: Arc<dyn Admission>,
     pub audit: Arc<dyn AuditLog>,
     pub clock: Arc<dyn Clock>,
 }

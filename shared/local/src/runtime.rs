@@ -74,6 +74,7 @@ impl Local {
             status: state.clone(),
             kv: state.clone(),
             queue: state.clone(),
+            admission: state.clone(),
             audit: state.clone(),
             clock: Arc::new(SystemClock),
         };

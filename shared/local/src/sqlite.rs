@@ -18,7 +18,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use storesync_core::domain::SessionId;
 use storesync_core::ports::{
-    AuditEntry, AuditLog, Delivery, KeyValue, PortError, Queue, QueueDepth, StatusEntry, StatusLog, StepStatus,
+    Admission, Admit, Admitted, AuditEntry, AuditLog, Delivery, KeyValue, PortError, Queue, QueueDepth, StatusEntry,
+    StatusLog, StepStatus,
 };
 
 /// After this many receives a message moves to the dead-letter table (as SQS's redrive does):
@@ -65,7 +66,6 @@ CREATE TABLE IF NOT EXISTS queue (
     id INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL, body TEXT NOT NULL,
     visible_at INTEGER NOT NULL, receive_count INTEGER NOT NULL DEFAULT 0, receipt TEXT,
     grp TEXT, dedupe_id TEXT, sent_at INTEGER);
-CREATE INDEX IF NOT EXISTS queue_visible ON queue (queue, visible_at, id);
 CREATE TABLE IF NOT EXISTS queue_dedupe (
     queue TEXT NOT NULL, dedupe_id TEXT NOT NULL, sent_at INTEGER NOT NULL, PRIMARY KEY (queue, dedupe_id));
 CREATE TABLE IF NOT EXISTS dead_letter (
@@ -104,7 +104,8 @@ impl SqliteState {
         }
         conn.execute_batch(
             "CREATE INDEX IF NOT EXISTS queue_group ON queue (queue, grp, id);
-             CREATE INDEX IF NOT EXISTS queue_order ON queue (queue, id);",
+             CREATE INDEX IF NOT EXISTS queue_order ON queue (queue, id);
+             DROP INDEX IF EXISTS queue_visible;",
         )
         .map_err(|e| db("migrate", &target, e))?;
         let (jobs, rx) = mpsc::channel::<Job>();
@@ -397,6 +398,45 @@ impl KeyValue for SqliteState {
             move |c| run(c, "DELETE FROM kv WHERE key = ?1 AND value = ?2", params![k, v]).map(|n| n == 1),
             "delete-if",
             key,
+        )
+        .await
+    }
+}
+
+/// Admission in one transaction: the live check, the record and the message commit together,
+/// so no FIFO dedupe row is needed to make a retried send harmless.
+#[async_trait]
+impl Admission for SqliteState {
+    async fn admit(&self, a: &Admit<'_>) -> Result<Admitted, PortError> {
+        let (key, record, queue, group, body) =
+            (a.key.to_string(), json_col(a.record), a.queue.to_string(), a.group.to_string(), a.body.to_string());
+        let (now, expires_at) = (a.now.timestamp(), a.expires_at.timestamp());
+        self.with(
+            move |c| {
+                let held: Option<(String, Option<i64>)> = c
+                    .prepare_cached("SELECT value, expires_at FROM kv WHERE key = ?1")?
+                    .query_row([&key], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                if let Some((value, expiry)) = held {
+                    if expiry.is_none_or(|e| e > now) {
+                        return Ok(Admitted::Live(parse_json(&value)));
+                    }
+                }
+                run(
+                    c,
+                    "INSERT INTO kv (key, value, expires_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
+                    params![key, record, expires_at],
+                )?;
+                run(
+                    c,
+                    "INSERT INTO queue (queue, body, visible_at, grp, sent_at) VALUES (?1, ?2, 0, ?3, ?4)",
+                    params![queue, body, group, now_ms()],
+                )?;
+                Ok(Admitted::Recorded)
+            },
+            "admit",
+            a.key,
         )
         .await
     }

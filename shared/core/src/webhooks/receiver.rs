@@ -12,7 +12,7 @@ use serde_json::json;
 use super::processor::{class_queue, DeadLetter, Message};
 use super::receipt::{receive, Accepted, Receipt, Rejected};
 use super::signature::{Headers, Secrets, WebhookSource};
-use crate::ports::{PortError, Ports};
+use crate::ports::{Admit, Admitted, PortError, Ports};
 
 /// How long a delivery id is remembered.
 pub const DEDUPE_TTL_DAYS: i64 = 7;
@@ -111,44 +111,63 @@ impl Receiver {
                 Ok(Reply::DeadLettered(reason))
             }
             Receipt::Event(accepted) => {
-                // A body small enough to travel in the queue message is queued before its
-                // record is written: a crash in between leaves no record, and the sender's
-                // retry queues it again (the FIFO dedupe id, then the processor's per-event
-                // record, keep that harmless). One write per first delivery and one read per
-                // duplicate: the cheapest order that loses nothing. A larger body is recorded
-                // first (the processor reads it from the record), marked queued after.
                 let key = record_key(&accepted.dedupe_key);
                 let expires = now + Duration::days(DEDUPE_TTL_DAYS);
-                let inline = raw["body"].as_str().is_some_and(|b| b.len() <= INLINE_BODY_MAX);
-                if let Some(rec) = self.ports.kv.get(&key).await? {
-                    let live = rec["delivery"]["received_at"]
+                let is_live = |rec: &serde_json::Value| {
+                    rec["delivery"]["received_at"]
                         .as_str()
                         .and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok())
-                        .is_none_or(|at| at + Duration::days(DEDUPE_TTL_DAYS) > now);
-                    if live && rec["queued"] != json!(false) {
-                        return Ok(Reply::Duplicate);
-                    }
-                    if live {
-                        // Recorded, then a crash before it was queued: queue it now.
-                        self.queue_recorded(&accepted, &key, rec).await?;
-                        return Ok(Reply::Accepted);
-                    }
-                }
-                if inline {
-                    self.enqueue(&accepted, Some(&raw)).await?;
+                        .is_none_or(|at| at + Duration::days(DEDUPE_TTL_DAYS) > now)
+                };
+                if raw["body"].as_str().is_some_and(|b| b.len() <= INLINE_BODY_MAX) {
+                    // A body small enough to travel in the queue message is admitted in one
+                    // step: recorded and queued (on AWS: queued before it is recorded, so a
+                    // crash in between leaves no record and the sender's retry queues it
+                    // again, deduplicated by the FIFO dedupe id and the processor's per-event
+                    // record). One write per first delivery, one read per duplicate.
                     let rec = json!({ "delivery": raw, "accepted": accepted });
-                    if !self.ports.kv.insert_unless_live(&key, &rec, now, expires).await? {
-                        // The same delivery, concurrently: its twin is recorded, and the FIFO
-                        // dedupe id made this send a no-op.
-                        return Ok(Reply::Duplicate);
-                    }
-                } else {
-                    let rec = json!({ "delivery": raw, "accepted": accepted, "queued": false });
-                    if !self.ports.kv.insert_unless_live(&key, &rec, now, expires).await? {
-                        return Ok(Reply::Duplicate);
-                    }
-                    self.queue_recorded(&accepted, &key, rec).await?;
+                    let msg = Message::Webhook {
+                        dedupe_key: accepted.dedupe_key.clone(),
+                        accepted: accepted.clone(),
+                        delivery: Some(raw),
+                    };
+                    let admit = Admit {
+                        key: &key,
+                        record: &rec,
+                        now,
+                        expires_at: expires,
+                        is_live: &is_live,
+                        queue: class_queue(accepted.priority),
+                        group: &fifo_id(&accepted.entity),
+                        dedupe_id: &fifo_id(&accepted.dedupe_key),
+                        body: &msg.encode(),
+                    };
+                    return match self.ports.admission.admit(&admit).await? {
+                        Admitted::Recorded => Ok(Reply::Accepted),
+                        Admitted::Live(held) if held["queued"] == json!(false) => {
+                            // A large delivery recorded, then a crash before it was queued.
+                            self.queue_recorded(&accepted, &key, held).await?;
+                            Ok(Reply::Accepted)
+                        }
+                        Admitted::Live(_) => Ok(Reply::Duplicate),
+                    };
                 }
+                // A larger body is recorded first (the processor reads it from the record),
+                // queued, then marked queued.
+                if let Some(rec) = self.ports.kv.get(&key).await? {
+                    if is_live(&rec) {
+                        if rec["queued"] == json!(false) {
+                            self.queue_recorded(&accepted, &key, rec).await?;
+                            return Ok(Reply::Accepted);
+                        }
+                        return Ok(Reply::Duplicate);
+                    }
+                }
+                let rec = json!({ "delivery": raw, "accepted": accepted, "queued": false });
+                if !self.ports.kv.insert_unless_live(&key, &rec, now, expires).await? {
+                    return Ok(Reply::Duplicate);
+                }
+                self.queue_recorded(&accepted, &key, rec).await?;
                 Ok(Reply::Accepted)
             }
         }
