@@ -102,8 +102,12 @@ impl SqliteState {
                     .map_err(|e| db("migrate", &target, e))?;
             }
         }
+        // `queue_order` hands messages out oldest first; `queue_held` finds a FIFO group's
+        // messages in flight or delayed: only those are in it (a message sent for now has
+        // `visible_at` 0), so a send adds no entry at a random place in a large index.
         conn.execute_batch(
-            "CREATE INDEX IF NOT EXISTS queue_group ON queue (queue, grp, id);
+            "DROP INDEX IF EXISTS queue_group;
+             CREATE INDEX IF NOT EXISTS queue_held ON queue (queue, grp) WHERE visible_at > 0;
              CREATE INDEX IF NOT EXISTS queue_order ON queue (queue, id);
              DROP INDEX IF EXISTS queue_visible;",
         )
@@ -196,20 +200,13 @@ fn writer(mut conn: Connection, jobs: mpsc::Receiver<Job>) {
             Err(mpsc::RecvTimeoutError::Timeout) => continue,
             Err(mpsc::RecvTimeoutError::Disconnected) => return,
         };
-        let mut group = vec![first];
-        while group.len() < GROUP_MAX {
-            match jobs.try_recv() {
-                Ok(j) => group.push(j),
-                Err(_) => break,
-            }
-        }
         // Should BEGIN fail, each savepoint below commits on its own (SQLite's rule for a
         // savepoint outside a transaction), and the answers still follow the commits.
-        window_jobs += group.len() as u64;
         dirty += 1;
         let in_transaction = conn.execute_batch("BEGIN IMMEDIATE").is_ok();
-        let mut answers = Vec::with_capacity(group.len());
-        for job in group {
+        let mut answers = Vec::with_capacity(16);
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
             let _ = run(&conn, "SAVEPOINT job", []);
             let (ok, answer) = job(&mut conn);
             if !ok {
@@ -217,7 +214,12 @@ fn writer(mut conn: Connection, jobs: mpsc::Receiver<Job>) {
             }
             let _ = run(&conn, "RELEASE job", []);
             answers.push(answer);
+            if answers.len() >= GROUP_MAX {
+                break;
+            }
+            next = jobs.try_recv().ok();
         }
+        window_jobs += answers.len() as u64;
         let committed = match in_transaction {
             true => conn.execute_batch("COMMIT").map_err(|e| e.to_string()),
             false => Ok(()),
@@ -500,7 +502,8 @@ impl Queue for SqliteState {
                             "SELECT id, body, receive_count FROM queue q INDEXED BY queue_order
                              WHERE queue = ?1 AND visible_at <= ?2
                                AND (grp IS NULL OR NOT EXISTS (
-                                    SELECT 1 FROM queue f WHERE f.queue = q.queue AND f.grp = q.grp AND f.visible_at > ?2))
+                                    SELECT 1 FROM queue f INDEXED BY queue_held
+                                    WHERE f.queue = q.queue AND f.grp = q.grp AND f.visible_at > 0 AND f.visible_at > ?2))
                              ORDER BY id LIMIT ?3",
                         )?;
                         let rows = st.query_map(params![q, now, (max - out.len()) as i64], |r| {
