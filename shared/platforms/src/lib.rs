@@ -1,6 +1,8 @@
 //! The platforms storesync talks to: faithful simulators (used by tests and the offline demo)
 //! and, as they come, the clients.
 
+pub mod fault;
+pub mod shopify;
 pub mod testkit;
 pub mod wms;
 pub mod woocommerce;

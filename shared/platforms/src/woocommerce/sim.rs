@@ -7,7 +7,7 @@
 //! Also variations (with `manage_stock: "parent"` and their own batch endpoint), and orders
 //! with notes (a status change adds WooCommerce's system note). Mounted under `/wp-json/wc/v3`.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -23,17 +23,8 @@ use serde_json::{json, Map, Value};
 /// The most items one batch call may carry.
 pub const BATCH_LIMIT: usize = 100;
 
-/// A fault the next request meets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
-    /// Answer with this status (5xx); `Retry-After` for 429.
-    Status { code: u16, retry_after_secs: Option<u64> },
-    /// Answer after this delay (for client timeouts).
-    Delay { millis: u64 },
-    /// Apply the request, then answer after this delay: the client times out although the
-    /// change was made (the case exactly-once effects must survive).
-    LostReply { millis: u64 },
-}
+pub use crate::fault::Fault;
+use crate::fault::FaultPlan;
 
 /// What the simulator counted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -52,9 +43,7 @@ struct Inner {
     orders: BTreeMap<u64, Map<String, Value>>,
     notes: BTreeMap<u64, Vec<Value>>,
     next_id: u64,
-    faults: VecDeque<Fault>,
-    /// Random faults: each request meets one of these with this probability.
-    random_faults: Option<(f64, Vec<Fault>, rand::rngs::StdRng)>,
+    faults: FaultPlan,
     stats: Stats,
 }
 
@@ -176,15 +165,13 @@ impl WooSim {
 
     /// The next requests meet these faults, in order.
     pub fn inject(&self, faults: impl IntoIterator<Item = Fault>) {
-        self.lock().faults.extend(faults);
+        self.lock().faults.inject(faults);
     }
 
     /// From now on each request meets one of `faults` (picked at random) with probability
     /// `share`, deterministically for a seed. An empty list stops it.
     pub fn fail_randomly(&self, share: f64, faults: Vec<Fault>, seed: u64) {
-        use rand::SeedableRng;
-        self.lock().random_faults =
-            (!faults.is_empty()).then(|| (share.clamp(0.0, 1.0), faults, rand::rngs::StdRng::seed_from_u64(seed)));
+        self.lock().faults.fail_randomly(share, faults, seed);
     }
 
     pub fn stats(&self) -> Stats {
@@ -272,18 +259,8 @@ async fn gate(State(sim): State<WooSim>, req: Request, next: Next) -> Response {
     let fault = {
         let mut s = sim.lock();
         s.stats.requests += 1;
-        let mut f = s.faults.pop_front();
-        if f.is_none() {
-            if let Some((share, faults, rng)) = s.random_faults.as_mut() {
-                use rand::RngExt;
-                if rng.random_bool(*share) {
-                    f = Some(faults[rng.random_range(0..faults.len())]);
-                }
-            }
-        }
-        if f.is_some() {
-            s.stats.faults_served += 1;
-        }
+        let f = s.faults.draw();
+        s.stats.faults_served = s.faults.served;
         f
     };
     match fault {

@@ -1,0 +1,274 @@
+//! The Shopify GraphQL Admin API client storesync uses: paced by the shop's cost bucket (it
+//! reads `extensions.cost.throttleStatus` from every answer and waits before a call the bucket
+//! cannot take, so it keeps the bucket busy without being throttled), retrying throttled and
+//! failed calls (a mutation keeps its idempotency key, so a retry never applies twice).
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tokio::sync::Mutex;
+
+use super::graphql_path;
+
+/// Attempts at one call before its error is returned (throttled answers do not count).
+pub const ATTEMPTS: u32 = 5;
+/// Variants per page when reading stock: a page costs 2 + 190 × 5 = 952 points, under the
+/// 1,000 a single query may cost.
+pub const STOCK_PAGE: usize = 190;
+/// Quantities per `inventorySetQuantities` call.
+pub const SET_BATCH: usize = 250;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ShopifyError {
+    #[error("Shopify {url}: {message}")]
+    Transport { url: String, message: String },
+    #[error("Shopify answered HTTP {status}: {body}")]
+    Status { status: u16, body: String },
+    #[error("Shopify GraphQL error {code}: {message}")]
+    Graphql { code: String, message: String },
+    #[error("Shopify answered something that is not the expected shape: {0}")]
+    Shape(String),
+}
+
+impl ShopifyError {
+    /// Worth another attempt with the same request.
+    pub fn transient(&self) -> bool {
+        match self {
+            Self::Transport { .. } => true,
+            Self::Status { status, .. } => *status == 429 || *status >= 500,
+            Self::Graphql { code, .. } => code == "THROTTLED" || code == "IDEMPOTENCY_CONCURRENT_REQUEST",
+            Self::Shape(_) => false,
+        }
+    }
+}
+
+/// The client's picture of the shop's bucket, from the latest `throttleStatus`.
+#[derive(Debug, Clone, Copy)]
+struct Pacer {
+    available: f64,
+    size: f64,
+    rate: f64,
+    at: Instant,
+}
+
+impl Pacer {
+    /// How long to wait before a call of `cost` points fits.
+    fn wait_for(&self, cost: f64) -> Duration {
+        let now = self.available + self.at.elapsed().as_secs_f64() * self.rate;
+        let need = cost.min(self.size) - now.min(self.size);
+        if need <= 0.0 || self.rate <= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(need / self.rate)
+        }
+    }
+}
+
+/// One variant's stock at one location.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VariantStock {
+    pub variant_id: String,
+    pub product_id: String,
+    pub product_title: String,
+    pub title: String,
+    pub sku: String,
+    pub inventory_item_id: String,
+    /// `None`: not stocked at the location.
+    pub available: Option<i64>,
+}
+
+/// One quantity to set; `change_from` is the value the plan saw (compare-and-set), `None` to
+/// set whatever it is now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SetQuantity {
+    pub inventory_item_id: String,
+    pub location_id: String,
+    pub quantity: i64,
+    pub change_from: Option<i64>,
+}
+
+/// A user error of a mutation, as Shopify reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserError {
+    pub code: String,
+    pub field: Vec<String>,
+    pub message: String,
+}
+
+pub struct ShopifyClient {
+    http: reqwest::Client,
+    url: String,
+    token: String,
+    pacer: Mutex<Option<Pacer>>,
+    /// Waits between attempts after a failure (not after throttling, which waits as long as
+    /// the bucket needs).
+    pub backoff: Duration,
+}
+
+const STOCK_QUERY: &str = "query Stock($first: Int!, $after: String, $location: ID!) {
+  productVariants(first: $first, after: $after) {
+    nodes { id title sku product { id title }
+      inventoryItem { id inventoryLevel(locationId: $location) { quantities(names: [\"available\"]) { name quantity } } } }
+    pageInfo { hasNextPage endCursor } } }";
+
+const SET_MUTATION: &str = "mutation Set($input: InventorySetQuantitiesInput!, $key: String!) {
+  inventorySetQuantities(input: $input) @idempotent(key: $key) {
+    inventoryAdjustmentGroup { id }
+    userErrors { code field message } } }";
+
+impl ShopifyClient {
+    /// `base` is the shop (`https://{shop}.myshopify.com`, or a simulator's base URL).
+    pub fn new(base: &str, token: &str, version: &str, timeout: Duration) -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            http: reqwest::Client::builder().timeout(timeout).build()?,
+            url: format!("{}{}", base.trim_end_matches('/'), graphql_path(version)),
+            token: token.to_string(),
+            pacer: Mutex::new(None),
+            backoff: Duration::from_millis(500),
+        })
+    }
+
+    /// Runs one operation whose requested cost is `cost` and returns its `data`: waits for the
+    /// bucket first, retries throttled answers after the wait Shopify's numbers call for, and
+    /// other transient failures up to [`ATTEMPTS`] times.
+    pub async fn graphql(&self, query: &str, variables: Value, cost: f64) -> Result<Value, ShopifyError> {
+        let mut failures = 0;
+        loop {
+            let wait = self.pacer.lock().await.map(|p| p.wait_for(cost)).unwrap_or_default();
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+            match self.once(query, &variables).await {
+                Ok(data) => return Ok(data),
+                Err(e) if matches!(&e, ShopifyError::Graphql { code, .. } if code == "THROTTLED") => continue,
+                Err(e) if e.transient() && failures + 1 < ATTEMPTS => {
+                    failures += 1;
+                    tracing::debug!(error = %e, attempt = failures, "Shopify call retried");
+                    tokio::time::sleep(self.backoff * failures).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn once(&self, query: &str, variables: &Value) -> Result<Value, ShopifyError> {
+        let transport = |e: reqwest::Error| ShopifyError::Transport { url: self.url.clone(), message: e.to_string() };
+        let resp = self
+            .http
+            .post(&self.url)
+            .header("X-Shopify-Access-Token", &self.token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = resp.status().as_u16();
+        let body = resp.text().await.map_err(transport)?;
+        if status != 200 {
+            return Err(ShopifyError::Status { status, body: body.chars().take(300).collect() });
+        }
+        let v: Value = serde_json::from_str(&body).map_err(|e| ShopifyError::Shape(format!("{e}: {body:.200}")))?;
+        let t = &v["extensions"]["cost"]["throttleStatus"];
+        if let (Some(available), Some(size), Some(rate)) =
+            (t["currentlyAvailable"].as_f64(), t["maximumAvailable"].as_f64(), t["restoreRate"].as_f64())
+        {
+            *self.pacer.lock().await = Some(Pacer { available, size, rate, at: Instant::now() });
+        }
+        if let Some(e) = v["errors"].as_array().and_then(|e| e.first()) {
+            return Err(ShopifyError::Graphql {
+                code: e["extensions"]["code"].as_str().unwrap_or("UNKNOWN").to_string(),
+                message: e["message"].as_str().unwrap_or_default().to_string(),
+            });
+        }
+        Ok(v["data"].clone())
+    }
+
+    /// The shop's locations: `(id, name)`.
+    pub async fn locations(&self) -> Result<Vec<(String, String)>, ShopifyError> {
+        let data = self.graphql("{ locations(first: 250) { nodes { id name } } }", json!({}), 252.0).await?;
+        let nodes = data["locations"]["nodes"].as_array().ok_or_else(|| ShopifyError::Shape(data.to_string()))?;
+        Ok(nodes
+            .iter()
+            .map(|n| {
+                (n["id"].as_str().unwrap_or_default().to_string(), n["name"].as_str().unwrap_or_default().to_string())
+            })
+            .collect())
+    }
+
+    /// Every variant with its `available` stock at `location`, page by page.
+    pub async fn variant_stock(&self, location: &str) -> Result<Vec<VariantStock>, ShopifyError> {
+        // A page: 2 + first × (the variant, its product, item, level and quantities list).
+        let cost = 2.0 + STOCK_PAGE as f64 * 5.0;
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let vars = json!({ "first": STOCK_PAGE, "after": after, "location": location });
+            let data = self.graphql(STOCK_QUERY, vars, cost).await?;
+            let conn = &data["productVariants"];
+            let nodes = conn["nodes"].as_array().ok_or_else(|| ShopifyError::Shape(conn.to_string()))?;
+            for n in nodes {
+                let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
+                let level = &n["inventoryItem"]["inventoryLevel"];
+                let available = level["quantities"]
+                    .as_array()
+                    .and_then(|q| q.iter().find(|q| q["name"] == "available"))
+                    .and_then(|q| q["quantity"].as_i64());
+                out.push(VariantStock {
+                    variant_id: s(&n["id"]),
+                    product_id: s(&n["product"]["id"]),
+                    product_title: s(&n["product"]["title"]),
+                    title: s(&n["title"]),
+                    sku: s(&n["sku"]),
+                    inventory_item_id: s(&n["inventoryItem"]["id"]),
+                    available,
+                });
+            }
+            if conn["pageInfo"]["hasNextPage"] != json!(true) {
+                return Ok(out);
+            }
+            after = conn["pageInfo"]["endCursor"].as_str().map(str::to_string);
+        }
+    }
+
+    /// Sets `available` for up to [`SET_BATCH`] quantities in one call, under the idempotency
+    /// `key` (derive it from what the call carries: a retry or a replay with the same key
+    /// applies nothing twice). `Ok` with user errors means nothing was applied.
+    pub async fn set_available(
+        &self,
+        quantities: &[SetQuantity],
+        key: &str,
+        reference: &str,
+    ) -> Result<Vec<UserError>, ShopifyError> {
+        if quantities.len() > SET_BATCH {
+            return Err(ShopifyError::Shape(format!(
+                "{} quantities in one call; at most {SET_BATCH}",
+                quantities.len()
+            )));
+        }
+        let input = json!({
+            "name": "available",
+            "reason": "correction",
+            "referenceDocumentUri": reference,
+            "quantities": quantities.iter().map(|q| json!({
+                "inventoryItemId": q.inventory_item_id,
+                "locationId": q.location_id,
+                "quantity": q.quantity,
+                "changeFromQuantity": q.change_from,
+            })).collect::<Vec<_>>(),
+        });
+        let data = self.graphql(SET_MUTATION, json!({ "input": input, "key": key }), 10.0).await?;
+        let errors = data["inventorySetQuantities"]["userErrors"]
+            .as_array()
+            .ok_or_else(|| ShopifyError::Shape(data.to_string()))?;
+        Ok(errors
+            .iter()
+            .map(|e| UserError {
+                code: e["code"].as_str().unwrap_or_default().to_string(),
+                field: e["field"]
+                    .as_array()
+                    .map(|f| f.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+                    .unwrap_or_default(),
+                message: e["message"].as_str().unwrap_or_default().to_string(),
+            })
+            .collect())
+    }
+}

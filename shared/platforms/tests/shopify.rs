@@ -1,0 +1,223 @@
+//! The Shopify simulator answers as the GraphQL Admin API does (PLATFORMS.md §A, checklist §C),
+//! and the client reads, writes and paces itself against it.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use storesync_platforms::fault::Fault;
+use storesync_platforms::shopify::client::{SetQuantity, ShopifyClient, ShopifyError};
+use storesync_platforms::shopify::sim::{Bucket, ShopifySim};
+use storesync_platforms::shopify::{graphql_path, API_VERSION};
+
+const TOKEN: &str = "shpat_test";
+
+async fn serve(sim: &ShopifySim) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = sim.router();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+/// A shop with one location and `n` single-variant products `SKU-0000`… stocked at 10.
+async fn shop(n: usize, bucket: Bucket) -> (ShopifySim, String, String) {
+    let sim = ShopifySim::new(TOKEN, bucket);
+    let loc = sim.add_location("Main warehouse");
+    for i in 0..n {
+        let sku = format!("SKU-{i:04}");
+        sim.add_product(&format!("Shirt {i}"), &[(&sku, "Default Title", "19.90")], 10);
+    }
+    let base = serve(&sim).await;
+    (sim, base, loc)
+}
+
+fn client(base: &str) -> ShopifyClient {
+    let mut c = ShopifyClient::new(base, TOKEN, API_VERSION, Duration::from_millis(500)).unwrap();
+    c.backoff = Duration::from_millis(10);
+    c
+}
+
+/// A raw request, as a client would send it: (HTTP status, body).
+async fn raw(base: &str, token: &str, query: &str, variables: Value) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{base}{}", graphql_path(API_VERSION)))
+        .header("X-Shopify-Access-Token", token)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+const SET: &str = "mutation($input: InventorySetQuantitiesInput!, $key: String!) {
+  inventorySetQuantities(input: $input) @idempotent(key: $key) { inventoryAdjustmentGroup { id changes { name delta quantityAfterChange } } userErrors { code field message } } }";
+
+fn set_input(item: &str, loc: &str, quantity: i64, from: Value) -> Value {
+    json!({ "name": "available", "reason": "correction", "referenceDocumentUri": "gid://storesync/Sync/1",
+            "quantities": [{ "inventoryItemId": item, "locationId": loc, "quantity": quantity, "changeFromQuantity": from }] })
+}
+
+#[tokio::test]
+async fn reads_page_through_every_variant_with_its_stock() {
+    // A Plus plan's rate (1,000 points/s): three pages of 952 points without waiting long.
+    let (sim, base, loc) = shop(450, Bucket { size: 2000.0, restore_rate: 1000.0 }).await;
+    sim.set_available("SKU-0007", &loc, 3);
+    let c = client(&base);
+    assert_eq!(c.locations().await.unwrap(), vec![(loc.clone(), "Main warehouse".to_string())]);
+    let stock = c.variant_stock(&loc).await.unwrap();
+    assert_eq!(stock.len(), 450, "three pages of up to 190");
+    assert!(stock.iter().all(|v| v.variant_id.starts_with("gid://shopify/ProductVariant/")));
+    let seven = stock.iter().find(|v| v.sku == "SKU-0007").unwrap();
+    assert_eq!(seven.available, Some(3));
+    assert_eq!(seven.product_title, "Shirt 7");
+    assert!(seven.inventory_item_id.starts_with("gid://shopify/InventoryItem/"));
+    // Every answer carries the cost; a page is refunded down to what it returned.
+    let (status, v) = raw(&base, TOKEN, "{ locations(first: 10) { nodes { id } } }", json!({})).await;
+    assert_eq!(status, 200);
+    assert_eq!(v["extensions"]["cost"]["requestedQueryCost"], 12.0);
+    assert_eq!(v["extensions"]["cost"]["actualQueryCost"], 3.0);
+    assert_eq!(v["extensions"]["cost"]["throttleStatus"]["restoreRate"], 1000.0);
+}
+
+#[tokio::test]
+async fn set_quantities_is_idempotent_and_compare_and_set() {
+    let (sim, base, loc) = shop(3, Bucket::default()).await;
+    let c = client(&base);
+    let stock = c.variant_stock(&loc).await.unwrap();
+    let q = |i: usize, quantity: i64, from: Option<i64>| SetQuantity {
+        inventory_item_id: stock[i].inventory_item_id.clone(),
+        location_id: loc.clone(),
+        quantity,
+        change_from: from,
+    };
+    let batch = vec![q(0, 4, Some(10)), q(1, 0, Some(10))];
+    assert_eq!(c.set_available(&batch, "plan-1:0", "gid://storesync/Sync/1").await.unwrap(), vec![]);
+    assert_eq!(sim.available("SKU-0000", &loc), Some(4));
+    assert_eq!(sim.available("SKU-0001", &loc), Some(0));
+    // The same key and call again (a retry, a replayed message): the first result, nothing applied.
+    sim.set_available("SKU-0000", &loc, 8);
+    assert_eq!(c.set_available(&batch, "plan-1:0", "gid://storesync/Sync/1").await.unwrap(), vec![]);
+    assert_eq!(sim.available("SKU-0000", &loc), Some(8), "not applied twice");
+    assert_eq!(sim.stats().idempotent_replays, 1);
+    assert_eq!(sim.stats().set_calls, 1);
+    // The same key with other quantities is refused.
+    let e = c.set_available(&[q(0, 5, Some(8))], "plan-1:0", "gid://storesync/Sync/1").await.unwrap_err();
+    assert!(matches!(&e, ShopifyError::Graphql { code, .. } if code == "IDEMPOTENCY_KEY_PARAMETER_MISMATCH"), "{e}");
+    // A stale changeFromQuantity fails the whole call: nothing applied.
+    let errors =
+        c.set_available(&[q(2, 1, Some(10)), q(0, 1, Some(7))], "plan-1:1", "gid://storesync/Sync/1").await.unwrap();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].code, "CHANGE_FROM_QUANTITY_STALE");
+    assert_eq!(errors[0].field, ["input", "quantities", "1", "changeFromQuantity"], "indexes are strings");
+    assert_eq!(sim.available("SKU-0002", &loc), Some(10), "all or nothing");
+    // changeFromQuantity: null opts out of the check.
+    assert_eq!(c.set_available(&[q(0, 2, None)], "plan-1:2", "gid://storesync/Sync/1").await.unwrap(), vec![]);
+    assert_eq!(sim.available("SKU-0000", &loc), Some(2));
+    assert_eq!(sim.applied_keys().len(), 2);
+}
+
+#[tokio::test]
+async fn the_api_refuses_what_2026_04_refuses() {
+    let (_sim, base, loc) = shop(1, Bucket::default()).await;
+    let (status, v) = raw(&base, "wrong", "{ locations(first: 1) { nodes { id } } }", json!({})).await;
+    assert_eq!(status, 401);
+    assert_eq!(v["errors"], "[API] Invalid API key or access token (unrecognized login or wrong password)");
+    let code = |v: &Value| v["errors"][0]["extensions"]["code"].as_str().unwrap_or_default().to_string();
+
+    let (status, v) = raw(&base, TOKEN, "{ locations { nodes { id } } }", json!({})).await;
+    assert_eq!((status, code(&v)), (200, "BAD_REQUEST".to_string()));
+    assert_eq!(v["errors"][0]["message"], "you must provide one of first or last");
+    let (_, v) = raw(&base, TOKEN, "{ locations(first: 251) { nodes { id } } }", json!({})).await;
+    assert_eq!(code(&v), "BAD_REQUEST");
+    let q = "{ productVariants(first: 250) { nodes { id product { id } inventoryItem { id inventoryLevel(locationId: \"x\") { id } } } } }";
+    let (_, v) = raw(&base, TOKEN, q, json!({})).await;
+    assert_eq!(code(&v), "MAX_COST_EXCEEDED");
+    assert!(v["errors"][0]["message"].as_str().unwrap().contains("exceeds the single query max cost limit (1000)"));
+
+    let stock = client(&base).variant_stock(&loc).await.unwrap();
+    let item = stock[0].inventory_item_id.clone();
+    let no_key = "mutation($input: InventorySetQuantitiesInput!) { inventorySetQuantities(input: $input) { userErrors { code } } }";
+    let (_, v) = raw(&base, TOKEN, no_key, json!({ "input": set_input(&item, &loc, 1, json!(10)) })).await;
+    assert_eq!(code(&v), "BAD_REQUEST");
+    assert_eq!(v["data"]["inventorySetQuantities"], Value::Null);
+    let on_operation = "mutation($input: InventorySetQuantitiesInput!) @idempotent(key: \"k\") { inventorySetQuantities(input: $input) { userErrors { code } } }";
+    let (_, v) = raw(&base, TOKEN, on_operation, json!({ "input": set_input(&item, &loc, 1, json!(10)) })).await;
+    assert_eq!(code(&v), "BAD_REQUEST");
+
+    let mut missing = set_input(&item, &loc, 1, json!(10));
+    missing["quantities"][0].as_object_mut().unwrap().remove("changeFromQuantity");
+    let (_, v) = raw(&base, TOKEN, SET, json!({ "input": missing, "key": "k1" })).await;
+    assert_eq!(code(&v), "INVALID_FIELD_ARGUMENTS");
+    let mut many = set_input(&item, &loc, 1, json!(10));
+    many["quantities"] = json!(vec![many["quantities"][0].clone(); 251]);
+    let (_, v) = raw(&base, TOKEN, SET, json!({ "input": many, "key": "k2" })).await;
+    assert_eq!(code(&v), "MAX_INPUT_SIZE_EXCEEDED");
+
+    // Setting available reports available and on_hand moving together; quantityAfterChange is null.
+    let (_, v) = raw(&base, TOKEN, SET, json!({ "input": set_input(&item, &loc, 4, json!(10)), "key": "k3" })).await;
+    let changes = &v["data"]["inventorySetQuantities"]["inventoryAdjustmentGroup"]["changes"];
+    assert_eq!(
+        changes,
+        &json!([{ "name": "available", "delta": -6, "quantityAfterChange": null },
+                { "name": "on_hand", "delta": -6, "quantityAfterChange": null }])
+    );
+    let unknown = set_input("gid://shopify/InventoryItem/1", &loc, 1, Value::Null);
+    let (_, v) = raw(&base, TOKEN, SET, json!({ "input": unknown, "key": "k4" })).await;
+    assert_eq!(v["data"]["inventorySetQuantities"]["userErrors"][0]["code"], "INVALID_INVENTORY_ITEM");
+}
+
+#[tokio::test]
+async fn an_empty_bucket_throttles_with_200_and_the_client_paces_itself_instead() {
+    let small = Bucket { size: 100.0, restore_rate: 100.0 };
+    let (sim, base, loc) = shop(30, small).await;
+    // Requested 2 + 20 × (variant + product) = 42, and as much actually spent.
+    let query = "{ productVariants(first: 20) { nodes { id product { id } } } }";
+    let mut throttled = None;
+    for _ in 0..5 {
+        let (status, v) = raw(&base, TOKEN, query, json!({})).await;
+        assert_eq!(status, 200);
+        if v["errors"][0]["extensions"]["code"] == "THROTTLED" {
+            throttled = Some(v);
+            break;
+        }
+    }
+    let v = throttled.expect("a burst empties the bucket");
+    assert_eq!(v["errors"][0]["message"], "Throttled");
+    assert!(v.get("data").is_none());
+    assert_eq!(v["extensions"]["cost"]["actualQueryCost"], Value::Null);
+    assert_eq!(v["extensions"]["cost"]["requestedQueryCost"], 42.0);
+
+    // The client, on a fresh shop with the same bucket: the same burst, no throttled answer.
+    let (sim2, base2, loc2) = shop(30, small).await;
+    let c = client(&base2);
+    for _ in 0..6 {
+        c.graphql(query, json!({}), 42.0).await.unwrap();
+    }
+    assert_eq!(sim2.stats().throttled, 0, "paced by throttleStatus");
+    assert!(sim.stats().throttled >= 1);
+    let _ = (loc, loc2);
+}
+
+#[tokio::test]
+async fn failures_are_retried_and_a_lost_reply_is_not_applied_twice() {
+    let (sim, base, loc) = shop(1, Bucket::default()).await;
+    let c = client(&base);
+    let stock = c.variant_stock(&loc).await.unwrap();
+    let q = SetQuantity {
+        inventory_item_id: stock[0].inventory_item_id.clone(),
+        location_id: loc.clone(),
+        quantity: 7,
+        change_from: Some(10),
+    };
+    // A 503, then the change is applied but its answer is lost (the client times out): the
+    // retry with the same key gets the first result back.
+    sim.inject([Fault::Status { code: 503, retry_after_secs: None }, Fault::LostReply { millis: 800 }]);
+    assert_eq!(c.set_available(std::slice::from_ref(&q), "plan-2:0", "gid://storesync/Sync/2").await.unwrap(), vec![]);
+    assert_eq!(sim.available("SKU-0000", &loc), Some(7));
+    let st = sim.stats();
+    assert_eq!((st.set_calls, st.idempotent_replays, st.faults_served), (1, 1, 2));
+    // A failure that outlasts the attempts is returned, not swallowed.
+    sim.inject(vec![Fault::Status { code: 500, retry_after_secs: None }; 5]);
+    let e = c.locations().await.unwrap_err();
+    assert!(matches!(e, ShopifyError::Status { status: 500, .. }), "{e}");
+}
