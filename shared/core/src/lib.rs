@@ -9,6 +9,7 @@ pub mod engine;
 pub mod formats;
 pub mod ports;
 pub mod report;
+pub mod stores;
 pub mod validate;
 pub mod webhooks;
 pub mod workflow;

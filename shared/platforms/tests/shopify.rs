@@ -221,3 +221,42 @@ async fn failures_are_retried_and_a_lost_reply_is_not_applied_twice() {
     let e = c.locations().await.unwrap_err();
     assert!(matches!(e, ShopifyError::Status { status: 500, .. }), "{e}");
 }
+
+#[tokio::test]
+async fn the_inventory_port_reads_and_writes_with_compare_and_set() {
+    use storesync_core::stores::inventory::{InventoryStore, StockWrite, WriteOutcome};
+    use storesync_platforms::shopify::inventory::ShopifyInventory;
+    let (sim, base, loc) = shop(3, Bucket::default()).await;
+    sim.add_product("Jacket", &[("JK-S", "S", "99.00"), ("JK-M", "M", "99.00")], 2);
+    let store = ShopifyInventory::new(client(&base), &loc);
+    store.check().await.unwrap();
+    let e = ShopifyInventory::new(client(&base), "gid://shopify/Location/1").check().await.unwrap_err();
+    assert!(e.message.contains("is not in the shop") && e.message.contains("Main warehouse"), "{e}");
+
+    let records = store.inventory().await.unwrap();
+    assert_eq!(records.len(), 5);
+    let m = records.iter().find(|r| r.sku == "JK-M").unwrap();
+    assert_eq!((m.name.as_str(), m.quantity, m.status.as_str()), ("Jacket - M", Some(2), "instock"));
+    assert_eq!(records[0].name, "Shirt 0", "a default variant is named by its product");
+
+    let w = |sku: &str, quantity: i64, expected: i64| StockWrite {
+        write_key: records.iter().find(|r| r.sku == sku).unwrap().write_key.clone(),
+        quantity,
+        expected: Some(expected),
+    };
+    sim.set_available("SKU-0001", &loc, 6); // a sale since the compare
+    let writes = [w("SKU-0000", 0, 10), w("SKU-0001", 1, 10), w("JK-M", 9, 2)];
+    let out = store.set_stock(&writes, "run-7").await.unwrap();
+    assert_eq!(out, [WriteOutcome::Done, WriteOutcome::Moved { now: None }, WriteOutcome::Done]);
+    assert_eq!(sim.available("SKU-0000", &loc), Some(0));
+    assert_eq!(sim.available("SKU-0001", &loc), Some(6), "a moved item is left alone");
+    assert_eq!(sim.available("JK-M", &loc), Some(9));
+    // The same writes under the same key (a replayed queue message): the same calls, nothing twice.
+    let before = sim.stats();
+    sim.set_available("JK-M", &loc, 4);
+    let again = store.set_stock(&writes, "run-7").await.unwrap();
+    assert_eq!(again, out);
+    assert_eq!(sim.available("JK-M", &loc), Some(4), "not applied again");
+    assert_eq!(sim.stats().set_calls, before.set_calls);
+    assert_eq!(sim.stats().idempotent_replays, before.idempotent_replays + 2);
+}

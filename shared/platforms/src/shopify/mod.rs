@@ -2,6 +2,7 @@
 //! (`../shared/PLATFORMS.md` §A and its simulator checklist) and the client storesync uses.
 
 pub mod client;
+pub mod inventory;
 pub mod sim;
 
 /// The API version storesync pins: from 2026-04 `changeFromQuantity` and `@idempotent` are

@@ -1,0 +1,134 @@
+//! Shopify's side of the inventory port: variants and their `available` stock at one mapped
+//! location, written with `inventorySetQuantities` in calls of 250 with compare-and-set and
+//! idempotency keys derived from the caller's key.
+
+use async_trait::async_trait;
+use storesync_core::stores::inventory::{InventoryRecord, InventoryStore, StockWrite, WriteOutcome};
+use storesync_core::stores::{Platform, StoreError};
+
+use super::client::{SetQuantity, ShopifyClient, ShopifyError, SET_BATCH};
+
+pub struct ShopifyInventory {
+    client: ShopifyClient,
+    location: String,
+}
+
+fn store_error(operation: &'static str) -> impl Fn(ShopifyError) -> StoreError {
+    move |e| StoreError { platform: Platform::Shopify, operation, transient: e.transient(), message: e.to_string() }
+}
+
+impl ShopifyInventory {
+    /// The shop behind `client`, its stock at `location` (a location GID).
+    pub fn new(client: ShopifyClient, location: &str) -> Self {
+        Self { client, location: location.to_string() }
+    }
+}
+
+#[async_trait]
+impl InventoryStore for ShopifyInventory {
+    fn platform(&self) -> Platform {
+        Platform::Shopify
+    }
+
+    async fn check(&self) -> Result<(), StoreError> {
+        let locations = self.client.locations().await.map_err(store_error("connection check"))?;
+        if locations.iter().any(|(id, _)| *id == self.location) {
+            return Ok(());
+        }
+        let known: Vec<String> = locations.iter().map(|(id, name)| format!("{id} ({name})")).collect();
+        Err(StoreError {
+            platform: Platform::Shopify,
+            operation: "connection check",
+            message: format!("location {} is not in the shop; it has {}", self.location, known.join(", ")),
+            transient: false,
+        })
+    }
+
+    async fn inventory(&self) -> Result<Vec<InventoryRecord>, StoreError> {
+        let stock = self.client.variant_stock(&self.location).await.map_err(store_error("read inventory"))?;
+        Ok(stock
+            .into_iter()
+            .map(|v| InventoryRecord {
+                name: if v.title.is_empty() || v.title == "Default Title" {
+                    v.product_title.clone()
+                } else {
+                    format!("{} - {}", v.product_title, v.title)
+                },
+                status: match v.available {
+                    None => "untracked".into(),
+                    Some(q) if q <= 0 => "outofstock".into(),
+                    Some(_) => "instock".into(),
+                },
+                product_id: v.product_id,
+                variant_id: v.variant_id,
+                sku: v.sku,
+                quantity: v.available,
+                write_key: v.inventory_item_id,
+            })
+            .collect())
+    }
+
+    /// Calls of up to 250 quantities. A call Shopify refuses applies nothing: the items it
+    /// names are set aside (moved since the compare, or failed with Shopify's message) and
+    /// the rest go again under a key derived from what was set aside, so a replay of the same
+    /// writes under the same key takes the same calls and applies nothing twice.
+    async fn set_stock(&self, writes: &[StockWrite], key: &str) -> Result<Vec<WriteOutcome>, StoreError> {
+        let mut out: Vec<Option<WriteOutcome>> = vec![None; writes.len()];
+        for (c, chunk) in writes.chunks(SET_BATCH).enumerate() {
+            let base = c * SET_BATCH;
+            let mut pending: Vec<usize> = (0..chunk.len()).collect();
+            let mut set_aside: Vec<usize> = Vec::new();
+            while !pending.is_empty() {
+                let quantities: Vec<SetQuantity> = pending
+                    .iter()
+                    .map(|&i| SetQuantity {
+                        inventory_item_id: chunk[i].write_key.clone(),
+                        location_id: self.location.clone(),
+                        quantity: chunk[i].quantity,
+                        change_from: chunk[i].expected,
+                    })
+                    .collect();
+                let call_key = if set_aside.is_empty() {
+                    format!("{key}:{c}")
+                } else {
+                    let ids: Vec<String> = set_aside.iter().map(usize::to_string).collect();
+                    format!("{key}:{c}-{}", ids.join("."))
+                };
+                let errors = self
+                    .client
+                    .set_available(&quantities, &call_key, &format!("gid://storesync/StoreSync/{key}"))
+                    .await
+                    .map_err(store_error("set inventory"))?;
+                if errors.is_empty() {
+                    for &i in &pending {
+                        out[base + i] = Some(WriteOutcome::Done);
+                    }
+                    break;
+                }
+                let mut named = Vec::new();
+                for e in &errors {
+                    let Some(pos) = e.field.get(2).and_then(|p| p.parse::<usize>().ok()).filter(|p| *p < pending.len())
+                    else {
+                        // Not about one item: every pending item fails with it.
+                        for &i in &pending {
+                            out[base + i] = Some(WriteOutcome::Failed { error: format!("{}: {}", e.code, e.message) });
+                        }
+                        named.clear();
+                        pending.clear();
+                        break;
+                    };
+                    let i = pending[pos];
+                    out[base + i] = Some(if e.code == "CHANGE_FROM_QUANTITY_STALE" {
+                        WriteOutcome::Moved { now: None }
+                    } else {
+                        WriteOutcome::Failed { error: format!("{}: {}", e.code, e.message) }
+                    });
+                    named.push(i);
+                }
+                set_aside.extend(&named);
+                pending.retain(|i| !named.contains(i));
+            }
+        }
+        Ok(out.into_iter().map(|o| o.unwrap_or(WriteOutcome::Failed { error: "not attempted".into() })).collect())
+    }
+}
