@@ -113,3 +113,67 @@ async fn order_status_and_notes() {
     assert_eq!(notes, ["WMS: packed", "Order status changed from Processing to Completed."]);
     assert_eq!(sim.order(id).unwrap()["status"], "completed");
 }
+
+#[tokio::test]
+async fn the_inventory_port_lists_every_variant_and_writes_in_batches() {
+    use storesync_core::stores::inventory::{InventoryStore, StockWrite, WriteOutcome};
+    use storesync_platforms::woocommerce::inventory::WooInventory;
+    let (sim, client, base) = start().await;
+    let http = reqwest::Client::new();
+    let post = |path: String, body: serde_json::Value| {
+        let req = http.post(format!("{base}{path}")).basic_auth("ck_live", Some("cs_live")).json(&body);
+        async move { req.send().await.unwrap().json::<serde_json::Value>().await.unwrap() }
+    };
+    for i in 0..150 {
+        post(
+            "/products".into(),
+            json!({ "name": format!("Mug {i}"), "sku": format!("MUG-{i}"),
+            "manage_stock": true, "stock_quantity": i % 4 }),
+        )
+        .await;
+    }
+    post("/products".into(), json!({ "name": "Poster", "sku": "POSTER" })).await; // stock not managed
+    let jacket = post(
+        "/products".into(),
+        json!({ "name": "Jacket", "type": "variable", "manage_stock": true, "stock_quantity": 9 }),
+    )
+    .await;
+    let jid = jacket["id"].as_u64().unwrap();
+    post(
+        format!("/products/{jid}/variations"),
+        json!({ "sku": "JK-S", "manage_stock": true, "stock_quantity": 3,
+        "attributes": [{ "name": "Size", "option": "S" }] }),
+    )
+    .await;
+    post(
+        format!("/products/{jid}/variations"),
+        json!({ "sku": "JK-M", "manage_stock": false,
+        "attributes": [{ "name": "Size", "option": "M" }] }),
+    )
+    .await;
+
+    let store = WooInventory::new(client);
+    store.check().await.unwrap();
+    let records = store.inventory().await.unwrap();
+    assert_eq!(records.len(), 153, "two pages of products, and the jacket's variations");
+    let by = |sku: &str| records.iter().find(|r| r.sku == sku).unwrap().clone();
+    assert_eq!((by("MUG-7").quantity, by("MUG-7").name.as_str()), (Some(3), "Mug 7"));
+    assert_eq!((by("POSTER").quantity, by("POSTER").status.as_str()), (None, "untracked"));
+    let s = by("JK-S");
+    assert_eq!((s.name.as_str(), s.quantity, s.product_id.clone()), ("Jacket - S", Some(3), jid.to_string()));
+    assert_eq!(by("JK-M").quantity, Some(9), "manage_stock \"parent\" shows the product's stock");
+
+    let mut writes: Vec<StockWrite> = records
+        .iter()
+        .filter(|r| r.sku.starts_with("MUG-"))
+        .map(|r| StockWrite { write_key: r.write_key.clone(), quantity: 20, expected: r.quantity })
+        .collect();
+    writes.push(StockWrite { write_key: s.write_key.clone(), quantity: 0, expected: Some(3) });
+    writes.push(StockWrite { write_key: "999999".into(), quantity: 1, expected: None });
+    let before = sim.stats().batch_calls;
+    let out = store.set_stock(&writes, "run-1").await.unwrap();
+    assert_eq!(sim.stats().batch_calls - before, 3, "150 products in 2 calls, 1 variation in 1");
+    assert!(out[..151].iter().all(|o| *o == WriteOutcome::Done));
+    assert!(matches!(&out[151], WriteOutcome::Failed { error } if error.contains("invalid_id")), "{:?}", out[151]);
+    assert_eq!(store.inventory().await.unwrap().iter().find(|r| r.sku == "JK-S").unwrap().quantity, Some(0));
+}

@@ -115,6 +115,30 @@ impl WooClient {
         })
     }
 
+    /// One page of a list endpoint, as it comes.
+    pub async fn list_page(&self, path: &str) -> Result<Vec<Value>, WooError> {
+        let (items, _) = self.call("GET", path, None).await?;
+        Ok(items.as_array().cloned().unwrap_or_default())
+    }
+
+    /// Every item of a list endpoint (`/products`, `/products/{id}/variations`), 100 a page,
+    /// following `X-WP-TotalPages`.
+    pub async fn list_all(&self, path: &str) -> Result<Vec<Value>, WooError> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let mut out = Vec::new();
+        let mut page = 1;
+        loop {
+            let (items, headers) = self.call("GET", &format!("{path}{sep}per_page=100&page={page}"), None).await?;
+            out.extend(items.as_array().into_iter().flatten().cloned());
+            let pages: u64 =
+                headers.get("x-wp-totalpages").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(1);
+            if page >= pages {
+                return Ok(out);
+            }
+            page += 1;
+        }
+    }
+
     /// Products and variations by SKU (exact), 100 SKUs per request, every page.
     pub async fn find_by_sku(&self, skus: &[&str]) -> Result<HashMap<String, ProductRef>, WooError> {
         let mut found = HashMap::new();
