@@ -41,6 +41,15 @@ pub const ENV_WOO_KEY: &str = "STORESYNC_WOOCOMMERCE_CONSUMER_KEY";
 pub const ENV_WOO_SECRET: &str = "STORESYNC_WOOCOMMERCE_CONSUMER_SECRET";
 pub const ENV_WMS_URL: &str = "STORESYNC_WMS_URL";
 pub const ENV_WMS_KEY: &str = "STORESYNC_WMS_API_KEY";
+/// A Shopify store for store ⇄ store sync: the shop's base URL (`https://{shop}.myshopify.com`),
+/// an Admin API access token, the API version (default [`SHOPIFY_API_VERSION`]) and the location
+/// whose stock is synced (a GID; optional when the shop has one location).
+pub const ENV_SHOPIFY_URL: &str = "STORESYNC_SHOPIFY_URL";
+pub const ENV_SHOPIFY_TOKEN: &str = "STORESYNC_SHOPIFY_TOKEN";
+pub const ENV_SHOPIFY_API_VERSION: &str = "STORESYNC_SHOPIFY_API_VERSION";
+pub const ENV_SHOPIFY_LOCATION: &str = "STORESYNC_SHOPIFY_LOCATION";
+/// From 2026-04 `changeFromQuantity` and `@idempotent` are required on inventory mutations.
+pub const SHOPIFY_API_VERSION: &str = "2026-04";
 /// `hmac` (default) or `standard`: how the WMS signs its webhooks.
 pub const ENV_WMS_SIGNATURE: &str = "STORESYNC_WMS_SIGNATURE";
 

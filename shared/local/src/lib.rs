@@ -6,6 +6,7 @@ pub mod diff;
 pub mod runtime;
 pub mod simulate;
 pub mod sqlite;
+pub mod stores;
 pub mod webhooks;
 
 pub use runtime::Local;

@@ -79,6 +79,26 @@ enum Cmd {
     /// Operate the webhook path: queues, dead letters, replay, the processor.
     #[command(subcommand)]
     Webhooks(WebhooksCmd),
+    /// Store ⇄ store sync between WooCommerce and Shopify.
+    #[command(subcommand)]
+    Store(StoreCmd),
+}
+
+#[derive(Subcommand)]
+enum StoreCmd {
+    /// Compare both stores (a dry run: nothing is written) and keep the plan: what the
+    /// destination would change to agree with the source of truth.
+    Compare {
+        /// The source of truth: woocommerce or shopify (the other store is the destination).
+        #[arg(long)]
+        source: String,
+        /// What to compare: inventory.
+        #[arg(long = "type", default_value = "inventory")]
+        data_type: String,
+        /// Also write the plan's items as CSV here.
+        #[arg(long)]
+        csv: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -234,19 +254,79 @@ async fn run() -> anyhow::Result<()> {
         }
         Cmd::Serve { addr, simulate } => serve(local, &cli.state, addr, simulate).await,
         Cmd::Webhooks(cmd) => webhooks(&local, cmd).await,
+        Cmd::Store(cmd) => store(&local, cmd).await,
     }
+}
+
+async fn store(local: &Local, cmd: StoreCmd) -> anyhow::Result<()> {
+    use storesync_core::stores::{plans, Platform};
+    match cmd {
+        StoreCmd::Compare { source, data_type, csv } => {
+            let source =
+                Platform::parse(&source).with_context(|| format!("--source {source:?}: use woocommerce or shopify"))?;
+            if data_type != "inventory" {
+                bail!("--type {data_type:?}: only inventory can be compared so far");
+            }
+            let destination = match source {
+                Platform::WooCommerce => Platform::Shopify,
+                Platform::Shopify => Platform::WooCommerce,
+            };
+            let get = |k: &str| std::env::var(k).ok();
+            let (src, dst) = (
+                storesync_local::stores::connect(source, get).await?,
+                storesync_local::stores::connect(destination, get).await?,
+            );
+            let bar = indicatif::ProgressBar::new_spinner().with_message(format!("reading {source} and {destination}"));
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            let who = std::env::var("USER").map(|u| format!("cli:{u}")).unwrap_or_else(|_| "cli".into());
+            let plan = plans::compare_inventory(local.workflow.ports(), src.as_ref(), dst.as_ref(), &who).await;
+            bar.finish_and_clear();
+            let plan = plan?;
+            let c = &plan.comparison;
+            println!("plan {} ({source} → {destination}, inventory)", plan.id);
+            println!(
+                "  {} to change, {} already equal, {} missing on {destination}, {} missing on {source}, {} ambiguous",
+                c.items.len(),
+                c.unchanged,
+                c.unmatched.missing_in_destination.len(),
+                c.unmatched.missing_in_source.len(),
+                c.unmatched.ambiguous.len()
+            );
+            for i in c.items.iter().take(10) {
+                let q = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_else(|| "untracked".into());
+                println!(
+                    "  #{:<5} {:<16} {:<30} {:>9} → {:<9} ({:+})",
+                    i.item,
+                    i.sku,
+                    i.name,
+                    q(i.destination_quantity),
+                    q(i.source_quantity),
+                    i.difference
+                );
+            }
+            if c.items.len() > 10 {
+                println!("  … and {} more (--csv FILE lists them all)", c.items.len() - 10);
+            }
+            if let Some(path) = csv {
+                std::fs::write(&path, storesync_core::stores::inventory::plan_csv(&c.items)?)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                println!("  written to {}", path.display());
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn serve(local: Local, state: &std::path::Path, addr: SocketAddr, simulate: bool) -> anyhow::Result<()> {
     let local = Arc::new(local);
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
     let bound = listener.local_addr()?;
-    let (secrets, platforms, extra) = if simulate {
+    let (secrets, platforms, extra, store_env) = if simulate {
         let sim = storesync_local::simulate::Simulation::new(bound);
-        (sim.secrets()?, Some(sim.platforms.clone()), Some(sim.router()))
+        (sim.secrets()?, Some(sim.platforms.clone()), Some(sim.router()), Some(sim.store_env.clone()))
     } else {
         let platforms = PlatformConfig::from_lookup(|k| std::env::var(k).ok())?;
-        (storesync_local::runtime::secrets_from_env()?, platforms, None)
+        (storesync_local::runtime::secrets_from_env()?, platforms, None, None)
     };
     let processor = match &platforms {
         Some(p) => Some(Arc::new(p.processor(&local)?)),
@@ -260,8 +340,15 @@ async fn serve(local: Local, state: &std::path::Path, addr: SocketAddr, simulate
         })
         .await?;
     eprintln!("storesync: admin API and webhooks on http://{bound}, watching {}/bucket/inbox/", state.display());
-    if simulate {
-        eprintln!("storesync: simulators on http://{bound}/sim/woocommerce/wp-json/wc/v3 and http://{bound}/sim/wms");
+    if let Some(env) = &store_env {
+        eprintln!(
+            "storesync: simulators on http://{bound}/sim/woocommerce/wp-json/wc/v3, http://{bound}/sim/wms and http://{bound}/sim/shopify"
+        );
+        let vars: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        eprintln!(
+            "storesync: to compare the simulated stores: env {} storesync store compare --source woocommerce",
+            vars.join(" ")
+        );
     }
     if !processing {
         eprintln!("storesync: no platforms configured: webhooks are received and queued, not processed");

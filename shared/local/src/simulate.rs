@@ -6,7 +6,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use storesync_core::config::{
+    ENV_SHOPIFY_LOCATION, ENV_SHOPIFY_TOKEN, ENV_SHOPIFY_URL, ENV_WOO_KEY, ENV_WOO_SECRET, ENV_WOO_URL,
+};
 use storesync_core::webhooks::Secrets;
+use storesync_platforms::shopify::sim::{Bucket, ShopifySim};
 use storesync_platforms::wms::sim::WmsSim;
 use storesync_platforms::wms::storm::{storm, StormConfig};
 use storesync_platforms::woocommerce::sim::WooSim;
@@ -21,13 +25,17 @@ pub const SIM_SHOPIFY_SECRET: &str = "storesync-sim-shopify-secret";
 const SIM_KEY: &str = "ck_simulated";
 const SIM_SECRET: &str = "cs_simulated";
 const SIM_WMS_KEY: &str = "wms_simulated";
+const SIM_SHOPIFY_TOKEN: &str = "shpat_simulated";
 /// The seeded store: orders 5000… and SKUs SKU-0000… for this many storm entities.
 pub const SIM_ENTITIES: usize = 500;
 
 pub struct Simulation {
     pub woo: WooSim,
     pub wms: WmsSim,
+    pub shopify: ShopifySim,
     pub platforms: PlatformConfig,
+    /// The variables that point `storesync store …` at the simulated stores.
+    pub store_env: Vec<(&'static str, String)>,
 }
 
 impl Simulation {
@@ -53,11 +61,31 @@ impl Simulation {
             wms_key: SIM_WMS_KEY.into(),
             timeout: Duration::from_secs(5),
         };
-        Self { woo, wms: WmsSim::new(SIM_WMS_KEY), platforms }
+        // The same catalog on Shopify, as a merchant selling on both has it: every 7th SKU's
+        // stock differs, the last ten are on WooCommerce only, and two are on Shopify only.
+        let shopify = ShopifySim::new(SIM_SHOPIFY_TOKEN, Bucket::default());
+        let location = shopify.add_location("Main warehouse");
+        for n in 0..SIM_ENTITIES - 10 {
+            let sku = format!("SKU-{n:04}");
+            let stock = if n % 7 == 0 { (n % 13) as i64 } else { 10 };
+            shopify.add_product(&format!("Simulated {sku}"), &[(&sku, "Default Title", "19.90")], stock);
+        }
+        for sku in ["SHOP-ONLY-1", "SHOP-ONLY-2"] {
+            shopify.add_product(&format!("Simulated {sku}"), &[(sku, "Default Title", "9.90")], 3);
+        }
+        let store_env = vec![
+            (ENV_WOO_URL, platforms.woo_url.clone()),
+            (ENV_WOO_KEY, SIM_KEY.to_string()),
+            (ENV_WOO_SECRET, SIM_SECRET.to_string()),
+            (ENV_SHOPIFY_URL, format!("{base}/sim/shopify")),
+            (ENV_SHOPIFY_TOKEN, SIM_SHOPIFY_TOKEN.to_string()),
+            (ENV_SHOPIFY_LOCATION, location),
+        ];
+        Self { woo, wms: WmsSim::new(SIM_WMS_KEY), shopify, platforms, store_env }
     }
 
     pub fn router(&self) -> axum::Router {
-        storesync_platforms::sim_router(&self.woo, &self.wms)
+        storesync_platforms::sim_router(&self.woo, &self.wms, &self.shopify)
     }
 
     /// The environment's webhook secrets, each defaulting to the simulators' own.

@@ -8,7 +8,15 @@ pub mod wms;
 pub mod woocommerce;
 
 /// The simulators under one router, as `storesync serve --simulate` and the tests mount them:
-/// WooCommerce at `/sim/woocommerce/wp-json/wc/v3/…`, the WMS at `/sim/wms/…`.
-pub fn sim_router(woo: &woocommerce::sim::WooSim, wms: &wms::sim::WmsSim) -> axum::Router {
-    axum::Router::new().nest("/sim/woocommerce/wp-json/wc/v3", woo.router()).nest("/sim/wms", wms.router())
+/// WooCommerce at `/sim/woocommerce/wp-json/wc/v3/…`, the WMS at `/sim/wms/…`, Shopify at
+/// `/sim/shopify/admin/api/<version>/graphql.json` (the shop's base URL is `…/sim/shopify`).
+pub fn sim_router(
+    woo: &woocommerce::sim::WooSim,
+    wms: &wms::sim::WmsSim,
+    shopify: &shopify::sim::ShopifySim,
+) -> axum::Router {
+    axum::Router::new()
+        .nest("/sim/woocommerce/wp-json/wc/v3", woo.router())
+        .nest("/sim/wms", wms.router())
+        .nest("/sim/shopify", shopify.router())
 }

@@ -31,7 +31,8 @@ pub struct Sims {
 pub async fn start_sims(timeout: Duration) -> Sims {
     let woo = WooSim::new(WOO_KEY, WOO_SECRET);
     let wms = WmsSim::new(WMS_KEY);
-    let app = crate::sim_router(&woo, &wms);
+    let shopify = crate::shopify::sim::ShopifySim::new("shpat_testkit", crate::shopify::sim::Bucket::default());
+    let app = crate::sim_router(&woo, &wms, &shopify);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
     let addr = listener.local_addr().expect("local address");
     tokio::spawn(async move { axum::serve(listener, app).await });

@@ -2,6 +2,7 @@
 //! that turns both sides' records into a plan. Inventory first; the other data types follow.
 
 pub mod inventory;
+pub mod plans;
 
 use serde::{Deserialize, Serialize};
 

@@ -5,9 +5,8 @@ pub mod client;
 pub mod inventory;
 pub mod sim;
 
-/// The API version storesync pins: from 2026-04 `changeFromQuantity` and `@idempotent` are
-/// required on inventory mutations.
-pub const API_VERSION: &str = "2026-04";
+/// The API version storesync pins by default.
+pub use storesync_core::config::SHOPIFY_API_VERSION as API_VERSION;
 
 /// The endpoint path under a shop's base URL.
 pub fn graphql_path(version: &str) -> String {
