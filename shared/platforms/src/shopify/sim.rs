@@ -198,6 +198,16 @@ impl ShopifySim {
         self.lock().stats.clone()
     }
 
+    /// Every variant's SKU and inventory item GID, in id order.
+    pub fn inventory_items(&self) -> Vec<(String, String)> {
+        self.lock().variants.values().map(|v| (v.sku.clone(), gid("InventoryItem", v.item))).collect()
+    }
+
+    /// The bucket this shop was made with.
+    pub fn bucket(&self) -> Bucket {
+        self.bucket
+    }
+
     /// The idempotency keys whose calls applied a change.
     pub fn applied_keys(&self) -> HashSet<String> {
         self.lock().applied_keys.clone()
