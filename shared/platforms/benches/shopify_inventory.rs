@@ -53,6 +53,10 @@ async fn main() {
     println!("shopify inventory sync: {} variants, bucket {} points at {}/s", writes.len(), b.size, b.restore_rate);
     println!("  calls {calls}, throttled {} ({:.2} %)", st.throttled, st.throttled as f64 * 100.0 / calls as f64);
     println!("  quantities per inventorySetQuantities call: {:.1}", st.quantities_set as f64 / st.set_calls as f64);
-    println!("  points {points:.0}; sustained point use {:.1}/s = {:.1} % of the restore rate", sustained, sustained * 100.0 / b.restore_rate);
+    println!(
+        "  points {points:.0}; sustained point use {:.1}/s = {:.1} % of the restore rate",
+        sustained,
+        sustained * 100.0 / b.restore_rate
+    );
     println!("  time {secs:.2} s; minimum the rate allows {minimum:.2} s; ratio {:.3}", secs / minimum.max(1e-9));
 }
