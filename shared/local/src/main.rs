@@ -99,6 +99,27 @@ enum StoreCmd {
         #[arg(long)]
         csv: Option<PathBuf>,
     },
+    /// Sync the selected items of a plan to its destination, with a progress bar; then print
+    /// the results.
+    Sync {
+        plan: String,
+        /// `all`, or item numbers and ranges: 1,2,5-9.
+        #[arg(long, default_value = "all")]
+        select: String,
+        /// Confirm: without it nothing is written.
+        #[arg(long)]
+        yes: bool,
+        /// Allow a sync that zeroes more than the guard's share of in-stock variants (audited).
+        #[arg(long)]
+        override_blast: bool,
+        /// Minutes after which a plan is too old to sync.
+        #[arg(long, default_value_t = 60)]
+        max_plan_age_minutes: i64,
+    },
+    /// Print a run's results (summary and per item).
+    Results { run: String },
+    /// Make the plan that undoes a run (then `store sync` it like any plan).
+    Rollback { run: String },
 }
 
 #[derive(Subcommand)]
@@ -313,8 +334,67 @@ async fn store(local: &Local, cmd: StoreCmd) -> anyhow::Result<()> {
                 println!("  written to {}", path.display());
             }
         }
+        StoreCmd::Sync { plan, select, yes, override_blast, max_plan_age_minutes } => {
+            use storesync_core::stores::sync::{report, start, Selection, SyncOptions};
+            let selection = Selection::parse(&select).map_err(anyhow::Error::msg)?;
+            let p = plans::load_plan(local.workflow.ports(), &plan).await?;
+            if !yes {
+                bail!(
+                    "plan {plan}: {} items would change on {}; nothing written. Add --yes to confirm.",
+                    match &selection {
+                        Selection::All => p.comparison.items.len(),
+                        Selection::Items(i) => i.len(),
+                    },
+                    p.comparison.destination
+                );
+            }
+            let destination =
+                storesync_local::stores::connect(p.comparison.destination, |k| std::env::var(k).ok()).await?;
+            destination.check().await?;
+            let opts = SyncOptions {
+                max_plan_age: chrono::Duration::minutes(max_plan_age_minutes),
+                override_blast,
+                ..SyncOptions::default()
+            };
+            let who = std::env::var("USER").map(|u| format!("cli:{u}")).unwrap_or_else(|_| "cli".into());
+            let ports = local.workflow.ports();
+            let run = start(ports, &plan, &selection, &who, &opts).await?;
+            let bar = indicatif::ProgressBar::new(run.items.len() as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} items {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let size = storesync_core::stores::sync::chunk_size(run.destination) as u64;
+            storesync_local::stores::drain_sync_queue(ports, destination.as_ref(), 5, || bar.inc(size)).await?;
+            bar.finish_and_clear();
+            print_report(&report(ports, &run.id).await?);
+        }
+        StoreCmd::Results { run } => {
+            print_report(&storesync_core::stores::sync::report(local.workflow.ports(), &run).await?);
+        }
+        StoreCmd::Rollback { run } => {
+            let who = std::env::var("USER").map(|u| format!("cli:{u}")).unwrap_or_else(|_| "cli".into());
+            let plan = storesync_core::stores::sync::rollback_plan(local.workflow.ports(), &run, &who).await?;
+            println!(
+                "plan {} undoes run {run}: {} items back to their values before it; review it, then \
+                 storesync store sync {} --yes",
+                plan.id,
+                plan.comparison.items.len(),
+                plan.id
+            );
+        }
     }
     Ok(())
+}
+
+fn print_report(r: &storesync_core::stores::sync::RunReport) {
+    println!(
+        "run {} (plan {}, {} → {}): {} items, {} succeeded, {} failed, {} moved, {} pending",
+        r.run.id, r.run.plan_id, r.run.source, r.run.destination, r.total, r.succeeded, r.failed, r.moved, r.pending
+    );
+    for i in r.items.iter().filter(|i| i.outcome != "succeeded").take(20) {
+        println!("  #{:<5} {:<16} {:<9} {}", i.item, i.sku, i.outcome, i.error.as_deref().unwrap_or(""));
+    }
 }
 
 async fn serve(local: Local, state: &std::path::Path, addr: SocketAddr, simulate: bool) -> anyhow::Result<()> {

@@ -70,3 +70,41 @@ pub async fn connect(
         }
     }
 }
+
+/// The sync worker in the local runtime: writes every queued chunk to `destination` until the
+/// queue is empty, calling `progress` after each chunk. A chunk that fails transiently is
+/// retried after `retry_secs` (its idempotency key keeps it from applying twice); after the
+/// queue's receives it is dead-lettered.
+pub async fn drain_sync_queue(
+    ports: &storesync_core::ports::Ports,
+    destination: &dyn InventoryStore,
+    retry_secs: u32,
+    mut progress: impl FnMut(),
+) -> Result<usize, LocalError> {
+    use storesync_core::stores::sync::{work, SYNC_QUEUE};
+    let mut handled = 0;
+    loop {
+        let batch = ports.queue.receive(SYNC_QUEUE, 10, 300).await?;
+        if batch.is_empty() {
+            let depth = ports.queue.depth(SYNC_QUEUE).await?;
+            if depth.visible + depth.not_visible == 0 {
+                return Ok(handled);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        }
+        for d in batch {
+            match work(ports, destination, &d.body).await {
+                Ok(()) => {
+                    ports.queue.ack(SYNC_QUEUE, &d.receipt).await?;
+                    handled += 1;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, attempt = d.receive_count, "store sync chunk left for a retry");
+                    ports.queue.retry_later(SYNC_QUEUE, &d.receipt, retry_secs).await?;
+                }
+            }
+            progress();
+        }
+    }
+}

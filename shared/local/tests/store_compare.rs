@@ -1,11 +1,86 @@
 //! `storesync store compare` against the simulated stores of `serve --simulate`, as an operator
 //! runs it: the plan is printed, kept in the bucket and exported as CSV; nothing is written.
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use storesync_core::stores::plans::load_plan;
 use storesync_core::stores::Platform;
 use storesync_local::simulate::{Simulation, SIM_ENTITIES};
+
+/// Runs `storesync --state STATE ARGS…` with the simulated stores' variables; stdout, or a panic
+/// with both streams.
+async fn storesync(state: &Path, env: &[(&'static str, String)], args: &[&str]) -> String {
+    let (state, env, args): (PathBuf, Vec<(&str, String)>, Vec<String>) =
+        (state.to_path_buf(), env.to_vec(), args.iter().map(|a| a.to_string()).collect());
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_storesync"))
+            .arg("--state")
+            .arg(&state)
+            .args(&args)
+            .envs(env)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
+fn second_word(s: &str) -> String {
+    s.split_whitespace().nth(1).unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_then_compare_finds_nothing_and_a_rollback_restores_the_destination() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sim = Simulation::new(listener.local_addr().unwrap());
+    let app = sim.router();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let env = sim.store_env.clone();
+    let loc = env.iter().find(|(k, _)| k.ends_with("LOCATION")).unwrap().1.clone();
+    let before: Vec<Option<i64>> = (0..20).map(|n| sim.shopify.available(&format!("SKU-{n:04}"), &loc)).collect();
+
+    let plan = second_word(&storesync(&state, &env, &["store", "compare", "--source", "woocommerce"]).await);
+    let refused = tokio::task::spawn_blocking({
+        let (state, env, plan) = (state.clone(), env.clone(), plan.clone());
+        move || {
+            Command::new(env!("CARGO_BIN_EXE_storesync"))
+                .arg("--state")
+                .arg(&state)
+                .args(["store", "sync", &plan])
+                .envs(env)
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert!(!refused.status.success(), "no --yes, no sync");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("Add --yes to confirm"));
+    assert_eq!(sim.shopify.stats().set_calls, 0);
+
+    let out = storesync(&state, &env, &["store", "sync", &plan, "--yes"]).await;
+    let differing = (0..SIM_ENTITIES - 10).filter(|n| n % 7 == 0 && n % 13 != 10).count();
+    assert!(out.contains(&format!("{differing} items, {differing} succeeded, 0 failed, 0 moved, 0 pending")), "{out}");
+    let run = second_word(&out);
+    let again = storesync(&state, &env, &["store", "compare", "--source", "woocommerce"]).await;
+    assert!(again.contains(" 0 to change,"), "after a sync a compare finds nothing: {again}");
+
+    let rb = storesync(&state, &env, &["store", "rollback", &run]).await;
+    let rollback_plan = second_word(&rb);
+    let out = storesync(&state, &env, &["store", "sync", &rollback_plan, "--yes"]).await;
+    assert!(out.contains(&format!("{differing} succeeded")), "{out}");
+    let after: Vec<Option<i64>> = (0..20).map(|n| sim.shopify.available(&format!("SKU-{n:04}"), &loc)).collect();
+    assert_eq!(after, before, "the destination is as it was before the sync");
+    let results = storesync(&state, &env, &["store", "results", &run]).await;
+    assert!(results.contains(&format!("{differing} succeeded")), "{results}");
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compare_keeps_a_plan_of_the_differences_and_writes_nothing() {

@@ -78,7 +78,14 @@ pub struct InventoryComparison {
     pub compared_at: DateTime<Utc>,
     pub items: Vec<InventoryPlanItem>,
     pub unchanged: usize,
+    /// Matched destination variants in stock (quantity above 0) at the compare: the base of
+    /// the blast-radius guard.
+    #[serde(default)]
+    pub destination_in_stock: usize,
     pub unmatched: Unmatched,
+    /// The run this plan undoes, for a rollback plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_of: Option<String>,
 }
 
 fn name_key(name: &str) -> String {
@@ -172,6 +179,7 @@ pub fn compare(
 
     let mut items = Vec::new();
     let mut unchanged = 0;
+    let destination_in_stock = pairs.iter().filter(|(_, d, _)| d.quantity.is_some_and(|q| q > 0)).count();
     for (s, d, matched_by) in pairs {
         let Some(want) = s.quantity else { continue };
         if d.quantity == Some(want) {
@@ -196,7 +204,16 @@ pub fn compare(
             matched_by,
         });
     }
-    InventoryComparison { source, destination, compared_at: now, items, unchanged, unmatched }
+    InventoryComparison {
+        source,
+        destination,
+        compared_at: now,
+        items,
+        unchanged,
+        destination_in_stock,
+        unmatched,
+        rollback_of: None,
+    }
 }
 
 /// The plan's items as CSV, one row each, with the design's column names.

@@ -3,6 +3,7 @@
 
 pub mod inventory;
 pub mod plans;
+pub mod sync;
 
 use serde::{Deserialize, Serialize};
 

@@ -1,0 +1,421 @@
+//! Sync and rollback of an inventory plan: the operator selects items and confirms; the run is
+//! kept (`store-sync/runs/{id}.json`), its items go through the `store-sync` queue in chunks the
+//! destination writes in one call, and a worker writes each chunk (under an idempotency key of
+//! the run and chunk, so a replayed message applies nothing twice), keeps the chunk's results
+//! (`store-sync/runs/{id}/chunks/{n}.json`), audits every change and logs progress. A
+//! rollback is a new plan from the run's before-images, synced the same way.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::inventory::{InventoryComparison, InventoryPlanItem, InventoryStore, StockWrite, WriteOutcome};
+use super::plans::{load_plan, plan_key, InventoryPlan, PlanError};
+use super::{Platform, StoreError};
+use crate::domain::SessionId;
+use crate::ports::{AuditEntry, PortError, Ports, StatusEntry, StepStatus};
+
+/// The queue of chunks to write.
+pub const SYNC_QUEUE: &str = "store-sync";
+/// Where a chunk that failed for good goes, with its error (besides its items' results).
+pub const SYNC_DLQ: &str = "store-sync-dead";
+pub const RUN_PREFIX: &str = "store-sync/runs/";
+
+/// Items per chunk: what the destination writes in one call.
+pub fn chunk_size(destination: Platform) -> usize {
+    match destination {
+        Platform::Shopify => 250,
+        Platform::WooCommerce => 100,
+    }
+}
+
+/// The operator's choice of items.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Selection {
+    All,
+    Items(Vec<usize>),
+}
+
+impl Selection {
+    /// `all`, or item numbers and ranges: `1,2,5-9`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if s.trim().eq_ignore_ascii_case("all") {
+            return Ok(Self::All);
+        }
+        let mut items = BTreeSet::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let n = |x: &str| x.trim().parse::<usize>().map_err(|_| format!("{x:?} in {s:?} is not an item number"));
+            match part.split_once('-') {
+                Some((a, b)) => {
+                    let (a, b) = (n(a)?, n(b)?);
+                    if a > b {
+                        return Err(format!("{part:?}: a range runs low to high"));
+                    }
+                    items.extend(a..=b);
+                }
+                None => {
+                    items.insert(n(part)?);
+                }
+            }
+        }
+        if items.is_empty() {
+            return Err(format!("{s:?} selects nothing: use all, or item numbers like 1,2,5-9"));
+        }
+        Ok(Self::Items(items.into_iter().collect()))
+    }
+}
+
+/// The guards of a sync.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncOptions {
+    /// A plan older than this is refused (compare again).
+    pub max_plan_age: Duration,
+    /// A sync that would zero more than this share of the destination's in-stock variants
+    /// needs `override_blast`.
+    pub max_zero_share: f64,
+    pub override_blast: bool,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        Self { max_plan_age: Duration::hours(1), max_zero_share: 0.2, override_blast: false }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Port(#[from] PortError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("plan {id} was compared at {at}, more than {max_minutes} minutes ago: compare again")]
+    PlanTooOld { id: String, at: DateTime<Utc>, max_minutes: i64 },
+    #[error("plan {id} has no item {}: it has items 0 to {}", missing.iter().map(usize::to_string).collect::<Vec<_>>().join(", "), len.saturating_sub(1))]
+    UnknownItems { id: String, missing: Vec<usize>, len: usize },
+    #[error("plan {id} selects nothing to change")]
+    Empty { id: String },
+    #[error("this sync would zero {zeroing} of {in_stock} in-stock variants (over {:.0} %): confirm with the override", share * 100.0)]
+    BlastRadius { zeroing: usize, in_stock: usize, share: f64 },
+    #[error("run {id}: {message}")]
+    Run { id: String, message: String },
+}
+
+/// A started sync.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Run {
+    pub id: String,
+    pub plan_id: String,
+    pub requested_by: String,
+    pub started_at: DateTime<Utc>,
+    pub source: Platform,
+    pub destination: Platform,
+    pub items: Vec<usize>,
+    pub chunks: usize,
+    pub override_blast: bool,
+}
+
+/// A chunk on the queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkMessage {
+    pub run: String,
+    pub chunk: usize,
+    pub items: Vec<usize>,
+}
+
+/// One item's outcome, with its before and after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemResult {
+    pub item: usize,
+    pub sku: String,
+    pub name: String,
+    /// `succeeded`, `failed`, or `moved` (the destination changed since the compare: left alone).
+    pub outcome: String,
+    pub error: Option<String>,
+    pub old: Option<i64>,
+    pub new: i64,
+    pub write_key: String,
+}
+
+/// A run's results so far.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunReport {
+    pub run: Run,
+    pub total: usize,
+    pub succeeded: usize,
+    pub failed: usize,
+    pub moved: usize,
+    pub pending: usize,
+    pub items: Vec<ItemResult>,
+}
+
+pub fn run_key(id: &str) -> String {
+    format!("{RUN_PREFIX}{id}.json")
+}
+
+fn chunk_key(run: &str, chunk: usize) -> String {
+    format!("{RUN_PREFIX}{run}/chunks/{chunk:06}.json")
+}
+
+async fn put_json(ports: &Ports, key: &str, v: &impl Serialize) -> Result<(), PortError> {
+    let data = serde_json::to_vec(v).map_err(|e| PortError::backend("encode", key, e))?;
+    ports.blobs.put(key, data.into(), None).await
+}
+
+async fn get_json<T: serde::de::DeserializeOwned>(ports: &Ports, key: &str) -> Result<T, SyncError> {
+    let bytes = ports.blobs.get(key).await?.to_bytes().map_err(|e| PortError::backend("read", key, e))?;
+    serde_json::from_slice(&bytes).map_err(|e| SyncError::Run { id: key.into(), message: e.to_string() })
+}
+
+async fn progress(ports: &Ports, run: &Run, status: StepStatus, message: String) -> Result<(), PortError> {
+    let Ok(session) = SessionId::parse(&run.id) else { return Ok(()) };
+    ports
+        .status
+        .append(&StatusEntry {
+            session,
+            step: 1,
+            name: "store-sync".into(),
+            status,
+            message,
+            details: json!({ "plan": run.plan_id }),
+            at: ports.clock.now(),
+        })
+        .await
+}
+
+/// Starts a sync of `selection` of plan `plan_id`: refuses a stale plan, unknown items and (unless
+/// overridden, which is audited) too many zeroed variants; keeps the run and queues its chunks.
+pub async fn start(
+    ports: &Ports,
+    plan_id: &str,
+    selection: &Selection,
+    who: &str,
+    opts: &SyncOptions,
+) -> Result<Run, SyncError> {
+    let plan = load_plan(ports, plan_id).await?;
+    let c = &plan.comparison;
+    let now = ports.clock.now();
+    if now - c.compared_at > opts.max_plan_age {
+        return Err(SyncError::PlanTooOld {
+            id: plan_id.into(),
+            at: c.compared_at,
+            max_minutes: opts.max_plan_age.num_minutes(),
+        });
+    }
+    let items: Vec<usize> = match selection {
+        Selection::All => (0..c.items.len()).collect(),
+        Selection::Items(ids) => {
+            let missing: Vec<usize> = ids.iter().copied().filter(|i| *i >= c.items.len()).collect();
+            if !missing.is_empty() {
+                return Err(SyncError::UnknownItems { id: plan_id.into(), missing, len: c.items.len() });
+            }
+            ids.clone()
+        }
+    };
+    if items.is_empty() {
+        return Err(SyncError::Empty { id: plan_id.into() });
+    }
+    let zeroing = items
+        .iter()
+        .filter(|i| c.items[**i].source_quantity == Some(0) && c.items[**i].destination_quantity.is_some_and(|q| q > 0))
+        .count();
+    let in_stock = c.destination_in_stock.max(1);
+    let blast = zeroing as f64 / in_stock as f64 > opts.max_zero_share;
+    if blast && !opts.override_blast {
+        return Err(SyncError::BlastRadius { zeroing, in_stock: c.destination_in_stock, share: opts.max_zero_share });
+    }
+    let id = format!("run-{}-{}", now.format("%Y%m%dT%H%M%SZ"), &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let size = chunk_size(c.destination);
+    let run = Run {
+        id: id.clone(),
+        plan_id: plan_id.into(),
+        requested_by: who.into(),
+        started_at: now,
+        source: c.source,
+        destination: c.destination,
+        items: items.clone(),
+        chunks: items.len().div_ceil(size),
+        override_blast: blast,
+    };
+    put_json(ports, &run_key(&id), &run).await?;
+    let target = format!("store-sync/run/{id}");
+    let after = json!({ "plan": plan_id, "items": items.len(), "zeroing": zeroing, "blast_override": blast });
+    audit(ports, who, "store-sync.start", &target, json!(null), after).await?;
+    progress(ports, &run, StepStatus::Processing, format!("0 of {} items", items.len())).await?;
+    for (n, chunk) in items.chunks(size).enumerate() {
+        let msg = ChunkMessage { run: id.clone(), chunk: n, items: chunk.to_vec() };
+        let body = serde_json::to_string(&msg).map_err(|e| PortError::backend("encode", SYNC_QUEUE, e))?;
+        ports.queue.send(SYNC_QUEUE, &body).await?;
+    }
+    Ok(run)
+}
+
+async fn audit(
+    ports: &Ports,
+    who: &str,
+    action: &str,
+    target: &str,
+    before: serde_json::Value,
+    after: serde_json::Value,
+) -> Result<(), PortError> {
+    let at = ports.clock.now();
+    ports
+        .audit
+        .record(&AuditEntry { at, who: who.into(), action: action.into(), target: target.into(), before, after })
+        .await
+}
+
+/// The worker: writes one chunk to the destination. A chunk whose results are kept already
+/// (a replayed message) changes nothing. A transient failure is returned (the queue retries the
+/// message, and the same idempotency key keeps a write from applying twice); any other failure
+/// marks the chunk's items failed with the error and sends the chunk to [`SYNC_DLQ`].
+pub async fn work(ports: &Ports, destination: &dyn InventoryStore, body: &str) -> Result<(), SyncError> {
+    let msg: ChunkMessage = serde_json::from_str(body)
+        .map_err(|e| SyncError::Run { id: "?".into(), message: format!("unreadable chunk message: {e}") })?;
+    if ports.blobs.head(&chunk_key(&msg.run, msg.chunk)).await?.is_some() {
+        return Ok(());
+    }
+    let run: Run = get_json(ports, &run_key(&msg.run)).await?;
+    let plan = load_plan(ports, &run.plan_id).await?;
+    let items: Vec<&InventoryPlanItem> = msg.items.iter().filter_map(|i| plan.comparison.items.get(*i)).collect();
+    let writes: Vec<StockWrite> = items
+        .iter()
+        .map(|i| StockWrite {
+            write_key: i.destination_write_key.clone(),
+            quantity: i.source_quantity.unwrap_or(0),
+            expected: i.destination_quantity,
+        })
+        .collect();
+    let key = format!("{}-{}", run.id, msg.chunk);
+    let outcomes = match destination.set_stock(&writes, &key).await {
+        Ok(o) => o,
+        Err(e) if e.transient => return Err(e.into()),
+        Err(e) => {
+            let dead = json!({ "message": msg, "error": e.to_string() });
+            ports.queue.send(SYNC_DLQ, &dead.to_string()).await?;
+            vec![WriteOutcome::Failed { error: e.to_string() }; writes.len()]
+        }
+    };
+    let results: Vec<ItemResult> = items
+        .iter()
+        .zip(outcomes)
+        .map(|(i, o)| {
+            let (outcome, error) = match o {
+                WriteOutcome::Done => ("succeeded", None),
+                WriteOutcome::Moved { .. } => ("moved", Some("the destination changed since the compare".to_string())),
+                WriteOutcome::Failed { error } => ("failed", Some(error)),
+            };
+            ItemResult {
+                item: i.item,
+                sku: i.sku.clone(),
+                name: i.name.clone(),
+                outcome: outcome.into(),
+                error,
+                old: i.destination_quantity,
+                new: i.source_quantity.unwrap_or(0),
+                write_key: i.destination_write_key.clone(),
+            }
+        })
+        .collect();
+    for r in results.iter().filter(|r| r.outcome == "succeeded") {
+        let target = format!("store-sync/run/{}/item/{}", run.id, r.item);
+        let before = json!({ "sku": r.sku, "field": "stock_quantity", "value": r.old });
+        let after = json!({ "sku": r.sku, "field": "stock_quantity", "value": r.new });
+        audit(ports, &run.requested_by, "store-sync.set", &target, before, after).await?;
+    }
+    put_json(ports, &chunk_key(&run.id, msg.chunk), &results).await?;
+    let report = report(ports, &run.id).await?;
+    let done = report.total - report.pending;
+    let status = if report.pending > 0 {
+        StepStatus::Processing
+    } else if report.failed > 0 {
+        StepStatus::Failed
+    } else {
+        StepStatus::Completed
+    };
+    let message = format!("{done} of {} items, {} failed, {} moved", report.total, report.failed, report.moved);
+    progress(ports, &run, status, message).await?;
+    Ok(())
+}
+
+/// A run's results: every chunk written so far, and what is still pending.
+pub async fn report(ports: &Ports, run_id: &str) -> Result<RunReport, SyncError> {
+    let run: Run = get_json(ports, &run_key(run_id)).await?;
+    let mut items: Vec<ItemResult> = Vec::new();
+    for b in ports.blobs.list(&format!("{RUN_PREFIX}{run_id}/chunks/")).await? {
+        let chunk: Vec<ItemResult> = get_json(ports, &b.key).await?;
+        items.extend(chunk);
+    }
+    items.sort_by_key(|r| r.item);
+    let count = |o: &str| items.iter().filter(|r| r.outcome == o).count();
+    let (succeeded, failed, moved) = (count("succeeded"), count("failed"), count("moved"));
+    Ok(RunReport {
+        total: run.items.len(),
+        pending: run.items.len() - items.len(),
+        run,
+        succeeded,
+        failed,
+        moved,
+        items,
+    })
+}
+
+/// The plan that undoes a completed run: each item it changed, back to its before-image (and
+/// only if the destination still holds what the run wrote). Kept like any plan, so it is
+/// previewed, confirmed and synced the same way.
+pub async fn rollback_plan(ports: &Ports, run_id: &str, who: &str) -> Result<InventoryPlan, SyncError> {
+    let r = report(ports, run_id).await?;
+    if r.pending > 0 {
+        return Err(SyncError::Run { id: run_id.into(), message: format!("{} items are still pending", r.pending) });
+    }
+    let original = load_plan(ports, &r.run.plan_id).await?;
+    let now = ports.clock.now();
+    let mut items = Vec::new();
+    for res in r.items.iter().filter(|x| x.outcome == "succeeded") {
+        let Some(before) = original.comparison.items.get(res.item) else { continue };
+        items.push(InventoryPlanItem {
+            item: items.len(),
+            source_quantity: Some(res.old.unwrap_or(0)),
+            destination_quantity: Some(res.new),
+            difference: res.old.unwrap_or(0) - res.new,
+            source_status: "before the run".into(),
+            destination_status: before.source_status.clone(),
+            ..before.clone()
+        });
+    }
+    let id = format!("{}-rollback-{}", now.format("%Y%m%dT%H%M%SZ"), &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let c = &original.comparison;
+    let comparison = InventoryComparison {
+        source: c.source,
+        destination: c.destination,
+        compared_at: now,
+        destination_in_stock: items.iter().filter(|i| i.destination_quantity.is_some_and(|q| q > 0)).count(),
+        items,
+        unchanged: 0,
+        unmatched: Default::default(),
+        rollback_of: Some(run_id.into()),
+    };
+    let plan = InventoryPlan { id: id.clone(), data_type: "inventory".into(), requested_by: who.into(), comparison };
+    put_json(ports, &plan_key(&id), &plan).await?;
+    let after = json!({ "plan": id, "items": plan.comparison.items.len() });
+    audit(ports, who, "store-sync.rollback-plan", &format!("store-sync/run/{run_id}"), json!(null), after).await?;
+    Ok(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_selection_is_all_or_numbers_and_ranges() {
+        assert_eq!(Selection::parse("all"), Ok(Selection::All));
+        assert_eq!(Selection::parse("3, 1,5-7"), Ok(Selection::Items(vec![1, 3, 5, 6, 7])));
+        assert!(Selection::parse("7-5").unwrap_err().contains("low to high"));
+        assert!(Selection::parse("x").unwrap_err().contains("not an item number"));
+        assert!(Selection::parse(" , ").unwrap_err().contains("selects nothing"));
+    }
+}
