@@ -143,3 +143,37 @@ async fn compare_keeps_a_plan_of_the_differences_and_writes_nothing() {
     assert_eq!(sim.shopify.available("SKU-0000", &loc), Some(0));
     assert_eq!(sim.shopify.stats().set_calls, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shopify_as_the_source_writes_woocommerce_and_a_rollback_restores_it() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sim = Simulation::new(listener.local_addr().unwrap());
+    let app = sim.router();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let env = sim.store_env.clone();
+    let woo_stock = |sim: &Simulation| -> Vec<serde_json::Value> {
+        // Seeded products take the ids after the seeded orders'.
+        (1..7000u64)
+            .filter_map(|id| sim.woo.product(id))
+            .map(|p| serde_json::json!([p["sku"], p["stock_quantity"], p["stock_status"]]))
+            .collect()
+    };
+    let before = woo_stock(&sim);
+    assert_eq!(before.len(), SIM_ENTITIES);
+
+    let plan = second_word(&storesync(&state, &env, &["store", "compare", "--source", "shopify"]).await);
+    let out = storesync(&state, &env, &["store", "sync", &plan, "--yes"]).await;
+    let differing = (0..SIM_ENTITIES - 10).filter(|n| n % 7 == 0 && n % 13 != 10).count();
+    assert!(out.contains(&format!("{differing} succeeded, 0 failed")), "{out}");
+    let zeroed = woo_stock(&sim).into_iter().find(|p| p[0] == "SKU-0000").unwrap();
+    assert_eq!(zeroed, serde_json::json!(["SKU-0000", 0, "outofstock"]), "stock status follows quantity");
+    let again = storesync(&state, &env, &["store", "compare", "--source", "shopify"]).await;
+    assert!(again.contains(" 0 to change,"), "{again}");
+
+    let run = second_word(&out);
+    let rollback = second_word(&storesync(&state, &env, &["store", "rollback", &run]).await);
+    storesync(&state, &env, &["store", "sync", &rollback, "--yes"]).await;
+    assert_eq!(woo_stock(&sim), before, "WooCommerce is as it was before the sync, field for field");
+}
