@@ -338,7 +338,8 @@ mod tests {
             rec("d5", "D", "Untracked", Some(4)),
         ];
         let c = compare(Platform::WooCommerce, &src, Platform::Shopify, &dst, now());
-        let got: Vec<(&str, Option<i64>, Option<i64>, i64, MatchedBy)> = c
+        type Row<'a> = (&'a str, Option<i64>, Option<i64>, i64, MatchedBy);
+        let got: Vec<Row> = c
             .items
             .iter()
             .map(|i| (i.product_id.as_str(), i.source_quantity, i.destination_quantity, i.difference, i.matched_by))
