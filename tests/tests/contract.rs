@@ -55,6 +55,17 @@ async fn table(ddb: &aws_sdk_dynamodb::Client, name: &str) {
         .unwrap();
 }
 
+async fn fifo_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
+    let out = sqs
+        .create_queue()
+        .queue_name(name)
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
+        .send()
+        .await
+        .unwrap();
+    out.queue_url.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_adapters_on_moto() {
     let moto = Moto::start();
@@ -77,25 +88,9 @@ async fn aws_adapters_on_moto() {
 
     let sqs = aws_sdk_sqs::Client::new(&cfg);
     let url = sqs.create_queue().queue_name("contract-import-web").send().await.unwrap().queue_url.unwrap();
-    let fifo = sqs
-        .create_queue()
-        .queue_name("contract-webhooks.fifo")
-        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
+    let fifo = fifo_queue(&sqs, "contract-webhooks.fifo").await;
     let delays = sqs.create_queue().queue_name("contract-delays").send().await.unwrap().queue_url.unwrap();
-    let admitted = sqs
-        .create_queue()
-        .queue_name("contract-admitted.fifo")
-        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
+    let admitted = fifo_queue(&sqs, "contract-admitted.fifo").await;
     let q = SqsQueue::new(
         sqs,
         HashMap::from([

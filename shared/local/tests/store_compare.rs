@@ -30,16 +30,22 @@ async fn storesync(state: &Path, env: &[(&'static str, String)], args: &[&str]) 
     stdout
 }
 
+/// The simulators of `serve --simulate`, on a loopback port.
+async fn start_sim() -> Simulation {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sim = Simulation::new(listener.local_addr().unwrap());
+    let app = sim.router();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    sim
+}
+
 fn second_word(s: &str) -> String {
     s.split_whitespace().nth(1).unwrap().to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_then_compare_finds_nothing_and_a_rollback_restores_the_destination() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let sim = Simulation::new(listener.local_addr().unwrap());
-    let app = sim.router();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let sim = start_sim().await;
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("state");
     let env = sim.store_env.clone();
@@ -84,29 +90,11 @@ async fn sync_then_compare_finds_nothing_and_a_rollback_restores_the_destination
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compare_keeps_a_plan_of_the_differences_and_writes_nothing() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let sim = Simulation::new(listener.local_addr().unwrap());
-    let app = sim.router();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let sim = start_sim().await;
     let tmp = tempfile::tempdir().unwrap();
     let (state, csv) = (tmp.path().join("state"), tmp.path().join("plan.csv"));
-    let env = sim.store_env.clone();
-    let (state2, csv2) = (state.clone(), csv.clone());
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_storesync"))
-            .arg("--state")
-            .arg(&state2)
-            .args(["store", "compare", "--source", "woocommerce", "--type", "inventory", "--csv"])
-            .arg(&csv2)
-            .envs(env)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    let args = ["store", "compare", "--source", "woocommerce", "--type", "inventory", "--csv", csv.to_str().unwrap()];
+    let stdout = storesync(&state, &sim.store_env, &args).await;
 
     // Shopify has every 7th SKU at another stock (unless it happens to be 10), lacks the last
     // ten and has two of its own.
@@ -146,10 +134,7 @@ async fn compare_keeps_a_plan_of_the_differences_and_writes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shopify_as_the_source_writes_woocommerce_and_a_rollback_restores_it() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let sim = Simulation::new(listener.local_addr().unwrap());
-    let app = sim.router();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let sim = start_sim().await;
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("state");
     let env = sim.store_env.clone();

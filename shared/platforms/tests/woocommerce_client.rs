@@ -18,14 +18,16 @@ async fn start() -> (WooSim, WooClient, String) {
     (sim, client, base)
 }
 
+/// A POST as a client with the store's keys makes it; the answer's JSON.
+async fn post(base: &str, path: String, body: serde_json::Value) -> serde_json::Value {
+    let req = reqwest::Client::new().post(format!("{base}{path}")).basic_auth("ck_live", Some("cs_live")).json(&body);
+    req.send().await.unwrap().json::<serde_json::Value>().await.unwrap()
+}
+
 #[tokio::test]
 async fn finds_by_sku_and_sets_stock_in_full_batches() {
     let (sim, client, base) = start().await;
-    let http = reqwest::Client::new();
-    let post = |path: String, body: serde_json::Value| {
-        let req = http.post(format!("{base}{path}")).basic_auth("ck_live", Some("cs_live")).json(&body);
-        async move { req.send().await.unwrap().json::<serde_json::Value>().await.unwrap() }
-    };
+    let post = |path: String, body: serde_json::Value| post(&base, path, body);
     let creates: Vec<serde_json::Value> =
         (0..100).map(|i| json!({ "name": format!("P{i}"), "sku": format!("SKU {i}") })).collect();
     for _ in 0..2 {
@@ -119,11 +121,7 @@ async fn the_inventory_port_lists_every_variant_and_writes_in_batches() {
     use storesync_core::stores::inventory::{InventoryStore, StockWrite, WriteOutcome};
     use storesync_platforms::woocommerce::inventory::WooInventory;
     let (sim, client, base) = start().await;
-    let http = reqwest::Client::new();
-    let post = |path: String, body: serde_json::Value| {
-        let req = http.post(format!("{base}{path}")).basic_auth("ck_live", Some("cs_live")).json(&body);
-        async move { req.send().await.unwrap().json::<serde_json::Value>().await.unwrap() }
-    };
+    let post = |path: String, body: serde_json::Value| post(&base, path, body);
     for i in 0..150 {
         post(
             "/products".into(),
