@@ -124,3 +124,119 @@ async fn faults_and_moved_items_end_in_the_results_and_nothing_applies_twice() {
     let keys: HashSet<String> = s.sim.shopify.applied_keys();
     assert_eq!(s.sim.shopify.stats().set_calls as usize, keys.len(), "each key applied once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_api_compares_syncs_reports_and_rolls_back() {
+    use std::time::{Duration, Instant};
+    use storesync_api::auth::{issue, Role};
+    let s = setup().await;
+    let vars = s.sim.store_env.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    let mut local = Local::open(s._dir.path().join("api").as_path(), Default::default()).unwrap();
+    local.stores = std::sync::Arc::new(storesync_local::stores::ConfiguredStores { vars });
+    let local = std::sync::Arc::new(local);
+    let secret = local.jwt_secret().unwrap();
+    let (operator, viewer) =
+        (issue(&secret, "dana", Role::Operator, 600).unwrap(), issue(&secret, "noam", Role::Viewer, 600).unwrap());
+    let addr =
+        local.clone().serve("127.0.0.1:0".parse().unwrap(), Default::default(), std::future::pending()).await.unwrap();
+    let http = reqwest::Client::new();
+    let call = |method: &str, path: &str, token: &str, body: Option<serde_json::Value>| {
+        let mut req = http.request(method.parse().unwrap(), format!("http://{addr}{path}")).bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            let code = r.status().as_u16();
+            let text = r.text().await.unwrap();
+            (code, serde_json::from_str::<serde_json::Value>(&text).unwrap_or(serde_json::Value::String(text)))
+        }
+    };
+    let wait = |path: String, done: fn(u16, &serde_json::Value) -> bool| {
+        let call = &call;
+        let viewer = viewer.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(90);
+            loop {
+                let (code, v) = call("GET", &path, &viewer, None).await;
+                if done(code, &v) {
+                    return v;
+                }
+                assert!(Instant::now() < deadline, "{path}: {code} {v}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+
+    let (code, v) =
+        call("POST", "/store-sync/compare", &viewer, Some(serde_json::json!({ "source": "woocommerce" }))).await;
+    assert_eq!(code, 403, "a viewer cannot compare: {v}");
+    let (code, v) =
+        call("POST", "/store-sync/compare", &operator, Some(serde_json::json!({ "source": "amazon" }))).await;
+    assert_eq!((code, v["error"].as_str().unwrap()), (400, "source \"amazon\": use woocommerce or shopify"));
+    let (code, v) = call(
+        "POST",
+        "/store-sync/compare",
+        &operator,
+        Some(serde_json::json!({ "source": "woocommerce", "type": "inventory" })),
+    )
+    .await;
+    assert_eq!(code, 202, "{v}");
+    let plan = v["plan"].as_str().unwrap().to_string();
+    let ready = wait(format!("/store-sync/plans/{plan}"), |code, _| code == 200).await;
+    let items = ready["items"].as_array().unwrap().len();
+    assert!(items > 0);
+    let (code, csv) = call("GET", &format!("/store-sync/plans/{plan}?format=csv"), &viewer, None).await;
+    assert_eq!(code, 200);
+    assert_eq!(csv.as_str().unwrap().lines().count(), items + 1);
+
+    let path = format!("/store-sync/plans/{plan}/sync");
+    let (code, v) = call("POST", &path, &operator, Some(serde_json::json!({ "select": "all" }))).await;
+    assert_eq!(
+        (code, v["error"].as_str().unwrap()),
+        (400, "confirm: true is required: a sync writes to the destination store")
+    );
+    let (code, v) =
+        call("POST", &path, &operator, Some(serde_json::json!({ "select": [0, 1], "confirm": true }))).await;
+    assert_eq!(code, 202, "{v}");
+    let run = v["run"]["id"].as_str().unwrap().to_string();
+    let report = wait(format!("/store-sync/runs/{run}"), |_, v| v["pending"] == 0).await;
+    assert_eq!((report["succeeded"].as_u64(), report["failed"].as_u64()), (Some(2), Some(0)), "{report}");
+    assert_eq!(report["items"][0]["new"], 10);
+
+    let (code, v) = call("POST", &format!("/store-sync/runs/{run}/rollback"), &operator, None).await;
+    assert_eq!(code, 201, "{v}");
+    assert_eq!(v["items"].as_array().unwrap().len(), 2);
+    assert_eq!(v["rollback_of"], run.as_str());
+    let (code, _) = call("GET", "/store-sync/plans/nope", &viewer, None).await;
+    assert_eq!(code, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compare_that_cannot_reach_a_store_says_why() {
+    use storesync_core::stores::plans::{plan_status, request_compare, run_compare_request, PlanStatus};
+    let dir = tempfile::tempdir().unwrap();
+    let local = Local::open(dir.path(), Default::default()).unwrap();
+    let ports = local.workflow.ports();
+    // No Shopify configured: the variables are empty here (set ones would win over the environment).
+    let stores = storesync_local::stores::ConfiguredStores {
+        vars: vec![
+            ("STORESYNC_SHOPIFY_URL".into(), String::new()),
+            ("STORESYNC_WOOCOMMERCE_URL".into(), "http://127.0.0.1:9".into()),
+            ("STORESYNC_WOOCOMMERCE_CONSUMER_KEY".into(), "ck".into()),
+            ("STORESYNC_WOOCOMMERCE_CONSUMER_SECRET".into(), "cs".into()),
+        ],
+    };
+    let r = request_compare(ports, Platform::Shopify, "inventory", "dana").await.unwrap();
+    assert!(matches!(plan_status(ports, &r.plan).await.unwrap(), Some(PlanStatus::Comparing(_))));
+    let msg = ports.queue.receive(storesync_core::stores::plans::COMPARE_QUEUE, 1, 60).await.unwrap().remove(0);
+    run_compare_request(ports, &stores, &msg.body).await.unwrap();
+    match plan_status(ports, &r.plan).await.unwrap() {
+        Some(PlanStatus::Failed { error, .. }) => {
+            assert!(error.contains("STORESYNC_SHOPIFY_URL is not set"), "{error}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let e = request_compare(ports, Platform::Shopify, "pages", "dana").await.unwrap_err();
+    assert_eq!(e.to_string(), "type \"pages\" cannot be compared yet: use inventory");
+}

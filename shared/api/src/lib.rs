@@ -1,6 +1,7 @@
 //! The admin API as one axum Router: served by lambda_http in Lambda and by the local runtime.
 
 pub mod auth;
+mod store;
 
 use std::sync::Arc;
 
@@ -104,7 +105,7 @@ fn session(raw: &str) -> Result<SessionId, ApiError> {
 }
 
 /// Every route of the admin API, as the template declares them (checked by the template test).
-pub const ROUTES: [(&str, &str); 17] = [
+pub const ROUTES: [(&str, &str); 22] = [
     ("POST", "/sessions"),
     ("GET", "/sessions/current"),
     ("GET", "/sessions/{id}"),
@@ -122,6 +123,11 @@ pub const ROUTES: [(&str, &str); 17] = [
     ("POST", "/operations/webhooks/dead-letters/{id}/retry"),
     ("POST", "/operations/webhooks/dead-letters/{id}/discard"),
     ("POST", "/operations/webhooks/replay"),
+    ("POST", "/store-sync/compare"),
+    ("GET", "/store-sync/plans/{id}"),
+    ("POST", "/store-sync/plans/{id}/sync"),
+    ("GET", "/store-sync/runs/{id}"),
+    ("POST", "/store-sync/runs/{id}/rollback"),
 ];
 
 /// The webhook route: authenticated by each source's signature, not by a JWT.
@@ -147,6 +153,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/operations/webhooks/dead-letters/{id}/retry", post(ops_retry))
         .route("/operations/webhooks/dead-letters/{id}/discard", post(ops_discard))
         .route("/operations/webhooks/replay", post(ops_replay))
+        .route("/store-sync/compare", post(store::compare))
+        .route("/store-sync/plans/{id}", get(store::plan))
+        .route("/store-sync/plans/{id}/sync", post(store::sync))
+        .route("/store-sync/runs/{id}", get(store::run))
+        .route("/store-sync/runs/{id}/rollback", post(store::rollback))
         .with_state(state)
 }
 

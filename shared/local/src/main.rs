@@ -397,8 +397,7 @@ fn print_report(r: &storesync_core::stores::sync::RunReport) {
     }
 }
 
-async fn serve(local: Local, state: &std::path::Path, addr: SocketAddr, simulate: bool) -> anyhow::Result<()> {
-    let local = Arc::new(local);
+async fn serve(mut local: Local, state: &std::path::Path, addr: SocketAddr, simulate: bool) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
     let bound = listener.local_addr()?;
     let (secrets, platforms, extra, store_env) = if simulate {
@@ -408,6 +407,12 @@ async fn serve(local: Local, state: &std::path::Path, addr: SocketAddr, simulate
         let platforms = PlatformConfig::from_lookup(|k| std::env::var(k).ok())?;
         (storesync_local::runtime::secrets_from_env()?, platforms, None, None)
     };
+    if let Some(env) = &store_env {
+        // Store ⇄ store sync through the API reaches the simulated stores.
+        let vars = env.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        local.stores = Arc::new(storesync_local::stores::ConfiguredStores { vars });
+    }
+    let local = Arc::new(local);
     let processor = match &platforms {
         Some(p) => Some(Arc::new(p.processor(&local)?)),
         None => None,

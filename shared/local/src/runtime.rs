@@ -61,6 +61,8 @@ pub struct Local {
     pub blobs: Arc<FsBlobStore>,
     pub state: Arc<SqliteState>,
     pub workflow: Arc<Workflow>,
+    /// Where store ⇄ store sync reaches the stores (the environment by default).
+    pub stores: Arc<dyn storesync_core::stores::plans::StoreConnector>,
 }
 
 impl Local {
@@ -79,7 +81,8 @@ impl Local {
             clock: Arc::new(SystemClock),
         };
         let workflow = Arc::new(Workflow::new(ports, settings));
-        Ok(Self { dir: dir.to_path_buf(), blobs, state, workflow })
+        let stores = Arc::new(crate::stores::ConfiguredStores::default());
+        Ok(Self { dir: dir.to_path_buf(), blobs, state, workflow, stores })
     }
 
     /// Copies a local file into the bucket (keeping its modification time) and fires the
@@ -188,6 +191,8 @@ impl Local {
         });
         let watcher = self.clone();
         tokio::spawn(async move { watcher.watch_inbox().await });
+        let stores = self.stores.clone();
+        tokio::spawn(crate::stores::work_forever(self.workflow.ports().clone(), stores));
         tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
                 tracing::error!(error = %e, "admin api stopped");

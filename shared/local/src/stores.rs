@@ -108,3 +108,67 @@ pub async fn drain_sync_queue(
         }
     }
 }
+
+/// The stores as configured (these variables first, then the environment), opened per use: a
+/// missing variable fails that use with its name, not the runtime.
+#[derive(Debug, Clone, Default)]
+pub struct ConfiguredStores {
+    pub vars: Vec<(String, String)>,
+}
+
+#[async_trait::async_trait]
+impl storesync_core::stores::plans::StoreConnector for ConfiguredStores {
+    async fn connect(&self, platform: Platform) -> Result<Box<dyn InventoryStore>, storesync_core::stores::StoreError> {
+        let get =
+            |k: &str| self.vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).or_else(|| std::env::var(k).ok());
+        connect(platform, get).await.map_err(|e| storesync_core::stores::StoreError {
+            platform,
+            operation: "connect",
+            message: e.to_string(),
+            transient: false,
+        })
+    }
+}
+
+/// The compare and sync workers of the local runtime, for as long as it runs.
+pub async fn work_forever(
+    ports: storesync_core::ports::Ports,
+    stores: std::sync::Arc<dyn storesync_core::stores::plans::StoreConnector>,
+) {
+    use storesync_core::stores::plans::{run_compare_request, COMPARE_QUEUE};
+    use storesync_core::stores::sync::{work_with, SYNC_QUEUE};
+    loop {
+        let mut busy = false;
+        for queue in [COMPARE_QUEUE, SYNC_QUEUE] {
+            let batch = match ports.queue.receive(queue, 10, 300).await {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(queue, error = %e, "store sync worker");
+                    continue;
+                }
+            };
+            for d in batch {
+                busy = true;
+                let done = match queue {
+                    COMPARE_QUEUE => {
+                        run_compare_request(&ports, stores.as_ref(), &d.body).await.map_err(|e| e.to_string())
+                    }
+                    _ => work_with(&ports, stores.as_ref(), &d.body).await.map_err(|e| e.to_string()),
+                };
+                let step = match done {
+                    Ok(()) => ports.queue.ack(queue, &d.receipt).await,
+                    Err(e) => {
+                        tracing::warn!(queue, error = e, attempt = d.receive_count, "left for a retry");
+                        ports.queue.retry_later(queue, &d.receipt, 5).await
+                    }
+                };
+                if let Err(e) = step {
+                    tracing::warn!(queue, error = %e, "store sync worker");
+                }
+            }
+        }
+        if !busy {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}

@@ -2,15 +2,63 @@
 //! (`store-sync/plans/{id}.json` in the bucket), the compare audited. Nothing is written to
 //! either store.
 
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::inventory::{compare, InventoryComparison, InventoryStore};
-use super::StoreError;
+use super::{Platform, StoreError};
 use crate::ports::{AuditEntry, PortError, Ports};
 
 /// Where plans are kept.
 pub const PLAN_PREFIX: &str = "store-sync/plans/";
+/// Compare requests, for the compare worker (a compare of a large catalog outlasts an API call).
+pub const COMPARE_QUEUE: &str = "store-compare";
+
+/// Opens a store's inventory by platform, from the deployment's configuration.
+#[async_trait]
+pub trait StoreConnector: Send + Sync {
+    async fn connect(&self, platform: Platform) -> Result<Box<dyn InventoryStore>, StoreError>;
+}
+
+/// The other store.
+pub fn destination_of(source: Platform) -> Platform {
+    match source {
+        Platform::WooCommerce => Platform::Shopify,
+        Platform::Shopify => Platform::WooCommerce,
+    }
+}
+
+/// A compare asked for and not done yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompareRequest {
+    pub plan: String,
+    pub source: Platform,
+    pub data_type: String,
+    pub requested_by: String,
+    pub requested_at: DateTime<Utc>,
+}
+
+/// Where a plan stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanStatus {
+    Ready(Box<InventoryPlan>),
+    Comparing(CompareRequest),
+    Failed { request: CompareRequest, error: String },
+}
+
+fn request_key(id: &str) -> String {
+    format!("{PLAN_PREFIX}{id}.request.json")
+}
+
+fn failed_key(id: &str) -> String {
+    format!("{PLAN_PREFIX}{id}.failed.json")
+}
+
+fn new_plan_id(now: DateTime<Utc>) -> String {
+    format!("{}-{}", now.format("%Y%m%dT%H%M%SZ"), &uuid::Uuid::new_v4().simple().to_string()[..8])
+}
 
 /// A stored plan: its id, who asked for it, and the comparison.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +78,8 @@ pub enum PlanError {
     Port(#[from] PortError),
     #[error("plan {id}: {message}")]
     Unreadable { id: String, message: String },
+    #[error("type {0:?} cannot be compared yet: use inventory")]
+    UnsupportedType(String),
 }
 
 pub fn plan_key(id: &str) -> String {
@@ -43,12 +93,22 @@ pub async fn compare_inventory(
     destination: &dyn InventoryStore,
     who: &str,
 ) -> Result<InventoryPlan, PlanError> {
+    compare_as(ports, &new_plan_id(ports.clock.now()), source, destination, who).await
+}
+
+async fn compare_as(
+    ports: &Ports,
+    id: &str,
+    source: &dyn InventoryStore,
+    destination: &dyn InventoryStore,
+    who: &str,
+) -> Result<InventoryPlan, PlanError> {
     source.check().await?;
     destination.check().await?;
     let (src, dst) = futures_util::future::try_join(source.inventory(), destination.inventory()).await?;
     let now = ports.clock.now();
     let comparison = compare(source.platform(), &src, destination.platform(), &dst, now);
-    let id = format!("{}-{}", now.format("%Y%m%dT%H%M%SZ"), &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let id = id.to_string();
     let plan = InventoryPlan { id: id.clone(), data_type: "inventory".into(), requested_by: who.into(), comparison };
     let data = serde_json::to_vec(&plan).map_err(|e| PortError::backend("encode", plan_key(&id), e))?;
     ports.blobs.put(&plan_key(&id), data.into(), None).await?;
@@ -78,4 +138,78 @@ pub async fn load_plan(ports: &Ports, id: &str) -> Result<InventoryPlan, PlanErr
     let bytes =
         ports.blobs.get(&plan_key(id)).await?.to_bytes().map_err(|e| PortError::backend("read", plan_key(id), e))?;
     serde_json::from_slice(&bytes).map_err(|e| PlanError::Unreadable { id: id.into(), message: e.to_string() })
+}
+
+/// Asks for a compare (the API's way: a large catalog takes longer than a request may): the
+/// request is kept and queued for [`run_compare_request`]; the plan id is known at once.
+pub async fn request_compare(
+    ports: &Ports,
+    source: Platform,
+    data_type: &str,
+    who: &str,
+) -> Result<CompareRequest, PlanError> {
+    if data_type != "inventory" {
+        return Err(PlanError::UnsupportedType(data_type.into()));
+    }
+    let now = ports.clock.now();
+    let request = CompareRequest {
+        plan: new_plan_id(now),
+        source,
+        data_type: data_type.into(),
+        requested_by: who.into(),
+        requested_at: now,
+    };
+    let body = serde_json::to_string(&request).map_err(|e| PortError::backend("encode", COMPARE_QUEUE, e))?;
+    ports.blobs.put(&request_key(&request.plan), body.clone().into_bytes().into(), None).await?;
+    ports.queue.send(COMPARE_QUEUE, &body).await?;
+    Ok(request)
+}
+
+/// The compare worker: runs a queued request. A failure retrying may mend (a timeout, a 5xx)
+/// is returned for the queue to retry; any other is kept with the plan id, so the operator sees
+/// why (for example a missing credential).
+pub async fn run_compare_request(ports: &Ports, stores: &dyn StoreConnector, body: &str) -> Result<(), PlanError> {
+    let request: CompareRequest = serde_json::from_str(body)
+        .map_err(|e| PlanError::Unreadable { id: "?".into(), message: format!("compare request: {e}") })?;
+    if ports.blobs.head(&plan_key(&request.plan)).await?.is_some() {
+        return Ok(());
+    }
+    let outcome = async {
+        let source = stores.connect(request.source).await?;
+        let destination = stores.connect(destination_of(request.source)).await?;
+        compare_as(ports, &request.plan, source.as_ref(), destination.as_ref(), &request.requested_by).await
+    }
+    .await;
+    match outcome {
+        Ok(_) => Ok(()),
+        Err(PlanError::Store(e)) if e.transient => Err(PlanError::Store(e)),
+        Err(PlanError::Port(e)) => Err(PlanError::Port(e)),
+        Err(e) => {
+            let failed = json!({ "error": e.to_string() }).to_string();
+            ports.blobs.put(&failed_key(&request.plan), failed.into_bytes().into(), None).await?;
+            Ok(())
+        }
+    }
+}
+
+/// A plan, or where its compare stands; `None` for an id never asked for.
+pub async fn plan_status(ports: &Ports, id: &str) -> Result<Option<PlanStatus>, PlanError> {
+    if ports.blobs.head(&plan_key(id)).await?.is_some() {
+        return Ok(Some(PlanStatus::Ready(Box::new(load_plan(ports, id).await?))));
+    }
+    if ports.blobs.head(&request_key(id)).await?.is_none() {
+        return Ok(None);
+    }
+    let read = |key: String| async move {
+        let bytes = ports.blobs.get(&key).await?.to_bytes().map_err(|e| PortError::backend("read", &key, e))?;
+        serde_json::from_slice::<serde_json::Value>(&bytes)
+            .map_err(|e| PlanError::Unreadable { id: id.to_string(), message: e.to_string() })
+    };
+    let request: CompareRequest = serde_json::from_value(read(request_key(id)).await?)
+        .map_err(|e| PlanError::Unreadable { id: id.into(), message: e.to_string() })?;
+    if ports.blobs.head(&failed_key(id)).await?.is_some() {
+        let error = read(failed_key(id)).await?["error"].as_str().unwrap_or_default().to_string();
+        return Ok(Some(PlanStatus::Failed { request, error }));
+    }
+    Ok(Some(PlanStatus::Comparing(request)))
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::inventory::{InventoryComparison, InventoryPlanItem, InventoryStore, StockWrite, WriteOutcome};
-use super::plans::{load_plan, plan_key, InventoryPlan, PlanError};
+use super::plans::{load_plan, plan_key, InventoryPlan, PlanError, StoreConnector};
 use super::{Platform, StoreError};
 use crate::domain::SessionId;
 use crate::ports::{AuditEntry, PortError, Ports, StatusEntry, StepStatus};
@@ -340,6 +340,15 @@ pub async fn work(ports: &Ports, destination: &dyn InventoryStore, body: &str) -
     let message = format!("{done} of {} items, {} failed, {} moved", report.total, report.failed, report.moved);
     progress(ports, &run, status, message).await?;
     Ok(())
+}
+
+/// [`work`] on the run's destination, opened through `stores` (the deployed worker's way).
+pub async fn work_with(ports: &Ports, stores: &dyn StoreConnector, body: &str) -> Result<(), SyncError> {
+    let msg: ChunkMessage = serde_json::from_str(body)
+        .map_err(|e| SyncError::Run { id: "?".into(), message: format!("unreadable chunk message: {e}") })?;
+    let run: Run = get_json(ports, &run_key(&msg.run)).await?;
+    let destination = stores.connect(run.destination).await?;
+    work(ports, destination.as_ref(), body).await
 }
 
 /// A run's results: every chunk written so far, and what is still pending.
