@@ -240,3 +240,95 @@ async fn a_compare_that_cannot_reach_a_store_says_why() {
     let e = request_compare(ports, Platform::Shopify, "pages", "dana").await.unwrap_err();
     assert_eq!(e.to_string(), "type \"pages\" cannot be compared yet: use inventory");
 }
+
+/// 5,000 products with two variants each on both stores, random differences, 5 % transient
+/// faults on both, Shopify's bucket on: every selected item ends succeeded or failed with its
+/// error, nothing is applied twice, and a new compare finds only what failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_thousand_products_with_faults_and_throttling_end_applied_once() {
+    use rand::{RngExt, SeedableRng};
+    use serde_json::json;
+    use std::time::Duration;
+    use storesync_platforms::shopify::client::ShopifyClient;
+    use storesync_platforms::shopify::inventory::ShopifyInventory;
+    use storesync_platforms::shopify::sim::{Bucket, ShopifySim};
+    use storesync_platforms::woocommerce::client::WooClient;
+    use storesync_platforms::woocommerce::inventory::WooInventory;
+    use storesync_platforms::woocommerce::sim::WooSim;
+
+    let woo = WooSim::new("ck", "cs");
+    // Throttling on, at a rate that keeps the test short (the Standard rate is the benchmark's).
+    let shop = ShopifySim::new("shpat", Bucket { size: 2000.0, restore_rate: 10_000.0 });
+    let loc = shop.add_location("Main warehouse");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(42);
+    for p in 0..5000 {
+        let parent = woo
+            .seed_product(json!({ "name": format!("Tee {p}"), "type": "variable", "sku": format!("TEE-{p:05}") }))
+            .unwrap()["id"]
+            .as_u64()
+            .unwrap();
+        let mut variants = Vec::new();
+        for size in ["S", "M"] {
+            let sku = format!("TEE-{p:05}-{size}");
+            let q = rng.random_range(0..20);
+            woo.seed_variation(
+                parent,
+                json!({ "sku": sku, "manage_stock": true, "stock_quantity": q,
+                "attributes": [{ "name": "Size", "option": size }] }),
+            )
+            .unwrap();
+            let differs = rng.random_bool(0.3);
+            variants.push((sku, if differs { (q + rng.random_range(1..5)) % 25 } else { q }));
+        }
+        let skus: Vec<(&str, &str, &str)> = variants.iter().map(|(s, _)| (s.as_str(), "Size", "15.00")).collect();
+        shop.add_product(&format!("Tee {p}"), &skus, 0);
+        for (sku, q) in &variants {
+            shop.set_available(sku, &loc, *q);
+        }
+    }
+    let app = axum::Router::new().nest("/wp-json/wc/v3", woo.router()).merge(shop.router());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let woo_store = WooInventory::new(
+        WooClient::new(&format!("{base}/wp-json/wc/v3"), "ck", "cs", Duration::from_secs(10)).unwrap(),
+    );
+    let mut client =
+        ShopifyClient::new(&base, "shpat", storesync_platforms::shopify::API_VERSION, Duration::from_secs(10)).unwrap();
+    client.backoff = Duration::from_millis(20);
+    let shop_store = ShopifyInventory::new(client, &loc);
+    let faults =
+        |codes: &[u16]| codes.iter().map(|c| Fault::Status { code: *c, retry_after_secs: Some(0) }).collect::<Vec<_>>();
+    woo.fail_randomly(0.05, faults(&[503, 429]), 1);
+    shop.fail_randomly(0.05, faults(&[503, 502]), 2);
+
+    let dir = tempfile::tempdir().unwrap();
+    let local = Local::open(dir.path(), Default::default()).unwrap();
+    let ports = local.workflow.ports();
+    let plan = compare_inventory(ports, &woo_store, &shop_store, "test").await.unwrap();
+    let c = &plan.comparison;
+    assert_eq!(c.items.len() + c.unchanged, 10_000, "every variant matched by SKU");
+    assert!(c.items.len() > 2500, "{}", c.items.len());
+    let run = start(
+        ports,
+        &plan.id,
+        &Selection::All,
+        "test",
+        &SyncOptions { override_blast: true, ..SyncOptions::default() },
+    )
+    .await
+    .unwrap();
+    storesync_local::stores::drain_sync_queue(ports, &shop_store, 0, || {}).await.unwrap();
+    let r = report(ports, &run.id).await.unwrap();
+    assert_eq!(r.pending, 0);
+    assert_eq!(r.succeeded + r.failed + r.moved, c.items.len());
+    assert!(r.items.iter().filter(|i| i.outcome != "succeeded").all(|i| i.error.is_some()), "a failure says why");
+    assert!(shop.stats().faults_served > 0 && woo.stats().faults_served > 0);
+    assert_eq!(shop.stats().set_calls as usize, shop.applied_keys().len(), "no call applied twice");
+    assert_eq!(shop.stats().quantities_set as usize, r.succeeded, "no item applied twice");
+
+    woo.fail_randomly(0.0, vec![], 0);
+    shop.fail_randomly(0.0, vec![], 0);
+    let after = compare_inventory(ports, &woo_store, &shop_store, "test").await.unwrap();
+    assert_eq!(after.comparison.items.len(), r.failed + r.moved, "only what did not succeed still differs");
+}

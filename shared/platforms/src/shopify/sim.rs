@@ -96,6 +96,8 @@ struct Inner {
     variants: BTreeMap<u64, Variant>,
     /// Inventory item → its variant.
     items: BTreeMap<u64, u64>,
+    /// SKU → variant, for the test-side helpers.
+    by_sku: HashMap<String, u64>,
     levels: HashMap<(u64, u64), Level>,
     /// Idempotency key → (the variables it was first used with, the root field's result).
     idempotency: HashMap<String, (String, Value)>,
@@ -166,6 +168,7 @@ impl ShopifySim {
                 },
             );
             s.items.insert(item, vid);
+            s.by_sku.insert(sku.to_string(), vid);
             for loc in &locations {
                 s.levels.insert((item, *loc), Level { available, on_hand: available });
             }
@@ -179,7 +182,7 @@ impl ShopifySim {
     pub fn available(&self, sku: &str, location: &str) -> Option<i64> {
         let s = self.lock();
         let loc = gid_id("Location", location)?;
-        let v = s.variants.values().find(|v| v.sku == sku)?;
+        let v = s.by_sku.get(sku).and_then(|id| s.variants.get(id))?;
         s.levels.get(&(v.item, loc)).map(|l| l.available)
     }
 
@@ -187,7 +190,7 @@ impl ShopifySim {
     pub fn set_available(&self, sku: &str, location: &str, available: i64) {
         let mut s = self.lock();
         let Some(loc) = gid_id("Location", location) else { return };
-        let Some(item) = s.variants.values().find(|v| v.sku == sku).map(|v| v.item) else { return };
+        let Some(item) = s.by_sku.get(sku).and_then(|id| s.variants.get(id)).map(|v| v.item) else { return };
         if let Some(l) = s.levels.get_mut(&(item, loc)) {
             l.on_hand += available - l.available;
             l.available = available;

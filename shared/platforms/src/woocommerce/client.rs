@@ -30,7 +30,18 @@ pub enum WooError {
     },
 }
 
+/// Attempts at a GET before its error is returned.
+pub const GET_ATTEMPTS: u32 = 5;
+
 impl WooError {
+    /// Worth another attempt: 408, 429, 5xx, or no answer.
+    pub fn transient(&self) -> bool {
+        match self {
+            WooError::Http { status, .. } => *status == 408 || *status == 429 || *status >= 500,
+            WooError::Transport { .. } => true,
+        }
+    }
+
     /// How the retry schedule sees this failure.
     pub fn failure(&self) -> Failure {
         match self {
@@ -117,8 +128,29 @@ impl WooClient {
 
     /// One page of a list endpoint, as it comes.
     pub async fn list_page(&self, path: &str) -> Result<Vec<Value>, WooError> {
-        let (items, _) = self.call("GET", path, None).await?;
+        let (items, _) = self.get_retrying(path).await?;
         Ok(items.as_array().cloned().unwrap_or_default())
+    }
+
+    /// A GET (safe to repeat), retried up to [`GET_ATTEMPTS`] times on 408, 429 (after its
+    /// `Retry-After`), 5xx and timeouts. The webhook path's calls are not retried here: its
+    /// retry schedule decides.
+    async fn get_retrying(&self, path: &str) -> Result<(Value, reqwest::header::HeaderMap), WooError> {
+        let mut attempt = 1;
+        loop {
+            match self.call("GET", path, None).await {
+                Err(e) if attempt < GET_ATTEMPTS && e.transient() => {
+                    let wait = match &e {
+                        WooError::Http { retry_after_secs: Some(s), .. } => Duration::from_secs(*s),
+                        _ => Duration::from_millis(200 * u64::from(attempt)),
+                    };
+                    tracing::debug!(error = %e, attempt, "WooCommerce GET retried");
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Every item of a list endpoint (`/products`, `/products/{id}/variations`), 100 a page,
@@ -128,7 +160,7 @@ impl WooClient {
         let mut out = Vec::new();
         let mut page = 1;
         loop {
-            let (items, headers) = self.call("GET", &format!("{path}{sep}per_page=100&page={page}"), None).await?;
+            let (items, headers) = self.get_retrying(&format!("{path}{sep}per_page=100&page={page}")).await?;
             out.extend(items.as_array().into_iter().flatten().cloned());
             let pages: u64 =
                 headers.get("x-wp-totalpages").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(1);

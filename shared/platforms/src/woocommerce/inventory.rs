@@ -24,13 +24,7 @@ impl WooInventory {
 }
 
 fn store_error(operation: &'static str) -> impl Fn(WooError) -> StoreError {
-    move |e| {
-        let transient = match &e {
-            WooError::Http { status, .. } => *status == 408 || *status == 429 || *status >= 500,
-            WooError::Transport { .. } => true,
-        };
-        StoreError { platform: Platform::WooCommerce, operation, message: e.to_string(), transient }
-    }
+    move |e| StoreError { platform: Platform::WooCommerce, operation, transient: e.transient(), message: e.to_string() }
 }
 
 /// `parent/variation` or `product`: where a write goes.

@@ -40,6 +40,8 @@ struct Inner {
     products: BTreeMap<u64, Map<String, Value>>,
     /// Variations by id, with their parent product's id.
     variations: BTreeMap<u64, (u64, Map<String, Value>)>,
+    /// Each product's variation ids, in creation order.
+    children: BTreeMap<u64, Vec<u64>>,
     orders: BTreeMap<u64, Map<String, Value>>,
     notes: BTreeMap<u64, Vec<Value>>,
     next_id: u64,
@@ -198,6 +200,12 @@ impl WooSim {
     pub fn seed_product(&self, fields: Value) -> Result<Value, String> {
         let mut inner = self.lock();
         create(&mut inner, &object(fields)).map(Value::Object).map_err(|(_, _, m)| m)
+    }
+
+    /// Creates a variation of `parent` as `POST /products/{parent}/variations` would; returns it.
+    pub fn seed_variation(&self, parent: u64, fields: Value) -> Result<Value, String> {
+        let mut inner = self.lock();
+        create_variation_in(&mut inner, parent, &object(fields)).map(Value::Object).map_err(|(_, _, m)| m)
     }
 
     /// Puts an order that already exists in the store (as a shop that has been trading has),
@@ -373,6 +381,18 @@ fn object(v: Value) -> Map<String, Value> {
 /// A page of `items` as WooCommerce answers a list: `per_page` 1–100 (else 400, never clamped),
 /// `X-WP-Total`, `X-WP-TotalPages`, and `Link` with `prev`/`next`; past the end, `[]`.
 fn paginate(items: Vec<Value>, q: &BTreeMap<String, String>, path: &str) -> Response {
+    let total = items.len();
+    paginate_with(total, q, path, |skip, take| items.into_iter().skip(skip).take(take).collect())
+}
+
+/// A page of `total` items: `page_items(skip, take)` makes only the page's (a list of thousands
+/// is not copied for each page of 100).
+fn paginate_with(
+    total: usize,
+    q: &BTreeMap<String, String>,
+    path: &str,
+    page_items: impl FnOnce(usize, usize) -> Vec<Value>,
+) -> Response {
     let per_page: usize = match q.get("per_page").map(|v| v.parse::<usize>()) {
         None => 10,
         Some(Ok(n)) if (1..=100).contains(&n) => n,
@@ -390,9 +410,8 @@ fn paginate(items: Vec<Value>, q: &BTreeMap<String, String>, path: &str) -> Resp
         }
     };
     let page: usize = q.get("page").and_then(|v| v.parse().ok()).filter(|&p| p >= 1).unwrap_or(1);
-    let total = items.len();
     let pages = total.div_ceil(per_page);
-    let items: Vec<Value> = items.into_iter().skip((page - 1) * per_page).take(per_page).collect();
+    let items: Vec<Value> = page_items((page - 1) * per_page, per_page);
     let mut r = Json(Value::Array(items)).into_response();
     let h = r.headers_mut();
     let put = |h: &mut HeaderMap, k: &'static str, v: String| {
@@ -420,24 +439,29 @@ async fn list_products(State(sim): State<WooSim>, Query(q): Query<BTreeMap<Strin
     let skus: Option<Vec<&str>> = q.get("sku").map(|s| s.split(',').map(str::trim).collect());
     let inner = sim.lock();
     let wanted = |sku: &Value| skus.as_ref().is_none_or(|s| s.iter().any(|x| sku == &json!(x)));
-    let mut items: Vec<Value> = inner
+    let products: Vec<&Map<String, Value>> = inner
         .products
         .values()
         .filter(|p| wanted(&p["sku"]))
         .filter(|p| q.get("type").is_none_or(|t| p["type"] == json!(t)))
-        .map(|p| Value::Object(p.clone()))
         .collect();
     // `?sku=` also finds variations.
-    if skus.is_some() {
-        items.extend(
-            inner
-                .variations
-                .iter()
-                .filter(|(_, (_, v))| wanted(&v["sku"]))
-                .map(|(_, (parent, v))| Value::Object(variation_as_product(&inner, *parent, v))),
-        );
-    }
-    paginate(items, &q, "/products")
+    let variations: Vec<(u64, &Map<String, Value>)> = match skus {
+        Some(_) => inner.variations.values().filter(|(_, v)| wanted(&v["sku"])).map(|(p, v)| (*p, v)).collect(),
+        None => Vec::new(),
+    };
+    let total = products.len() + variations.len();
+    paginate_with(total, &q, "/products", |skip, take| {
+        (skip..(skip + take).min(total))
+            .map(|i| match products.get(i) {
+                Some(p) => Value::Object((*p).clone()),
+                None => {
+                    let (parent, v) = variations[i - products.len()];
+                    Value::Object(variation_as_product(&inner, parent, v))
+                }
+            })
+            .collect()
+    })
 }
 
 async fn create_product(State(sim): State<WooSim>, Json(body): Json<Value>) -> Response {
@@ -581,6 +605,7 @@ fn create_variation_in(
     v.insert("id".into(), json!(id));
     now_fields(&mut v, true);
     inner.variations.insert(id, (parent, v.clone()));
+    inner.children.entry(parent).or_default().push(id);
     if let Some(p) = inner.products.get_mut(&parent) {
         if let Some(list) = p.get_mut("variations").and_then(Value::as_array_mut) {
             list.push(json!(id));
@@ -615,10 +640,12 @@ async fn list_variations(
         return invalid_id(StatusCode::NOT_FOUND);
     }
     let items = inner
-        .variations
-        .iter()
-        .filter(|(_, (p, _))| *p == parent)
-        .map(|(_, (_, v))| Value::Object(variation_view(&inner, parent, v)))
+        .children
+        .get(&parent)
+        .into_iter()
+        .flatten()
+        .filter_map(|id| inner.variations.get(id))
+        .map(|(_, v)| Value::Object(variation_view(&inner, parent, v)))
         .collect();
     paginate(items, &q, &format!("/products/{parent}/variations"))
 }
