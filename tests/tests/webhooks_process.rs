@@ -385,3 +385,23 @@ async fn backup_syncs_repair_lost_webhooks_and_later_webhooks_change_nothing() {
     assert_eq!(e.sims.store.stock_by_sku("B").await.unwrap(), Some(11), "the inbound is added once");
     assert_eq!(e.sims.store.stock_by_sku("A").await.unwrap(), Some(40));
 }
+
+#[tokio::test]
+async fn a_stock_push_dead_lettered_lets_the_next_change_push_again() {
+    let e = env(Duration::from_millis(500)).await;
+    e.sims.create_products(&["A".to_string()], 5).await;
+    let sku = |q: i64| json!({ "sku": "A", "available": q });
+    e.send_at("d1", "e1", "stock.updated", "2026-11-25T08:00:00Z", sku(7)).await;
+    assert_eq!(e.processor.poll_once().await.unwrap(), 1, "the stock event, which queues a push");
+    // The store refuses the push for good (a 400 is not retried): it is dead-lettered.
+    e.sims.woo.inject([Fault::Status { code: 400, retry_after_secs: None }]);
+    assert_eq!(e.processor.poll_once().await.unwrap(), 1, "the push");
+    let dead = e.dead_letters().await;
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0].id, "stock-push:A");
+    assert_eq!(e.sims.store.stock_by_sku("A").await.unwrap(), Some(5));
+    // The SKU's record no longer says a push is queued, so the next change queues one.
+    e.send_at("d2", "e2", "stock.updated", "2026-11-25T08:05:00Z", sku(9)).await;
+    e.pump().await;
+    assert_eq!(e.sims.store.stock_by_sku("A").await.unwrap(), Some(9));
+}
