@@ -1,75 +1,13 @@
-//! Store ⇄ store sync in the local runtime: the stores' connections from the environment
-//! (WooCommerce as the webhook path has it, Shopify from `STORESYNC_SHOPIFY_*`).
+//! Store ⇄ store sync in the local runtime: the stores opened from configuration
+//! (`storesync_platforms::stores::connect`) and the compare and sync workers.
 
 use std::time::Duration;
 
-use storesync_core::config::{
-    ENV_SHOPIFY_API_VERSION, ENV_SHOPIFY_LOCATION, ENV_SHOPIFY_TOKEN, ENV_SHOPIFY_URL, ENV_WOO_KEY, ENV_WOO_SECRET,
-    ENV_WOO_URL, SHOPIFY_API_VERSION,
-};
 use storesync_core::stores::inventory::InventoryStore;
 use storesync_core::stores::Platform;
-use storesync_platforms::shopify::client::ShopifyClient;
-use storesync_platforms::shopify::inventory::ShopifyInventory;
-use storesync_platforms::woocommerce::client::WooClient;
-use storesync_platforms::woocommerce::inventory::WooInventory;
+pub use storesync_platforms::stores::connect;
 
 use crate::runtime::LocalError;
-
-/// A platform call's time limit.
-const TIMEOUT: Duration = Duration::from_secs(30);
-
-fn need(get: &impl Fn(&str) -> Option<String>, var: &str, platform: Platform) -> Result<String, LocalError> {
-    get(var).filter(|v| !v.trim().is_empty()).ok_or_else(|| {
-        LocalError::Config(format!("{var} is not set (needed to reach the {platform} store; see the README)"))
-    })
-}
-
-/// The inventory of `platform`'s store, as configured by variables looked up by `get`. A
-/// Shopify shop with one location needs no location configured; with several, the error
-/// names them.
-pub async fn connect(
-    platform: Platform,
-    get: impl Fn(&str) -> Option<String>,
-) -> Result<Box<dyn InventoryStore>, LocalError> {
-    let cfg = |e: reqwest::Error| LocalError::Config(format!("HTTP client: {e}"));
-    match platform {
-        Platform::WooCommerce => {
-            let client = WooClient::new(
-                &need(&get, ENV_WOO_URL, platform)?,
-                &need(&get, ENV_WOO_KEY, platform)?,
-                &need(&get, ENV_WOO_SECRET, platform)?,
-                TIMEOUT,
-            )
-            .map_err(cfg)?;
-            Ok(Box::new(WooInventory::new(client)))
-        }
-        Platform::Shopify => {
-            let version = get(ENV_SHOPIFY_API_VERSION).unwrap_or_else(|| SHOPIFY_API_VERSION.to_string());
-            let (url, token) = (need(&get, ENV_SHOPIFY_URL, platform)?, need(&get, ENV_SHOPIFY_TOKEN, platform)?);
-            let client = ShopifyClient::new(&url, &token, &version, TIMEOUT).map_err(cfg)?;
-            let location = match get(ENV_SHOPIFY_LOCATION).filter(|v| !v.trim().is_empty()) {
-                Some(l) => l,
-                None => {
-                    let locations =
-                        client.locations().await.map_err(|e| LocalError::Config(format!("Shopify {url}: {e}")))?;
-                    match locations.as_slice() {
-                        [(id, _)] => id.clone(),
-                        _ => {
-                            let names: Vec<String> = locations.iter().map(|(id, n)| format!("{id} ({n})")).collect();
-                            return Err(LocalError::Config(format!(
-                                "{ENV_SHOPIFY_LOCATION} is not set and the shop has {} locations: {}",
-                                locations.len(),
-                                names.join(", ")
-                            )));
-                        }
-                    }
-                }
-            };
-            Ok(Box::new(ShopifyInventory::new(client, &location)))
-        }
-    }
-}
 
 /// The sync worker in the local runtime: writes every queued chunk to `destination` until the
 /// queue is empty, calling `progress` after each chunk. A chunk that fails transiently is

@@ -3,6 +3,7 @@
 
 pub mod fault;
 pub mod shopify;
+pub mod stores;
 pub mod testkit;
 pub mod wms;
 pub mod woocommerce;

@@ -1,0 +1,82 @@
+//! The stores' inventory adapters as configuration names them (`STORESYNC_WOOCOMMERCE_*`,
+//! `STORESYNC_SHOPIFY_*`): the one place both runtimes open a store for store ⇄ store sync.
+
+use std::time::Duration;
+
+use storesync_core::config::{
+    ENV_SHOPIFY_API_VERSION, ENV_SHOPIFY_LOCATION, ENV_SHOPIFY_TOKEN, ENV_SHOPIFY_URL, ENV_WOO_KEY, ENV_WOO_SECRET,
+    ENV_WOO_URL, SHOPIFY_API_VERSION,
+};
+use storesync_core::stores::inventory::InventoryStore;
+use storesync_core::stores::{Platform, StoreError};
+
+use crate::shopify::client::ShopifyClient;
+use crate::shopify::inventory::ShopifyInventory;
+use crate::woocommerce::client::WooClient;
+use crate::woocommerce::inventory::WooInventory;
+
+/// A platform call's time limit.
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+fn config_error(platform: Platform, message: String) -> StoreError {
+    StoreError { platform, operation: "configure", message, transient: false }
+}
+
+fn need(get: &impl Fn(&str) -> Option<String>, var: &str, platform: Platform) -> Result<String, StoreError> {
+    get(var).filter(|v| !v.trim().is_empty()).ok_or_else(|| {
+        config_error(platform, format!("{var} is not set (needed to reach the {platform} store; see the README)"))
+    })
+}
+
+/// The inventory of `platform`'s store, as configured by variables looked up by `get`. A
+/// Shopify shop with one location needs no location configured; with several, the error
+/// names them.
+pub async fn connect(
+    platform: Platform,
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<Box<dyn InventoryStore>, StoreError> {
+    let http = |e: reqwest::Error| config_error(platform, format!("HTTP client: {e}"));
+    match platform {
+        Platform::WooCommerce => {
+            let client = WooClient::new(
+                &need(&get, ENV_WOO_URL, platform)?,
+                &need(&get, ENV_WOO_KEY, platform)?,
+                &need(&get, ENV_WOO_SECRET, platform)?,
+                TIMEOUT,
+            )
+            .map_err(http)?;
+            Ok(Box::new(WooInventory::new(client)))
+        }
+        Platform::Shopify => {
+            let version = get(ENV_SHOPIFY_API_VERSION).unwrap_or_else(|| SHOPIFY_API_VERSION.to_string());
+            let (url, token) = (need(&get, ENV_SHOPIFY_URL, platform)?, need(&get, ENV_SHOPIFY_TOKEN, platform)?);
+            let client = ShopifyClient::new(&url, &token, &version, TIMEOUT).map_err(http)?;
+            let location = match get(ENV_SHOPIFY_LOCATION).filter(|v| !v.trim().is_empty()) {
+                Some(l) => l,
+                None => {
+                    let locations = client.locations().await.map_err(|e| StoreError {
+                        platform,
+                        operation: "list locations",
+                        transient: e.transient(),
+                        message: format!("{url}: {e}"),
+                    })?;
+                    match locations.as_slice() {
+                        [(id, _)] => id.clone(),
+                        _ => {
+                            let names: Vec<String> = locations.iter().map(|(id, n)| format!("{id} ({n})")).collect();
+                            return Err(config_error(
+                                platform,
+                                format!(
+                                    "{ENV_SHOPIFY_LOCATION} is not set and the shop has {} locations: {}",
+                                    locations.len(),
+                                    names.join(", ")
+                                ),
+                            ));
+                        }
+                    }
+                }
+            };
+            Ok(Box::new(ShopifyInventory::new(client, &location)))
+        }
+    }
+}
