@@ -238,6 +238,37 @@ fn run(c: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Re
     c.prepare_cached(sql)?.execute(params)
 }
 
+/// The dedupe set's conditional insert (seconds since the epoch): writes unless a record that
+/// is live at `now` holds the key (one without an expiry is live for ever); says whether it wrote.
+fn record_unless_live(c: &Connection, key: &str, value: &str, now: i64, expires_at: i64) -> rusqlite::Result<bool> {
+    run(
+        c,
+        "INSERT INTO kv (key, value, expires_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at
+         WHERE kv.expires_at IS NOT NULL AND kv.expires_at <= ?4",
+        params![key, value, expires_at, now],
+    )
+    .map(|n| n == 1)
+}
+
+/// Puts a message on `queue`, visible from `visible_at` (ms; 0 is now), in a FIFO group when it
+/// has one.
+fn enqueue(
+    c: &Connection,
+    queue: &str,
+    body: &str,
+    visible_at: i64,
+    group: Option<&str>,
+    dedupe_id: Option<&str>,
+) -> rusqlite::Result<()> {
+    run(
+        c,
+        "INSERT INTO queue (queue, body, visible_at, grp, dedupe_id, sent_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![queue, body, visible_at, group, dedupe_id, now_ms()],
+    )
+    .map(|_| ())
+}
+
 /// The message id a receipt (`"{id}:{receive}"`, made by `receive`) names: acknowledging
 /// looks the message up by its key, not by scanning for the receipt.
 fn receipt_id(receipt: &str) -> i64 {
@@ -336,16 +367,7 @@ impl KeyValue for SqliteState {
     ) -> Result<bool, PortError> {
         let (k, v) = (key.to_string(), json_col(value));
         self.with(
-            move |c| {
-                run(
-                    c,
-                    "INSERT INTO kv (key, value, expires_at) VALUES (?1, ?2, ?3)
-                     ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at
-                     WHERE kv.expires_at IS NOT NULL AND kv.expires_at <= ?4",
-                    params![k, v, expires_at.timestamp(), now.timestamp()],
-                )
-                .map(|n| n == 1)
-            },
+            move |c| record_unless_live(c, &k, &v, now.timestamp(), expires_at.timestamp()),
             "insert-unless-live",
             key,
         )
@@ -415,26 +437,12 @@ impl Admission for SqliteState {
         let (now, expires_at) = (a.now.timestamp(), a.expires_at.timestamp());
         self.with(
             move |c| {
-                let held: Option<(String, Option<i64>)> = c
-                    .prepare_cached("SELECT value, expires_at FROM kv WHERE key = ?1")?
-                    .query_row([&key], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()?;
-                if let Some((value, expiry)) = held {
-                    if expiry.is_none_or(|e| e > now) {
-                        return Ok(Admitted::Live(parse_json(&value)));
-                    }
+                if !record_unless_live(c, &key, &record, now, expires_at)? {
+                    let held: String =
+                        c.prepare_cached("SELECT value FROM kv WHERE key = ?1")?.query_row([&key], |r| r.get(0))?;
+                    return Ok(Admitted::Live(parse_json(&held)));
                 }
-                run(
-                    c,
-                    "INSERT INTO kv (key, value, expires_at) VALUES (?1, ?2, ?3)
-                     ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
-                    params![key, record, expires_at],
-                )?;
-                run(
-                    c,
-                    "INSERT INTO queue (queue, body, visible_at, grp, sent_at) VALUES (?1, ?2, 0, ?3, ?4)",
-                    params![queue, body, group, now_ms()],
-                )?;
+                enqueue(c, &queue, &body, 0, Some(&group), None)?;
                 Ok(Admitted::Recorded)
             },
             "admit",
@@ -448,14 +456,7 @@ impl Admission for SqliteState {
 impl Queue for SqliteState {
     async fn send(&self, queue: &str, body: &str) -> Result<(), PortError> {
         let (q, b) = (queue.to_string(), body.to_string());
-        self.with(
-            move |c| {
-                run(c, "INSERT INTO queue (queue, body, visible_at) VALUES (?1, ?2, 0)", params![q, b]).map(|_| ())
-            },
-            "send",
-            queue,
-        )
-        .await
+        self.with(move |c| enqueue(c, &q, &b, 0, None, None), "send", queue).await
     }
 
     async fn send_in_group(&self, queue: &str, group: &str, dedupe_id: &str, body: &str) -> Result<(), PortError> {
@@ -465,17 +466,15 @@ impl Queue for SqliteState {
             move |c| {
                 let now = now_ms();
                 // The dedupe window outlives the message, as on SQS: it is kept apart.
-                let fresh = run(c,
+                let fresh = run(
+                    c,
                     "INSERT INTO queue_dedupe (queue, dedupe_id, sent_at) VALUES (?1, ?2, ?3)
                      ON CONFLICT(queue, dedupe_id) DO UPDATE SET sent_at = excluded.sent_at
                      WHERE queue_dedupe.sent_at <= ?3 - ?4",
                     params![q, d, now, WINDOW_MS],
                 )? == 1;
                 if fresh {
-                    run(c,
-                        "INSERT INTO queue (queue, body, visible_at, grp, dedupe_id, sent_at) VALUES (?1, ?2, 0, ?3, ?4, ?5)",
-                        params![q, b, g, d, now],
-                    )?;
+                    enqueue(c, &q, &b, 0, Some(&g), Some(&d))?;
                 }
                 Ok(())
             },
@@ -556,14 +555,7 @@ impl Queue for SqliteState {
     async fn send_delayed(&self, queue: &str, body: &str, delay_secs: u32) -> Result<(), PortError> {
         let at = now_ms() + i64::from(delay_secs.min(900)) * 1000;
         let (q, b) = (queue.to_string(), body.to_string());
-        self.with(
-            move |c| {
-                run(c, "INSERT INTO queue (queue, body, visible_at) VALUES (?1, ?2, ?3)", params![q, b, at]).map(|_| ())
-            },
-            "send",
-            queue,
-        )
-        .await
+        self.with(move |c| enqueue(c, &q, &b, at, None, None), "send", queue).await
     }
 
     async fn retry_later(&self, queue: &str, receipt: &str, delay_secs: u32) -> Result<(), PortError> {
