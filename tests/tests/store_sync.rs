@@ -87,6 +87,12 @@ async fn a_replayed_chunk_applies_nothing_twice() {
     assert_eq!(s.sim.shopify.stats().idempotent_replays, 1);
     let r = report(ports, &run.id).await.unwrap();
     assert_eq!((r.succeeded, r.pending), (3, 0));
+    let log = ports.status.read(&storesync_core::domain::SessionId::parse(&run.id).unwrap()).await.unwrap();
+    let last = log.last().unwrap();
+    assert_eq!(
+        (last.message.as_str(), last.status),
+        ("3 of 3 items, 0 failed or moved", storesync_core::ports::StepStatus::Completed)
+    );
     let first = &r.items[0];
     assert_eq!((first.old, first.new), (plan.comparison.items[0].destination_quantity, 10));
     let audit = ports.audit.list(&format!("store-sync/run/{}/item/0", run.id)).await.unwrap();

@@ -157,8 +157,20 @@ pub fn run_key(id: &str) -> String {
     format!("{RUN_PREFIX}{id}.json")
 }
 
-fn chunk_key(run: &str, chunk: usize) -> String {
-    format!("{RUN_PREFIX}{run}/chunks/{chunk:06}.json")
+fn chunks_prefix(run: &str) -> String {
+    format!("{RUN_PREFIX}{run}/chunks/")
+}
+
+/// A chunk's kept results: `chunks/{n}-{items that did not succeed}.json`.
+fn chunk_key(run: &str, chunk: usize, not_succeeded: usize) -> String {
+    format!("{}{chunk:06}-{not_succeeded}.json", chunks_prefix(run))
+}
+
+/// `(chunk, items that did not succeed)` of a chunk key.
+fn chunk_of_key(key: &str) -> Option<(usize, usize)> {
+    let name = key.rsplit('/').next()?.strip_suffix(".json")?;
+    let (n, f) = name.split_once('-')?;
+    Some((n.parse().ok()?, f.parse().ok()?))
 }
 
 async fn put_json(ports: &Ports, key: &str, v: &impl Serialize) -> Result<(), PortError> {
@@ -274,12 +286,40 @@ async fn audit(
 /// message, and the same idempotency key keeps a write from applying twice); any other failure
 /// marks the chunk's items failed with the error and sends the chunk to [`SYNC_DLQ`].
 pub async fn work(ports: &Ports, destination: &dyn InventoryStore, body: &str) -> Result<(), SyncError> {
+    match pending_chunk(ports, body).await? {
+        Some((msg, run)) => write_chunk(ports, destination, &msg, &run).await,
+        None => Ok(()),
+    }
+}
+
+/// [`work`] on the run's destination, opened through `stores` (the deployed worker's way)
+/// only when the chunk still has to be written.
+pub async fn work_with(ports: &Ports, stores: &dyn StoreConnector, body: &str) -> Result<(), SyncError> {
+    match pending_chunk(ports, body).await? {
+        Some((msg, run)) => write_chunk(ports, stores.connect(run.destination).await?.as_ref(), &msg, &run).await,
+        None => Ok(()),
+    }
+}
+
+/// The chunk a message names and its run, or `None` when its results are kept already (a
+/// replayed message).
+async fn pending_chunk(ports: &Ports, body: &str) -> Result<Option<(ChunkMessage, Run)>, SyncError> {
     let msg: ChunkMessage = serde_json::from_str(body)
         .map_err(|e| SyncError::Run { id: "?".into(), message: format!("unreadable chunk message: {e}") })?;
-    if ports.blobs.head(&chunk_key(&msg.run, msg.chunk)).await?.is_some() {
-        return Ok(());
+    let kept = ports.blobs.list(&format!("{}{:06}-", chunks_prefix(&msg.run), msg.chunk)).await?;
+    if !kept.is_empty() {
+        return Ok(None);
     }
     let run: Run = get_json(ports, &run_key(&msg.run)).await?;
+    Ok(Some((msg, run)))
+}
+
+async fn write_chunk(
+    ports: &Ports,
+    destination: &dyn InventoryStore,
+    msg: &ChunkMessage,
+    run: &Run,
+) -> Result<(), SyncError> {
     let plan = load_plan(ports, &run.plan_id).await?;
     let items: Vec<&InventoryPlanItem> = msg.items.iter().filter_map(|i| plan.comparison.items.get(*i)).collect();
     let writes: Vec<StockWrite> = items
@@ -327,35 +367,33 @@ pub async fn work(ports: &Ports, destination: &dyn InventoryStore, body: &str) -
         let after = json!({ "sku": r.sku, "field": "stock_quantity", "value": r.new });
         audit(ports, &run.requested_by, "store-sync.set", &target, before, after).await?;
     }
-    put_json(ports, &chunk_key(&run.id, msg.chunk), &results).await?;
-    let report = report(ports, &run.id).await?;
-    let done = report.total - report.pending;
-    let status = if report.pending > 0 {
-        StepStatus::Processing
-    } else if report.failed > 0 {
-        StepStatus::Failed
-    } else {
-        StepStatus::Completed
+    let failed = results.iter().filter(|r| r.outcome != "succeeded").count();
+    put_json(ports, &chunk_key(&run.id, msg.chunk, failed), &results).await?;
+    // Progress from one listing: chunk sizes follow from the run, and each chunk's key says how
+    // many of its items did not succeed (no chunk is read back).
+    let size = chunk_size(run.destination);
+    let (mut done, mut not_succeeded) = (0, 0);
+    for b in ports.blobs.list(&chunks_prefix(&run.id)).await? {
+        if let Some((n, f)) = chunk_of_key(&b.key) {
+            done += run.items.len().saturating_sub(n * size).min(size);
+            not_succeeded += f;
+        }
+    }
+    let status = match (done < run.items.len(), not_succeeded > 0) {
+        (true, _) => StepStatus::Processing,
+        (false, true) => StepStatus::Failed,
+        (false, false) => StepStatus::Completed,
     };
-    let message = format!("{done} of {} items, {} failed, {} moved", report.total, report.failed, report.moved);
-    progress(ports, &run, status, message).await?;
+    let message = format!("{done} of {} items, {not_succeeded} failed or moved", run.items.len());
+    progress(ports, run, status, message).await?;
     Ok(())
-}
-
-/// [`work`] on the run's destination, opened through `stores` (the deployed worker's way).
-pub async fn work_with(ports: &Ports, stores: &dyn StoreConnector, body: &str) -> Result<(), SyncError> {
-    let msg: ChunkMessage = serde_json::from_str(body)
-        .map_err(|e| SyncError::Run { id: "?".into(), message: format!("unreadable chunk message: {e}") })?;
-    let run: Run = get_json(ports, &run_key(&msg.run)).await?;
-    let destination = stores.connect(run.destination).await?;
-    work(ports, destination.as_ref(), body).await
 }
 
 /// A run's results: every chunk written so far, and what is still pending.
 pub async fn report(ports: &Ports, run_id: &str) -> Result<RunReport, SyncError> {
     let run: Run = get_json(ports, &run_key(run_id)).await?;
     let mut items: Vec<ItemResult> = Vec::new();
-    for b in ports.blobs.list(&format!("{RUN_PREFIX}{run_id}/chunks/")).await? {
+    for b in ports.blobs.list(&chunks_prefix(run_id)).await? {
         let chunk: Vec<ItemResult> = get_json(ports, &b.key).await?;
         items.extend(chunk);
     }
