@@ -288,10 +288,7 @@ async fn store(local: &Local, cmd: StoreCmd) -> anyhow::Result<()> {
             if data_type != "inventory" {
                 bail!("--type {data_type:?}: only inventory can be compared so far");
             }
-            let destination = match source {
-                Platform::WooCommerce => Platform::Shopify,
-                Platform::Shopify => Platform::WooCommerce,
-            };
+            let destination = plans::destination_of(source);
             let get = |k: &str| std::env::var(k).ok();
             let (src, dst) = (
                 storesync_local::stores::connect(source, get).await?,
@@ -299,7 +296,7 @@ async fn store(local: &Local, cmd: StoreCmd) -> anyhow::Result<()> {
             );
             let bar = indicatif::ProgressBar::new_spinner().with_message(format!("reading {source} and {destination}"));
             bar.enable_steady_tick(std::time::Duration::from_millis(120));
-            let who = std::env::var("USER").map(|u| format!("cli:{u}")).unwrap_or_else(|_| "cli".into());
+            let who = cli_actor();
             let plan = plans::compare_inventory(local.workflow.ports(), src.as_ref(), dst.as_ref(), &who).await;
             bar.finish_and_clear();
             let plan = plan?;
@@ -356,7 +353,7 @@ async fn store(local: &Local, cmd: StoreCmd) -> anyhow::Result<()> {
                 override_blast,
                 ..SyncOptions::default()
             };
-            let who = std::env::var("USER").map(|u| format!("cli:{u}")).unwrap_or_else(|_| "cli".into());
+            let who = cli_actor();
             let ports = local.workflow.ports();
             let run = start(ports, &plan, &selection, &who, &opts).await?;
             let bar = indicatif::ProgressBar::new(run.items.len() as u64);
@@ -373,7 +370,7 @@ async fn store(local: &Local, cmd: StoreCmd) -> anyhow::Result<()> {
             print_report(&storesync_core::stores::sync::report(local.workflow.ports(), &run).await?);
         }
         StoreCmd::Rollback { run } => {
-            let who = std::env::var("USER").map(|u| format!("cli:{u}")).unwrap_or_else(|_| "cli".into());
+            let who = cli_actor();
             let plan = storesync_core::stores::sync::rollback_plan(local.workflow.ports(), &run, &who).await?;
             println!(
                 "plan {} undoes run {run}: {} items back to their values before it; review it, then \
@@ -443,6 +440,11 @@ async fn serve(mut local: Local, state: &std::path::Path, addr: SocketAddr, simu
     Ok(())
 }
 
+/// Who the audit trail names for a command run here.
+fn cli_actor() -> String {
+    std::env::var("USER").map(|u| format!("cli:{u}")).unwrap_or_else(|_| "cli".into())
+}
+
 fn configured_platforms() -> anyhow::Result<PlatformConfig> {
     PlatformConfig::from_lookup(|k| std::env::var(k).ok())?
         .context("no platforms configured: set STORESYNC_WOOCOMMERCE_URL and the others (see README)")
@@ -451,7 +453,7 @@ fn configured_platforms() -> anyhow::Result<PlatformConfig> {
 async fn webhooks(local: &Local, cmd: WebhooksCmd) -> anyhow::Result<()> {
     use storesync_core::webhooks::operators;
     let ports = local.workflow.ports();
-    let who = std::env::var("USER").map(|u| format!("cli:{u}")).unwrap_or_else(|_| "cli".into());
+    let who = cli_actor();
     match cmd {
         WebhooksCmd::Status => {
             let o = operators::overview(ports).await?;
