@@ -37,20 +37,21 @@ impl From<PlanError> for ApiError {
 }
 
 impl From<SyncError> for ApiError {
+    /// Backend, store and plan failures answer as a compare's do; a refused sync is the
+    /// caller's to mend (400) or a state to resolve first (409).
     fn from(e: SyncError) -> Self {
-        use storesync_core::ports::PortError;
-        let code = match &e {
-            SyncError::Plan(PlanError::Port(PortError::NotFound { .. })) => StatusCode::NOT_FOUND,
-            SyncError::Plan(PlanError::UnsupportedType(_)) => StatusCode::BAD_REQUEST,
-            SyncError::PlanTooOld { .. } | SyncError::BlastRadius { .. } | SyncError::Run { .. } => {
-                StatusCode::CONFLICT
+        match e {
+            SyncError::Plan(p) => p.into(),
+            SyncError::Port(p) => PlanError::Port(p).into(),
+            SyncError::Store(s) => PlanError::Store(s).into(),
+            refused => {
+                let code = match refused {
+                    SyncError::UnknownItems { .. } | SyncError::Empty { .. } => StatusCode::BAD_REQUEST,
+                    _ => StatusCode::CONFLICT,
+                };
+                ApiError(code, refused.to_string())
             }
-            SyncError::UnknownItems { .. } | SyncError::Empty { .. } => StatusCode::BAD_REQUEST,
-            SyncError::Port(PortError::NotFound { .. }) => StatusCode::NOT_FOUND,
-            SyncError::Store(_) | SyncError::Plan(PlanError::Store(_)) => StatusCode::BAD_GATEWAY,
-            SyncError::Port(_) | SyncError::Plan(_) => StatusCode::SERVICE_UNAVAILABLE,
-        };
-        ApiError(code, e.to_string())
+        }
     }
 }
 
