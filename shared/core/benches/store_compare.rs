@@ -4,7 +4,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use storesync_core::stores::inventory::{compare, InventoryRecord};
+use storesync_core::stores::inventory::{compare, status_for, InventoryRecord};
 use storesync_core::stores::Platform;
 
 /// `n` variants as a store reports them; `shift` changes every 7th quantity, drops every
@@ -20,7 +20,7 @@ fn side(n: usize, shift: bool) -> Vec<InventoryRecord> {
                 name: format!("Jacket {} - Size {}", i / 4, i % 4),
                 sku: if i % 100 == 99 { String::new() } else { format!("JK-{:06}-{}", i / 4, i % 4) },
                 quantity: Some(q),
-                status: if q == 0 { "outofstock".into() } else { "instock".into() },
+                status: status_for(Some(q)).into(),
                 write_key: format!("item-{i}"),
             }
         })

@@ -260,3 +260,37 @@ pub async fn admission(a: &dyn Admission, kv: &dyn KeyValue, q: &dyn Queue, queu
     q.ack(queue, &got[0].receipt).await.unwrap();
     assert!(q.receive(queue, 10, 1).await.unwrap().is_empty());
 }
+
+/// The inventory port: `store` must hold at least two variants whose stock it tracks;
+/// `unknown_key` is a write key of the adapter's form that names nothing. The stock is put
+/// back as it was.
+pub async fn inventory_store(store: &dyn crate::stores::inventory::InventoryStore, unknown_key: &str) {
+    use crate::stores::inventory::{StockWrite, WriteOutcome};
+    store.check().await.unwrap();
+    let before = store.inventory().await.unwrap();
+    let tracked: Vec<_> = before.iter().filter(|r| r.quantity.is_some()).take(2).cloned().collect();
+    assert_eq!(tracked.len(), 2, "the store needs two tracked variants");
+    assert!(before.iter().all(|r| !r.variant_id.is_empty() && !r.write_key.is_empty() && !r.name.is_empty()));
+    let write = |r: &crate::stores::inventory::InventoryRecord, q: i64| StockWrite {
+        write_key: r.write_key.clone(),
+        quantity: q,
+        expected: r.quantity,
+    };
+    let mut writes: Vec<StockWrite> = tracked.iter().map(|r| write(r, r.quantity.unwrap_or(0) + 3)).collect();
+    writes.insert(1, StockWrite { write_key: unknown_key.into(), quantity: 1, expected: Some(0) });
+    let out = store.set_stock(&writes, "contract-1").await.unwrap();
+    assert_eq!(out.len(), 3, "one outcome per write, in order");
+    assert_eq!((&out[0], &out[2]), (&WriteOutcome::Done, &WriteOutcome::Done), "{out:?}");
+    assert!(matches!(&out[1], WriteOutcome::Failed { error } if !error.is_empty()), "{out:?}");
+    let after = store.inventory().await.unwrap();
+    for r in &tracked {
+        let now = after.iter().find(|a| a.variant_id == r.variant_id).unwrap();
+        assert_eq!(now.quantity, Some(r.quantity.unwrap_or(0) + 3), "{}", r.sku);
+        assert_eq!(now.status, "instock", "stock status follows the quantity");
+    }
+    let back: Vec<StockWrite> = tracked
+        .iter()
+        .map(|r| StockWrite { expected: r.quantity.map(|q| q + 3), ..write(r, r.quantity.unwrap_or(0)) })
+        .collect();
+    assert_eq!(store.set_stock(&back, "contract-2").await.unwrap(), vec![WriteOutcome::Done; 2]);
+}

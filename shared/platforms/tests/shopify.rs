@@ -259,3 +259,11 @@ async fn the_inventory_port_reads_and_writes_with_compare_and_set() {
     assert_eq!(sim.stats().set_calls, before.set_calls);
     assert_eq!(sim.stats().idempotent_replays, before.idempotent_replays + 2);
 }
+
+#[tokio::test]
+async fn the_inventory_port_contract() {
+    use storesync_platforms::shopify::inventory::ShopifyInventory;
+    let (_sim, base, loc) = shop(3, Bucket::default()).await;
+    let store = ShopifyInventory::new(client(&base), &loc);
+    storesync_core::contract::inventory_store(&store, "gid://shopify/InventoryItem/1").await;
+}

@@ -175,3 +175,18 @@ async fn the_inventory_port_lists_every_variant_and_writes_in_batches() {
     assert!(matches!(&out[151], WriteOutcome::Failed { error } if error.contains("invalid_id")), "{:?}", out[151]);
     assert_eq!(store.inventory().await.unwrap().iter().find(|r| r.sku == "JK-S").unwrap().quantity, Some(0));
 }
+
+#[tokio::test]
+async fn the_inventory_port_contract() {
+    use storesync_platforms::woocommerce::inventory::WooInventory;
+    let (_sim, client, base) = start().await;
+    for i in 0..2 {
+        post(
+            &base,
+            "/products".into(),
+            json!({ "name": format!("Cup {i}"), "sku": format!("CUP-{i}"), "manage_stock": true, "stock_quantity": 4 }),
+        )
+        .await;
+    }
+    storesync_core::contract::inventory_store(&WooInventory::new(client), "999999").await;
+}

@@ -28,6 +28,16 @@ pub struct InventoryRecord {
     pub write_key: String,
 }
 
+/// The stock status a quantity means where the platform reports none of its own: `untracked`
+/// without a quantity, `outofstock` at or below 0, else `instock`.
+pub fn status_for(quantity: Option<i64>) -> &'static str {
+    match quantity {
+        None => "untracked",
+        Some(q) if q <= 0 => "outofstock",
+        Some(_) => "instock",
+    }
+}
+
 /// How a plan item was matched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -308,11 +318,7 @@ mod tests {
             name: name.to_string(),
             sku: sku.to_string(),
             quantity: q,
-            status: match q {
-                None => "untracked".into(),
-                Some(0) => "outofstock".into(),
-                Some(_) => "instock".into(),
-            },
+            status: status_for(q).into(),
             write_key: format!("w{id}"),
         }
     }

@@ -3,7 +3,7 @@
 //! idempotency keys derived from the caller's key.
 
 use async_trait::async_trait;
-use storesync_core::stores::inventory::{InventoryRecord, InventoryStore, StockWrite, WriteOutcome};
+use storesync_core::stores::inventory::{status_for, InventoryRecord, InventoryStore, StockWrite, WriteOutcome};
 use storesync_core::stores::{Platform, StoreError};
 
 use super::client::{SetQuantity, ShopifyClient, ShopifyError, SET_BATCH};
@@ -54,11 +54,7 @@ impl InventoryStore for ShopifyInventory {
                 } else {
                     format!("{} - {}", v.product_title, v.title)
                 },
-                status: match v.available {
-                    None => "untracked".into(),
-                    Some(q) if q <= 0 => "outofstock".into(),
-                    Some(_) => "instock".into(),
-                },
+                status: status_for(v.available).into(),
                 product_id: v.product_id,
                 variant_id: v.variant_id,
                 sku: v.sku,
