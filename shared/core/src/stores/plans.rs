@@ -110,8 +110,7 @@ async fn compare_as(
     let comparison = compare(source.platform(), &src, destination.platform(), &dst, now);
     let id = id.to_string();
     let plan = InventoryPlan { id: id.clone(), data_type: "inventory".into(), requested_by: who.into(), comparison };
-    let data = serde_json::to_vec(&plan).map_err(|e| PortError::backend("encode", plan_key(&id), e))?;
-    ports.blobs.put(&plan_key(&id), data.into(), None).await?;
+    write_json(ports, &plan_key(&id), &plan).await?;
     let c = &plan.comparison;
     ports
         .audit
@@ -135,9 +134,28 @@ async fn compare_as(
 
 /// A stored plan by id.
 pub async fn load_plan(ports: &Ports, id: &str) -> Result<InventoryPlan, PlanError> {
-    let bytes =
-        ports.blobs.get(&plan_key(id)).await?.to_bytes().map_err(|e| PortError::backend("read", plan_key(id), e))?;
-    serde_json::from_slice(&bytes).map_err(|e| PlanError::Unreadable { id: id.into(), message: e.to_string() })
+    read_json(ports, &plan_key(id)).await?.ok_or_else(|| PortError::NotFound { key: plan_key(id) }.into())
+}
+
+/// A JSON document of the bucket; `None` when there is none.
+pub(super) async fn read_json<T: serde::de::DeserializeOwned>(
+    ports: &Ports,
+    key: &str,
+) -> Result<Option<T>, PlanError> {
+    let blob = match ports.blobs.get(key).await {
+        Ok(b) => b,
+        Err(PortError::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let bytes = blob.to_bytes().map_err(|e| PortError::backend("read", key, e))?;
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| PlanError::Unreadable { id: key.into(), message: e.to_string() })
+}
+
+pub(super) async fn write_json(ports: &Ports, key: &str, v: &impl Serialize) -> Result<(), PortError> {
+    let data = serde_json::to_vec(v).map_err(|e| PortError::backend("encode", key, e))?;
+    ports.blobs.put(key, data.into(), None).await
 }
 
 /// Asks for a compare (the API's way: a large catalog takes longer than a request may): the
@@ -184,32 +202,18 @@ pub async fn run_compare_request(ports: &Ports, stores: &dyn StoreConnector, bod
         Ok(_) => Ok(()),
         Err(PlanError::Store(e)) if e.transient => Err(PlanError::Store(e)),
         Err(PlanError::Port(e)) => Err(PlanError::Port(e)),
-        Err(e) => {
-            let failed = json!({ "error": e.to_string() }).to_string();
-            ports.blobs.put(&failed_key(&request.plan), failed.into_bytes().into(), None).await?;
-            Ok(())
-        }
+        Err(e) => Ok(write_json(ports, &failed_key(&request.plan), &json!({ "error": e.to_string() })).await?),
     }
 }
 
 /// A plan, or where its compare stands; `None` for an id never asked for.
 pub async fn plan_status(ports: &Ports, id: &str) -> Result<Option<PlanStatus>, PlanError> {
-    if ports.blobs.head(&plan_key(id)).await?.is_some() {
-        return Ok(Some(PlanStatus::Ready(Box::new(load_plan(ports, id).await?))));
+    if let Some(plan) = read_json::<InventoryPlan>(ports, &plan_key(id)).await? {
+        return Ok(Some(PlanStatus::Ready(Box::new(plan))));
     }
-    if ports.blobs.head(&request_key(id)).await?.is_none() {
-        return Ok(None);
-    }
-    let read = |key: String| async move {
-        let bytes = ports.blobs.get(&key).await?.to_bytes().map_err(|e| PortError::backend("read", &key, e))?;
-        serde_json::from_slice::<serde_json::Value>(&bytes)
-            .map_err(|e| PlanError::Unreadable { id: id.to_string(), message: e.to_string() })
-    };
-    let request: CompareRequest = serde_json::from_value(read(request_key(id)).await?)
-        .map_err(|e| PlanError::Unreadable { id: id.into(), message: e.to_string() })?;
-    if ports.blobs.head(&failed_key(id)).await?.is_some() {
-        let error = read(failed_key(id)).await?["error"].as_str().unwrap_or_default().to_string();
-        return Ok(Some(PlanStatus::Failed { request, error }));
-    }
-    Ok(Some(PlanStatus::Comparing(request)))
+    let Some(request) = read_json::<CompareRequest>(ports, &request_key(id)).await? else { return Ok(None) };
+    Ok(Some(match read_json::<serde_json::Value>(ports, &failed_key(id)).await? {
+        Some(failed) => PlanStatus::Failed { request, error: failed["error"].as_str().unwrap_or_default().to_string() },
+        None => PlanStatus::Comparing(request),
+    }))
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::inventory::{InventoryComparison, InventoryPlanItem, InventoryStore, StockWrite, WriteOutcome};
-use super::plans::{load_plan, plan_key, InventoryPlan, PlanError, StoreConnector};
+use super::plans::{load_plan, plan_key, read_json, write_json, InventoryPlan, PlanError, StoreConnector};
 use super::{Platform, StoreError};
 use crate::domain::SessionId;
 use crate::ports::{AuditEntry, PortError, Ports, StatusEntry, StepStatus};
@@ -173,14 +173,8 @@ fn chunk_of_key(key: &str) -> Option<(usize, usize)> {
     Some((n.parse().ok()?, f.parse().ok()?))
 }
 
-async fn put_json(ports: &Ports, key: &str, v: &impl Serialize) -> Result<(), PortError> {
-    let data = serde_json::to_vec(v).map_err(|e| PortError::backend("encode", key, e))?;
-    ports.blobs.put(key, data.into(), None).await
-}
-
 async fn get_json<T: serde::de::DeserializeOwned>(ports: &Ports, key: &str) -> Result<T, SyncError> {
-    let bytes = ports.blobs.get(key).await?.to_bytes().map_err(|e| PortError::backend("read", key, e))?;
-    serde_json::from_slice(&bytes).map_err(|e| SyncError::Run { id: key.into(), message: e.to_string() })
+    read_json(ports, key).await?.ok_or_else(|| PortError::NotFound { key: key.into() }.into())
 }
 
 async fn progress(ports: &Ports, run: &Run, status: StepStatus, message: String) -> Result<(), PortError> {
@@ -253,7 +247,7 @@ pub async fn start(
         chunks: items.len().div_ceil(size),
         override_blast: blast,
     };
-    put_json(ports, &run_key(&id), &run).await?;
+    write_json(ports, &run_key(&id), &run).await?;
     let target = format!("store-sync/run/{id}");
     let after = json!({ "plan": plan_id, "items": items.len(), "zeroing": zeroing, "blast_override": blast });
     audit(ports, who, "store-sync.start", &target, json!(null), after).await?;
@@ -368,7 +362,7 @@ async fn write_chunk(
         audit(ports, &run.requested_by, "store-sync.set", &target, before, after).await?;
     }
     let failed = results.iter().filter(|r| r.outcome != "succeeded").count();
-    put_json(ports, &chunk_key(&run.id, msg.chunk, failed), &results).await?;
+    write_json(ports, &chunk_key(&run.id, msg.chunk, failed), &results).await?;
     // Progress from one listing: chunk sizes follow from the run, and each chunk's key says how
     // many of its items did not succeed (no chunk is read back).
     let size = chunk_size(run.destination);
@@ -447,7 +441,7 @@ pub async fn rollback_plan(ports: &Ports, run_id: &str, who: &str) -> Result<Inv
         rollback_of: Some(run_id.into()),
     };
     let plan = InventoryPlan { id: id.clone(), data_type: "inventory".into(), requested_by: who.into(), comparison };
-    put_json(ports, &plan_key(&id), &plan).await?;
+    write_json(ports, &plan_key(&id), &plan).await?;
     let after = json!({ "plan": id, "items": plan.comparison.items.len() });
     audit(ports, who, "store-sync.rollback-plan", &format!("store-sync/run/{run_id}"), json!(null), after).await?;
     Ok(plan)
