@@ -115,7 +115,7 @@ async fn faults_and_moved_items_end_in_the_results_and_nothing_applies_twice() {
         vec![Fault::Status { code: 503, retry_after_secs: None }, Fault::LostReply { millis: 400 }],
         7,
     );
-    storesync_local::stores::drain_sync_queue(ports, s.shopify.as_ref(), 0, || {}).await.unwrap();
+    storesync_local::stores::drain_sync_queue(ports, s.shopify.as_ref(), 0, |_| {}).await.unwrap();
     s.sim.shopify.fail_randomly(0.0, vec![], 0);
     let r = report(ports, &run.id).await.unwrap();
     assert_eq!(
@@ -324,7 +324,7 @@ async fn five_thousand_products_with_faults_and_throttling_end_applied_once() {
     )
     .await
     .unwrap();
-    storesync_local::stores::drain_sync_queue(ports, &shop_store, 0, || {}).await.unwrap();
+    storesync_local::stores::drain_sync_queue(ports, &shop_store, 0, |_| {}).await.unwrap();
     let r = report(ports, &run.id).await.unwrap();
     assert_eq!(r.pending, 0);
     assert_eq!(r.succeeded + r.failed + r.moved, c.items.len());

@@ -9,40 +9,56 @@ pub use storesync_platforms::stores::connect;
 
 use crate::runtime::LocalError;
 
+/// One receive from `queue`: each message goes to `handle`, and is acknowledged when it
+/// succeeds, else left for a retry after `retry_secs` (after the queue's receives it is
+/// dead-lettered). Returns how many messages were handled successfully, and how many received.
+async fn pass<Fut: std::future::Future<Output = Result<(), String>>>(
+    ports: &storesync_core::ports::Ports,
+    queue: &str,
+    retry_secs: u32,
+    handle: impl Fn(String) -> Fut,
+) -> Result<(usize, usize), storesync_core::ports::PortError> {
+    let batch = ports.queue.receive(queue, 10, 300).await?;
+    let mut handled = 0;
+    for d in &batch {
+        match handle(d.body.clone()).await {
+            Ok(()) => {
+                ports.queue.ack(queue, &d.receipt).await?;
+                handled += 1;
+            }
+            Err(e) => {
+                tracing::warn!(queue, error = e, attempt = d.receive_count, "left for a retry");
+                ports.queue.retry_later(queue, &d.receipt, retry_secs).await?;
+            }
+        }
+    }
+    Ok((handled, batch.len()))
+}
+
 /// The sync worker in the local runtime: writes every queued chunk to `destination` until the
-/// queue is empty, calling `progress` after each chunk. A chunk that fails transiently is
-/// retried after `retry_secs` (its idempotency key keeps it from applying twice); after the
-/// queue's receives it is dead-lettered.
+/// queue is empty, calling `progress` after each batch of chunks. A chunk that fails transiently
+/// is retried after `retry_secs` (its idempotency key keeps it from applying twice).
 pub async fn drain_sync_queue(
     ports: &storesync_core::ports::Ports,
     destination: &dyn InventoryStore,
     retry_secs: u32,
-    mut progress: impl FnMut(),
+    mut progress: impl FnMut(usize),
 ) -> Result<usize, LocalError> {
     use storesync_core::stores::sync::{work, SYNC_QUEUE};
     let mut handled = 0;
     loop {
-        let batch = ports.queue.receive(SYNC_QUEUE, 10, 300).await?;
-        if batch.is_empty() {
+        let (done, received) = pass(ports, SYNC_QUEUE, retry_secs, |body| async move {
+            work(ports, destination, &body).await.map_err(|e| e.to_string())
+        })
+        .await?;
+        handled += done;
+        progress(done);
+        if received == 0 {
             let depth = ports.queue.depth(SYNC_QUEUE).await?;
             if depth.visible + depth.not_visible == 0 {
                 return Ok(handled);
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
-            continue;
-        }
-        for d in batch {
-            match work(ports, destination, &d.body).await {
-                Ok(()) => {
-                    ports.queue.ack(SYNC_QUEUE, &d.receipt).await?;
-                    handled += 1;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, attempt = d.receive_count, "store sync chunk left for a retry");
-                    ports.queue.retry_later(SYNC_QUEUE, &d.receipt, retry_secs).await?;
-                }
-            }
-            progress();
         }
     }
 }
@@ -59,12 +75,7 @@ impl storesync_core::stores::plans::StoreConnector for ConfiguredStores {
     async fn connect(&self, platform: Platform) -> Result<Box<dyn InventoryStore>, storesync_core::stores::StoreError> {
         let get =
             |k: &str| self.vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).or_else(|| std::env::var(k).ok());
-        connect(platform, get).await.map_err(|e| storesync_core::stores::StoreError {
-            platform,
-            operation: "connect",
-            message: e.to_string(),
-            transient: false,
-        })
+        connect(platform, get).await
     }
 }
 
@@ -76,33 +87,21 @@ pub async fn work_forever(
     use storesync_core::stores::plans::{run_compare_request, COMPARE_QUEUE};
     use storesync_core::stores::sync::{work_with, SYNC_QUEUE};
     loop {
+        let compared = pass(&ports, COMPARE_QUEUE, 5, |body| {
+            let (ports, stores) = (ports.clone(), stores.clone());
+            async move { run_compare_request(&ports, stores.as_ref(), &body).await.map_err(|e| e.to_string()) }
+        })
+        .await;
+        let synced = pass(&ports, SYNC_QUEUE, 5, |body| {
+            let (ports, stores) = (ports.clone(), stores.clone());
+            async move { work_with(&ports, stores.as_ref(), &body).await.map_err(|e| e.to_string()) }
+        })
+        .await;
         let mut busy = false;
-        for queue in [COMPARE_QUEUE, SYNC_QUEUE] {
-            let batch = match ports.queue.receive(queue, 10, 300).await {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::warn!(queue, error = %e, "store sync worker");
-                    continue;
-                }
-            };
-            for d in batch {
-                busy = true;
-                let done = match queue {
-                    COMPARE_QUEUE => {
-                        run_compare_request(&ports, stores.as_ref(), &d.body).await.map_err(|e| e.to_string())
-                    }
-                    _ => work_with(&ports, stores.as_ref(), &d.body).await.map_err(|e| e.to_string()),
-                };
-                let step = match done {
-                    Ok(()) => ports.queue.ack(queue, &d.receipt).await,
-                    Err(e) => {
-                        tracing::warn!(queue, error = e, attempt = d.receive_count, "left for a retry");
-                        ports.queue.retry_later(queue, &d.receipt, 5).await
-                    }
-                };
-                if let Err(e) = step {
-                    tracing::warn!(queue, error = %e, "store sync worker");
-                }
+        for r in [compared, synced] {
+            match r {
+                Ok((_, received)) => busy |= received > 0,
+                Err(e) => tracing::warn!(error = %e, "store sync worker"),
             }
         }
         if !busy {
