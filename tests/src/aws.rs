@@ -49,26 +49,14 @@ impl Stack {
 
     /// The function environment the template sets, filled from the stack's outputs.
     pub fn resources(&self) -> Resources {
-        let logical = [
-            ("import-web", "ImportWeb"),
-            ("export-orders", "ExportOrders"),
-            ("import-comax", "ImportComax"),
-            ("validate", "Validate"),
-            ("export-inventory", "ExportInventory"),
-        ];
         let mut vars: HashMap<&str, String> = HashMap::from([
             (env::BUCKET, self.output("BucketName")),
             (env::STATUS_TABLE, self.output("StatusTableName")),
             (env::STATE_TABLE, self.output("StateTableName")),
             (env::AUDIT_TABLE, self.output("AuditTableName")),
         ]);
-        for ((queue, var), (q2, lp)) in env::QUEUE_URLS.iter().zip(logical) {
-            assert_eq!(*queue, q2);
-            vars.insert(var, self.output(&format!("{lp}QueueUrl")));
-        }
-        for (queue, var) in env::WEBHOOK_QUEUE_URLS {
-            let logical: String = queue.split('-').map(|w| w[..1].to_uppercase() + &w[1..]).collect();
-            vars.insert(var, self.output(&format!("{logical}QueueUrl")));
+        for (queue, var) in env::queue_urls() {
+            vars.insert(var, self.output(&format!("{}Url", crate::logical_queue(queue))));
         }
         Resources::from_lookup(|k| vars.get(k).cloned()).expect("every resource is in the outputs")
     }
@@ -170,7 +158,7 @@ impl Backend for AwsBackend {
 }
 
 /// Hands `app` an HTTP event (HTTP API or function URL shape) the way `lambda_http` does in the
-/// function: the answer's status and JSON body (`null` when it is not JSON).
+/// function: the answer's status and JSON body (a string when it is not JSON, `null` when empty).
 pub async fn invoke_http(app: &axum::Router, event: &Value) -> (u16, Value) {
     use tower::ServiceExt;
     let req = lambda_http::request::from_str(&event.to_string()).expect("an HTTP event lambda_http reads");
@@ -183,5 +171,10 @@ pub async fn invoke_http(app: &axum::Router, event: &Value) -> (u16, Value) {
     let resp = app.clone().oneshot(axum::http::Request::from_parts(parts, body)).await.expect("the router answers");
     let status = resp.status().as_u16();
     let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.expect("the answer's body");
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    let body = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
+        Err(_) if bytes.is_empty() => Value::Null,
+        Err(_) => Value::String(String::from_utf8_lossy(&bytes).into_owned()),
+    };
+    (status, body)
 }

@@ -22,6 +22,16 @@ pub fn real_testdata() -> std::path::PathBuf {
     repo_root().join("../shared/testdata/real")
 }
 
+/// The template's logical name of one of our queues: `import-web` → `ImportWebQueue`; a
+/// dead-letter queue of ours (`store-sync-dead`) is its queue's redrive target, `StoreSyncDLQ`.
+pub fn logical_queue(queue: &str) -> String {
+    let pascal = |name: &str| -> String { name.split('-').map(|p| p[..1].to_uppercase() + &p[1..]).collect() };
+    match queue.strip_suffix("-dead") {
+        Some(q) => format!("{}DLQ", pascal(q)),
+        None => format!("{}Queue", pascal(queue)),
+    }
+}
+
 /// A place where the daily flow runs: uploads fire the handlers the way the platform does.
 #[async_trait]
 pub trait Backend: Send + Sync {

@@ -72,17 +72,17 @@ async fn a_replayed_chunk_applies_nothing_twice() {
     let plan = compare_inventory(ports, s.woo.as_ref(), s.shopify.as_ref(), "test").await.unwrap();
     let run = start(ports, &plan.id, &Selection::Items(vec![0, 1, 2]), "test", &SyncOptions::default()).await.unwrap();
     let msg = ports.queue.receive(SYNC_QUEUE, 1, 60).await.unwrap().remove(0);
-    work(ports, s.shopify.as_ref(), &msg.body).await.unwrap();
+    work(ports, s.shopify.as_ref(), &msg).await.unwrap();
     let applied = s.sim.shopify.stats().set_calls;
     assert_eq!(applied, 1);
     // The same message again (the queue delivered it twice): its results are kept, nothing is sent.
     let requests = s.sim.shopify.stats().requests;
-    work(ports, s.shopify.as_ref(), &msg.body).await.unwrap();
+    work(ports, s.shopify.as_ref(), &msg).await.unwrap();
     assert_eq!(s.sim.shopify.stats().requests, requests);
     // Even with its results lost, the write goes again under the same key: Shopify replays it.
     let chunk = ports.blobs.list(&format!("store-sync/runs/{}/chunks/", run.id)).await.unwrap();
     ports.blobs.delete(&chunk[0].key).await.unwrap();
-    work(ports, s.shopify.as_ref(), &msg.body).await.unwrap();
+    work(ports, s.shopify.as_ref(), &msg).await.unwrap();
     assert_eq!(s.sim.shopify.stats().set_calls, applied, "not applied twice");
     assert_eq!(s.sim.shopify.stats().idempotent_replays, 1);
     let r = report(ports, &run.id).await.unwrap();
@@ -129,6 +129,42 @@ async fn faults_and_moved_items_end_in_the_results_and_nothing_applies_twice() {
     assert!(s.sim.shopify.stats().faults_served > 0);
     let keys: HashSet<String> = s.sim.shopify.applied_keys();
     assert_eq!(s.sim.shopify.stats().set_calls as usize, keys.len(), "each key applied once");
+}
+
+/// A chunk whose writes fail transiently on every receive: on its last receive the failure is
+/// final, so its items end failed with the error and the chunk is on the dead-letter queue
+/// (rather than pending for ever once the queue gives up on it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunk_failing_on_every_receive_ends_failed_and_dead_lettered() {
+    use storesync_core::stores::sync::{SYNC_DLQ, SYNC_RECEIVES};
+    let s = setup().await;
+    let ports = s.local.workflow.ports();
+    let plan = compare_inventory(ports, s.woo.as_ref(), s.shopify.as_ref(), "test").await.unwrap();
+    let run = start(ports, &plan.id, &Selection::Items(vec![0, 1]), "test", &SyncOptions::default()).await.unwrap();
+    // The client's own retries without their back-off, to keep the test short.
+    let var = |k: &str| s.sim.store_env.iter().find(|(n, _)| *n == k).unwrap().1.clone();
+    let mut client = storesync_platforms::shopify::client::ShopifyClient::new(
+        &var("STORESYNC_SHOPIFY_URL"),
+        &var("STORESYNC_SHOPIFY_TOKEN"),
+        storesync_core::config::SHOPIFY_API_VERSION,
+        std::time::Duration::from_secs(5),
+    )
+    .unwrap();
+    client.backoff = std::time::Duration::ZERO;
+    let shopify = storesync_platforms::shopify::inventory::ShopifyInventory::new(client, &location(&s));
+    s.sim.shopify.fail_randomly(1.0, vec![Fault::Status { code: 503, retry_after_secs: None }], 3);
+    storesync_local::stores::drain_sync_queue(ports, &shopify, 0, |_| {}).await.unwrap();
+    let r = report(ports, &run.id).await.unwrap();
+    assert_eq!((r.pending, r.succeeded, r.failed), (0, 0, 2));
+    assert!(r.items.iter().all(|i| i.error.as_deref().is_some_and(|e| e.contains("503"))), "{:?}", r.items);
+    assert_eq!(s.sim.shopify.stats().set_calls, 0);
+    let dead = ports.queue.receive(SYNC_DLQ, 10, 60).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    let v: serde_json::Value = serde_json::from_str(&dead[0].body).unwrap();
+    assert_eq!(v["message"]["run"], run.id.as_str());
+    assert!(v["error"].as_str().unwrap().contains("503"), "{v}");
+    // Each receive before the last one left the chunk for a retry.
+    assert!(s.sim.shopify.stats().faults_served >= SYNC_RECEIVES as u64, "{:?}", s.sim.shopify.stats());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -236,7 +272,7 @@ async fn a_compare_that_cannot_reach_a_store_says_why() {
     let r = request_compare(ports, Platform::Shopify, "inventory", "dana").await.unwrap();
     assert!(matches!(plan_status(ports, &r.plan).await.unwrap(), Some(PlanStatus::Comparing(_))));
     let msg = ports.queue.receive(storesync_core::stores::plans::COMPARE_QUEUE, 1, 60).await.unwrap().remove(0);
-    run_compare_request(ports, &stores, &msg.body).await.unwrap();
+    run_compare_request(ports, &stores, &msg).await.unwrap();
     match plan_status(ports, &r.plan).await.unwrap() {
         Some(PlanStatus::Failed { error, .. }) => {
             assert!(error.contains("STORESYNC_SHOPIFY_URL is not set"), "{error}")

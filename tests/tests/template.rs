@@ -32,6 +32,11 @@ fn pascal(name: &str) -> String {
     name.split('-').map(|p| p[..1].to_uppercase() + &p[1..]).collect()
 }
 
+/// The queues of store ⇄ store sync that a worker consumes (the dead-letter one is not).
+fn store_queues() -> Vec<&'static str> {
+    vec![storesync_core::stores::plans::COMPARE_QUEUE, storesync_core::stores::sync::SYNC_QUEUE]
+}
+
 #[test]
 fn cfn_lint_is_clean() {
     let out = Command::new("cfn-lint")
@@ -57,20 +62,25 @@ fn environment_matches_the_code() {
     assert_eq!(vars[storesync_aws::env::STATE_TABLE], serde_json::json!({ "Ref": "StateTable" }));
     assert_eq!(vars[storesync_aws::env::AUDIT_TABLE], serde_json::json!({ "Ref": "AuditTable" }));
     assert_eq!(vars[storesync_aws::env::BUCKET], t["Resources"]["DataBucket"]["Properties"]["BucketName"]);
-    for (queue, var) in storesync_aws::env::QUEUE_URLS {
-        assert_eq!(vars[var], serde_json::json!({ "Ref": format!("{}Queue", pascal(queue)) }), "{var}");
+    for (queue, var) in storesync_aws::env::queue_urls() {
+        assert_eq!(vars[*var], serde_json::json!({ "Ref": storesync_tests::logical_queue(queue) }), "{var}");
     }
     let names: Vec<&str> = storesync_aws::env::QUEUE_URLS.iter().map(|(q, _)| *q).collect();
     assert_eq!(names, QUEUES, "every workflow queue has a URL variable");
-    for (queue, var) in storesync_aws::env::WEBHOOK_QUEUE_URLS {
-        assert_eq!(vars[var], serde_json::json!({ "Ref": format!("{}Queue", pascal(queue)) }), "{var}");
-    }
     let mut webhook: Vec<&str> = storesync_aws::env::WEBHOOK_QUEUE_URLS.iter().map(|(q, _)| *q).collect();
     webhook.sort();
     let mut expected = storesync_core::webhooks::processor::QUEUES.to_vec();
     expected.push(storesync_core::webhooks::jobs::ORDER_PUSH);
     expected.sort();
     assert_eq!(webhook, expected, "every webhook queue has a URL variable");
+    let store: Vec<&str> = storesync_aws::env::STORE_QUEUE_URLS.iter().map(|(q, _)| *q).collect();
+    let mut expected = store_queues();
+    expected.push(storesync_core::stores::sync::SYNC_DLQ);
+    assert_eq!(store, expected, "every store sync queue has a URL variable");
+    // The sync worker's dead-letter queue is the sync queue's redrive target.
+    let redrive = &t["Resources"]["StoreSyncQueue"]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"];
+    let dead = storesync_tests::logical_queue(storesync_core::stores::sync::SYNC_DLQ);
+    assert_eq!(redrive, &serde_json::json!({ "Fn::GetAtt": [dead, "Arn"] }));
 }
 
 #[test]
@@ -87,7 +97,13 @@ fn every_queue_has_a_dead_letter_queue_and_every_dlq_an_alarm() {
             let fifo = q["Properties"]["FifoQueue"] == true;
             assert_eq!(r[dlq]["Properties"]["FifoQueue"] == true, fifo, "{name}: a FIFO queue needs a FIFO DLQ");
             // storesync's retry schedule dead-letters webhooks itself; SQS's redrive is the backstop.
-            let receives = if name.starts_with("Webhooks") || name.starts_with("Wms") { 10 } else { 5 };
+            let receives = match name.as_str() {
+                n if n.starts_with("Webhooks") || n.starts_with("Wms") => 10,
+                // The workers make a failure final on the last receive: they must know which it is.
+                "StoreCompareQueue" => storesync_core::stores::plans::COMPARE_RECEIVES,
+                "StoreSyncQueue" => storesync_core::stores::sync::SYNC_RECEIVES,
+                _ => 5,
+            };
             assert_eq!(redrive["maxReceiveCount"], receives, "{name}");
         }
     }
@@ -97,6 +113,7 @@ fn every_queue_has_a_dead_letter_queue_and_every_dlq_an_alarm() {
     }
     let mut expected: BTreeSet<String> = QUEUES.iter().map(|q| format!("{}Queue", pascal(q))).collect();
     expected.extend(webhook_queues().iter().map(|q| format!("{}Queue", pascal(q))));
+    expected.extend(store_queues().iter().map(|q| format!("{}Queue", pascal(q))));
     assert_eq!(step_queues, expected.iter().map(String::as_str).collect(), "one redriven queue per workflow queue");
     let alarmed: BTreeSet<&str> = resources_of_type(&t, "AWS::CloudWatch::Alarm")
         .iter()
@@ -105,7 +122,7 @@ fn every_queue_has_a_dead_letter_queue_and_every_dlq_an_alarm() {
     for (name, _) in queues.iter().filter(|(n, _)| n.ends_with("DLQ")) {
         assert!(alarmed.contains(name.as_str()), "{name} has no alarm");
     }
-    assert_eq!(alarmed.len(), QUEUES.len() + 1 + webhook_queues().len(), "every DLQ is alarmed");
+    assert_eq!(alarmed.len(), QUEUES.len() + 1 + webhook_queues().len() + store_queues().len(), "every DLQ is alarmed");
 }
 
 #[test]
@@ -137,7 +154,16 @@ fn functions_binaries_triggers_and_routes() {
                         ev["Properties"]["FunctionResponseTypes"],
                         serde_json::json!(["ReportBatchItemFailures"])
                     );
-                    sqs_queues.insert(ev["Properties"]["Queue"]["Fn::GetAtt"][0].as_str().unwrap().to_string());
+                    let queue = ev["Properties"]["Queue"]["Fn::GetAtt"][0].as_str().unwrap();
+                    // A message must stay hidden while its consumer may still be running.
+                    let timeout =
+                        f["Properties"]["Timeout"].as_u64().or(t["Globals"]["Function"]["Timeout"].as_u64()).unwrap();
+                    let visibility = t["Resources"][queue]["Properties"]["VisibilityTimeout"].as_u64().unwrap_or(30);
+                    assert!(
+                        visibility >= timeout,
+                        "{queue}: visible again after {visibility} s, {name} runs {timeout} s"
+                    );
+                    sqs_queues.insert(queue.to_string());
                 }
                 "HttpApi" => {
                     let open = ev["Properties"]["Auth"]["Authorizer"] == "NONE";
@@ -188,7 +214,11 @@ fn functions_binaries_triggers_and_routes() {
     assert_eq!(prefixes, BTreeSet::from([INBOX_WEB.to_string(), INBOX_COMAX.to_string()]));
     let mut expected: BTreeSet<String> = QUEUES.iter().map(|q| format!("{}Queue", pascal(q))).collect();
     expected.extend(storesync_core::webhooks::processor::QUEUES.iter().map(|q| format!("{}Queue", pascal(q))));
-    assert_eq!(sqs_queues, expected, "every step and webhook queue has its consumer (the order push is scheduled)");
+    expected.extend(store_queues().iter().map(|q| format!("{}Queue", pascal(q))));
+    assert_eq!(
+        sqs_queues, expected,
+        "every step, webhook and store queue has its consumer (the order push is scheduled)"
+    );
     let want: BTreeSet<(String, String)> = storesync_core::webhooks::jobs::SCHEDULES
         .iter()
         .map(|s| (s.job.to_string(), s.expression.to_string()))
@@ -239,7 +269,23 @@ fn policies_are_least_privilege() {
     assert_eq!(send_targets(&r["ImportComaxFunction"]), set(&["ValidateQueue"]));
     assert_eq!(send_targets(&r["ValidateFunction"]), set(&[]));
     assert_eq!(send_targets(&r["ExportInventoryFunction"]), set(&[]));
-    assert_eq!(send_targets(&r["AdminApiFunction"]).len(), QUEUES.len() + webhook_queues().len());
+    assert_eq!(
+        send_targets(&r["AdminApiFunction"]).len(),
+        QUEUES.len() + webhook_queues().len() + store_queues().len()
+    );
+    assert_eq!(send_targets(&r["StoreCompareFunction"]), set(&[]), "a compare only keeps its plan");
+    assert_eq!(send_targets(&r["StoreSyncWorkerFunction"]), set(&["StoreSyncDLQ"]));
+    // Who logs progress may write the status table.
+    let writes_status = |f: &Value| {
+        f["Properties"]["Policies"].as_array().unwrap().iter().any(|p| {
+            ["DynamoDBCrudPolicy", "DynamoDBWritePolicy"]
+                .iter()
+                .any(|k| p.get(*k).is_some_and(|t| t["TableName"] == serde_json::json!({ "Ref": "StatusTable" })))
+        })
+    };
+    for f in ["AdminApiFunction", "StoreSyncWorkerFunction", "ImportWebFunction"] {
+        assert!(writes_status(&r[f]), "{f} logs progress: it needs to write the status table");
+    }
     let class: BTreeSet<String> =
         storesync_core::webhooks::processor::CLASS_QUEUES.iter().map(|q| format!("{}Queue", pascal(q))).collect();
     assert_eq!(send_targets(&r["WebhookReceiverFunction"]), class, "receipt only enqueues");

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use storesync_aws::webhooks::{handle_processor_event, load_parameters, lookup, ENV_SECRETS_PREFIX};
+use storesync_aws::webhooks::{handle_processor_event, lookup, secret_parameters};
 use storesync_core::config::{ENV_WMS_KEY, ENV_WMS_URL, ENV_WOO_KEY, ENV_WOO_SECRET, ENV_WOO_URL};
 use storesync_core::webhooks::processor::Processor;
 use storesync_platforms::wms::client::WmsClient;
@@ -14,10 +14,7 @@ use storesync_platforms::woocommerce::client::WooClient;
 async fn main() -> Result<(), lambda_runtime::Error> {
     storesync_aws::lambda::init_tracing();
     let edge = storesync_aws::lambda::edge_from_env().await?;
-    let params = match std::env::var(ENV_SECRETS_PREFIX) {
-        Ok(prefix) if !prefix.is_empty() => load_parameters(&edge.cfg, &prefix).await?,
-        _ => Default::default(),
-    };
+    let params = secret_parameters(&edge.cfg).await?;
     let get = lookup(&params);
     let need = |k: &str| get(k).ok_or_else(|| format!("{k} is not set (environment or SSM parameter)"));
     let timeout = Duration::from_secs(10);

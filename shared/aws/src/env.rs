@@ -26,16 +26,31 @@ pub const WEBHOOK_QUEUE_URLS: [(&str, &str); 7] = [
     ("wms-order-push", "STORESYNC_QUEUE_WMS_ORDER_PUSH"),
 ];
 
+/// The queue URL variable of each store ⇄ store sync queue (`stores::plans::COMPARE_QUEUE`,
+/// `stores::sync::SYNC_QUEUE` and its dead-letter queue `stores::sync::SYNC_DLQ`).
+pub const STORE_QUEUE_URLS: [(&str, &str); 3] = [
+    ("store-compare", "STORESYNC_QUEUE_STORE_COMPARE"),
+    ("store-sync", "STORESYNC_QUEUE_STORE_SYNC"),
+    ("store-sync-dead", "STORESYNC_QUEUE_STORE_SYNC_DEAD"),
+];
+
+/// Every queue URL variable: the daily steps', the webhook path's and store sync's.
+pub fn queue_urls() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    QUEUE_URLS.iter().chain(WEBHOOK_QUEUE_URLS.iter()).chain(STORE_QUEUE_URLS.iter())
+}
+
 /// Every variable a function reads.
 pub fn all() -> Vec<&'static str> {
     let mut v = vec![BUCKET, STATUS_TABLE, STATE_TABLE, AUDIT_TABLE];
-    v.extend(QUEUE_URLS.iter().map(|(_, var)| *var));
-    v.extend(WEBHOOK_QUEUE_URLS.iter().map(|(_, var)| *var));
+    v.extend(queue_urls().map(|(_, var)| *var));
     v.extend(storesync_core::config::ENV_ALL);
     v.extend([
         storesync_core::config::ENV_WOO_URL,
         storesync_core::config::ENV_WMS_URL,
         storesync_core::config::ENV_WMS_SIGNATURE,
+        storesync_core::config::ENV_SHOPIFY_URL,
+        storesync_core::config::ENV_SHOPIFY_API_VERSION,
+        storesync_core::config::ENV_SHOPIFY_LOCATION,
         crate::webhooks::ENV_SECRETS_PREFIX,
     ]);
     v

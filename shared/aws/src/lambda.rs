@@ -59,7 +59,7 @@ impl Resources {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, EdgeError> {
         let need = |name: &'static str| get(name).filter(|v| !v.is_empty()).ok_or(EdgeError::MissingEnv(name));
         let mut queue_urls = HashMap::new();
-        for (queue, var) in env::QUEUE_URLS.iter().chain(env::WEBHOOK_QUEUE_URLS.iter()) {
+        for (queue, var) in env::queue_urls() {
             // A function only needs the queues it sends to; a missing URL fails at send time.
             if let Some(url) = get(var).filter(|v| !v.is_empty()) {
                 queue_urls.insert(queue.to_string(), url);

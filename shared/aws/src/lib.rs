@@ -4,4 +4,5 @@ pub mod adapters;
 pub mod env;
 pub mod http;
 pub mod lambda;
+pub mod stores;
 pub mod webhooks;

@@ -50,12 +50,17 @@ pub fn lookup(params: &HashMap<String, String>) -> impl Fn(&str) -> Option<Strin
     move |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty()).or_else(|| params.get(k).cloned())
 }
 
+/// The parameters under the configured secrets prefix (none when no prefix is set), at cold start.
+pub async fn secret_parameters(cfg: &aws_config::SdkConfig) -> Result<HashMap<String, String>, EdgeError> {
+    match std::env::var(ENV_SECRETS_PREFIX) {
+        Ok(prefix) if !prefix.is_empty() => load_parameters(cfg, &prefix).await,
+        _ => Ok(HashMap::new()),
+    }
+}
+
 /// The webhook secrets, at cold start.
 pub async fn secrets(cfg: &aws_config::SdkConfig) -> Result<Secrets, EdgeError> {
-    let params = match std::env::var(ENV_SECRETS_PREFIX) {
-        Ok(prefix) if !prefix.is_empty() => load_parameters(cfg, &prefix).await?,
-        _ => HashMap::new(),
-    };
+    let params = secret_parameters(cfg).await?;
     Secrets::from_lookup(lookup(&params)).map_err(EdgeError::Secrets)
 }
 

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
+use storesync_core::ports::Delivery;
 use storesync_core::stores::inventory::InventoryStore;
-use storesync_core::stores::Platform;
-pub use storesync_platforms::stores::connect;
+pub use storesync_platforms::stores::{connect, ConfiguredStores};
 
 use crate::runtime::LocalError;
 
@@ -16,12 +16,12 @@ async fn pass<Fut: std::future::Future<Output = Result<(), String>>>(
     ports: &storesync_core::ports::Ports,
     queue: &str,
     retry_secs: u32,
-    handle: impl Fn(String) -> Fut,
+    handle: impl Fn(Delivery) -> Fut,
 ) -> Result<(usize, usize), storesync_core::ports::PortError> {
     let batch = ports.queue.receive(queue, 10, 300).await?;
     let mut handled = 0;
     for d in &batch {
-        match handle(d.body.clone()).await {
+        match handle(d.clone()).await {
             Ok(()) => {
                 ports.queue.ack(queue, &d.receipt).await?;
                 handled += 1;
@@ -47,8 +47,8 @@ pub async fn drain_sync_queue(
     use storesync_core::stores::sync::{work, SYNC_QUEUE};
     let mut handled = 0;
     loop {
-        let (done, received) = pass(ports, SYNC_QUEUE, retry_secs, |body| async move {
-            work(ports, destination, &body).await.map_err(|e| e.to_string())
+        let (done, received) = pass(ports, SYNC_QUEUE, retry_secs, |d| async move {
+            work(ports, destination, &d).await.map_err(|e| e.to_string())
         })
         .await?;
         handled += done;
@@ -63,22 +63,6 @@ pub async fn drain_sync_queue(
     }
 }
 
-/// The stores as configured (these variables first, then the environment), opened per use: a
-/// missing variable fails that use with its name, not the runtime.
-#[derive(Debug, Clone, Default)]
-pub struct ConfiguredStores {
-    pub vars: Vec<(String, String)>,
-}
-
-#[async_trait::async_trait]
-impl storesync_core::stores::plans::StoreConnector for ConfiguredStores {
-    async fn connect(&self, platform: Platform) -> Result<Box<dyn InventoryStore>, storesync_core::stores::StoreError> {
-        let get =
-            |k: &str| self.vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).or_else(|| std::env::var(k).ok());
-        connect(platform, get).await
-    }
-}
-
 /// The compare and sync workers of the local runtime, for as long as it runs.
 pub async fn work_forever(
     ports: storesync_core::ports::Ports,
@@ -87,14 +71,14 @@ pub async fn work_forever(
     use storesync_core::stores::plans::{run_compare_request, COMPARE_QUEUE};
     use storesync_core::stores::sync::{work_with, SYNC_QUEUE};
     loop {
-        let compared = pass(&ports, COMPARE_QUEUE, 5, |body| {
+        let compared = pass(&ports, COMPARE_QUEUE, 5, |d| {
             let (ports, stores) = (ports.clone(), stores.clone());
-            async move { run_compare_request(&ports, stores.as_ref(), &body).await.map_err(|e| e.to_string()) }
+            async move { run_compare_request(&ports, stores.as_ref(), &d).await.map_err(|e| e.to_string()) }
         })
         .await;
-        let synced = pass(&ports, SYNC_QUEUE, 5, |body| {
+        let synced = pass(&ports, SYNC_QUEUE, 5, |d| {
             let (ports, stores) = (ports.clone(), stores.clone());
-            async move { work_with(&ports, stores.as_ref(), &body).await.map_err(|e| e.to_string()) }
+            async move { work_with(&ports, stores.as_ref(), &d).await.map_err(|e| e.to_string()) }
         })
         .await;
         let mut busy = false;

@@ -80,3 +80,30 @@ pub async fn connect(
         }
     }
 }
+
+/// The stores as configured (these variables first, then the environment), opened per use: a
+/// missing variable fails that use with its name, not the runtime. Locally the variables are
+/// `serve`'s; on AWS the SSM parameters under the secrets prefix.
+#[derive(Debug, Clone, Default)]
+pub struct ConfiguredStores {
+    pub vars: Vec<(String, String)>,
+}
+
+impl ConfiguredStores {
+    /// The connector of a deployed function: the stores configured by `vars` (its SSM
+    /// parameters), then its environment.
+    pub fn shared(
+        vars: std::collections::HashMap<String, String>,
+    ) -> std::sync::Arc<dyn storesync_core::stores::plans::StoreConnector> {
+        std::sync::Arc::new(Self { vars: vars.into_iter().collect() })
+    }
+}
+
+#[async_trait::async_trait]
+impl storesync_core::stores::plans::StoreConnector for ConfiguredStores {
+    async fn connect(&self, platform: Platform) -> Result<Box<dyn InventoryStore>, StoreError> {
+        let get =
+            |k: &str| self.vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).or_else(|| std::env::var(k).ok());
+        connect(platform, get).await
+    }
+}

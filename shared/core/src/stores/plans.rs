@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::inventory::{compare, InventoryComparison, InventoryStore};
 use super::{Platform, StoreError};
-use crate::ports::{AuditEntry, PortError, Ports};
+use crate::ports::{AuditEntry, Delivery, PortError, Ports};
 
 /// Where plans are kept.
 pub const PLAN_PREFIX: &str = "store-sync/plans/";
@@ -183,11 +183,17 @@ pub async fn request_compare(
     Ok(request)
 }
 
-/// The compare worker: runs a queued request. A failure retrying may mend (a timeout, a 5xx)
-/// is returned for the queue to retry; any other is kept with the plan id, so the operator sees
-/// why (for example a missing credential).
-pub async fn run_compare_request(ports: &Ports, stores: &dyn StoreConnector, body: &str) -> Result<(), PlanError> {
-    let request: CompareRequest = serde_json::from_str(body)
+/// Receives of a compare request before the queue dead-letters it (the template's
+/// `maxReceiveCount`): on the last one a transient failure is kept as the plan's failure.
+pub const COMPARE_RECEIVES: u32 = 5;
+
+/// The compare worker: runs a delivered request. A failure retrying may mend (a timeout, a
+/// 5xx) is returned for the queue to retry, up to the request's last receive
+/// ([`COMPARE_RECEIVES`]); any other is kept with the plan id, so the operator sees why (for
+/// example a missing credential).
+pub async fn run_compare_request(ports: &Ports, stores: &dyn StoreConnector, d: &Delivery) -> Result<(), PlanError> {
+    let last = d.receive_count >= COMPARE_RECEIVES;
+    let request: CompareRequest = serde_json::from_str(&d.body)
         .map_err(|e| PlanError::Unreadable { id: "?".into(), message: format!("compare request: {e}") })?;
     if ports.blobs.head(&plan_key(&request.plan)).await?.is_some() {
         return Ok(());
@@ -200,8 +206,8 @@ pub async fn run_compare_request(ports: &Ports, stores: &dyn StoreConnector, bod
     .await;
     match outcome {
         Ok(_) => Ok(()),
-        Err(PlanError::Store(e)) if e.transient => Err(PlanError::Store(e)),
-        Err(PlanError::Port(e)) => Err(PlanError::Port(e)),
+        Err(PlanError::Store(e)) if e.transient && !last => Err(PlanError::Store(e)),
+        Err(PlanError::Port(e)) if !last => Err(PlanError::Port(e)),
         Err(e) => Ok(write_json(ports, &failed_key(&request.plan), &json!({ "error": e.to_string() })).await?),
     }
 }

@@ -15,12 +15,16 @@ use super::inventory::{InventoryComparison, InventoryPlanItem, InventoryStore, S
 use super::plans::{load_plan, plan_key, read_json, write_json, InventoryPlan, PlanError, StoreConnector};
 use super::{Platform, StoreError};
 use crate::domain::SessionId;
-use crate::ports::{AuditEntry, PortError, Ports, StatusEntry, StepStatus};
+use crate::ports::{AuditEntry, Delivery, PortError, Ports, StatusEntry, StepStatus};
 
 /// The queue of chunks to write.
 pub const SYNC_QUEUE: &str = "store-sync";
-/// Where a chunk that failed for good goes, with its error (besides its items' results).
+/// Where a chunk that failed for good goes, with its error (besides its items' results): the
+/// sync queue's dead-letter queue.
 pub const SYNC_DLQ: &str = "store-sync-dead";
+/// Receives of a chunk before the queue dead-letters it (the template's `maxReceiveCount`): on
+/// the last one a transient failure is final, so every item ends with a result.
+pub const SYNC_RECEIVES: u32 = 5;
 pub const RUN_PREFIX: &str = "store-sync/runs/";
 
 /// Items per chunk: what the destination writes in one call.
@@ -275,23 +279,27 @@ async fn audit(
         .await
 }
 
-/// The worker: writes one chunk to the destination. A chunk whose results are kept already
-/// (a replayed message) changes nothing. A transient failure is returned (the queue retries the
-/// message, and the same idempotency key keeps a write from applying twice); any other failure
-/// marks the chunk's items failed with the error and sends the chunk to [`SYNC_DLQ`].
-pub async fn work(ports: &Ports, destination: &dyn InventoryStore, body: &str) -> Result<(), SyncError> {
-    match pending_chunk(ports, body).await? {
-        Some((msg, run)) => write_chunk(ports, destination, &msg, &run).await,
+/// The worker: writes the chunk a delivered message names to the destination. A chunk whose
+/// results are kept already (a replayed message) changes nothing. A transient failure is
+/// returned (the queue retries the message, and the same idempotency key keeps a write from
+/// applying twice) unless this is the message's last receive ([`SYNC_RECEIVES`]); any other
+/// failure marks the chunk's items failed with the error and sends the chunk to [`SYNC_DLQ`].
+pub async fn work(ports: &Ports, destination: &dyn InventoryStore, d: &Delivery) -> Result<(), SyncError> {
+    match pending_chunk(ports, &d.body).await? {
+        Some((msg, run)) => write_chunk(ports, destination, &msg, &run, d.receive_count >= SYNC_RECEIVES).await,
         None => Ok(()),
     }
 }
 
 /// [`work`] on the run's destination, opened through `stores` (the deployed worker's way)
 /// only when the chunk still has to be written.
-pub async fn work_with(ports: &Ports, stores: &dyn StoreConnector, body: &str) -> Result<(), SyncError> {
-    match pending_chunk(ports, body).await? {
-        Some((msg, run)) => write_chunk(ports, stores.connect(run.destination).await?.as_ref(), &msg, &run).await,
-        None => Ok(()),
+pub async fn work_with(ports: &Ports, stores: &dyn StoreConnector, d: &Delivery) -> Result<(), SyncError> {
+    let Some((msg, run)) = pending_chunk(ports, &d.body).await? else { return Ok(()) };
+    let last = d.receive_count >= SYNC_RECEIVES;
+    match stores.connect(run.destination).await {
+        Ok(destination) => write_chunk(ports, destination.as_ref(), &msg, &run, last).await,
+        Err(e) if e.transient && !last => Err(e.into()),
+        Err(e) => fail_chunk(ports, &msg, &run, &e).await,
     }
 }
 
@@ -308,11 +316,33 @@ async fn pending_chunk(ports: &Ports, body: &str) -> Result<Option<(ChunkMessage
     Ok(Some((msg, run)))
 }
 
+/// A chunk that cannot be written at all (its destination cannot be opened): every item failed
+/// with the error, the chunk on [`SYNC_DLQ`].
+async fn fail_chunk(ports: &Ports, msg: &ChunkMessage, run: &Run, e: &StoreError) -> Result<(), SyncError> {
+    let plan = load_plan(ports, &run.plan_id).await?;
+    let items: Vec<&InventoryPlanItem> = msg.items.iter().filter_map(|i| plan.comparison.items.get(*i)).collect();
+    let outcomes = dead_letter(ports, msg, e, items.len()).await?;
+    keep_results(ports, msg, run, &items, outcomes).await
+}
+
+/// Sends a chunk that failed for good to [`SYNC_DLQ`] with its error; its items' outcomes.
+async fn dead_letter(
+    ports: &Ports,
+    msg: &ChunkMessage,
+    e: &StoreError,
+    items: usize,
+) -> Result<Vec<WriteOutcome>, SyncError> {
+    let dead = json!({ "message": msg, "error": e.to_string() });
+    ports.queue.send(SYNC_DLQ, &dead.to_string()).await?;
+    Ok(vec![WriteOutcome::Failed { error: e.to_string() }; items])
+}
+
 async fn write_chunk(
     ports: &Ports,
     destination: &dyn InventoryStore,
     msg: &ChunkMessage,
     run: &Run,
+    last_receive: bool,
 ) -> Result<(), SyncError> {
     let plan = load_plan(ports, &run.plan_id).await?;
     let items: Vec<&InventoryPlanItem> = msg.items.iter().filter_map(|i| plan.comparison.items.get(*i)).collect();
@@ -327,13 +357,20 @@ async fn write_chunk(
     let key = format!("{}-{}", run.id, msg.chunk);
     let outcomes = match destination.set_stock(&writes, &key).await {
         Ok(o) => o,
-        Err(e) if e.transient => return Err(e.into()),
-        Err(e) => {
-            let dead = json!({ "message": msg, "error": e.to_string() });
-            ports.queue.send(SYNC_DLQ, &dead.to_string()).await?;
-            vec![WriteOutcome::Failed { error: e.to_string() }; writes.len()]
-        }
+        Err(e) if e.transient && !last_receive => return Err(e.into()),
+        Err(e) => dead_letter(ports, msg, &e, writes.len()).await?,
     };
+    keep_results(ports, msg, run, &items, outcomes).await
+}
+
+/// Keeps a chunk's results, audits each change and logs the run's progress.
+async fn keep_results(
+    ports: &Ports,
+    msg: &ChunkMessage,
+    run: &Run,
+    items: &[&InventoryPlanItem],
+    outcomes: Vec<WriteOutcome>,
+) -> Result<(), SyncError> {
     let results: Vec<ItemResult> = items
         .iter()
         .zip(outcomes)
