@@ -41,6 +41,7 @@ fn there_is_a_sample_for_every_trigger() {
             "s3-put-web-products.json",
             "schedule-daily.json",
             "sqs-step-command.json",
+            "sqs-store-sync-chunk.json",
             "sqs-webhook-fifo.json"
         ]
     );
@@ -167,4 +168,13 @@ async fn the_state_stream_archives_first_writes_of_dedupe_records_only() {
     // The same batch again (Lambda retries a failed batch) writes the same object.
     storesync_aws::webhooks::archive_stream(ports, &typed).await.unwrap();
     assert_eq!(ports.blobs.list(RAW_PREFIX).await.unwrap().len(), 1);
+}
+
+#[test]
+fn a_store_sync_chunk_event_is_a_delivery_with_its_receive_count() {
+    let parsed: SqsEvent = serde_json::from_value(event("sqs-store-sync-chunk.json")).unwrap();
+    let d = storesync_aws::stores::delivery(&parsed.records[0]);
+    assert_eq!((d.receipt.as_str(), d.receive_count), ("7b1c3d52-0e8a-4b5e-9d0f-3c2a1e6f9b44", 2));
+    let chunk: storesync_core::stores::sync::ChunkMessage = serde_json::from_str(&d.body).unwrap();
+    assert_eq!((chunk.chunk, chunk.items), (0, vec![0, 1, 2]));
 }

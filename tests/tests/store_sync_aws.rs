@@ -78,7 +78,7 @@ impl Aws {
                 .await
                 .unwrap();
             let Some(m) = out.messages().first() else { return failures };
-            let mut ev = event("sqs-step-command.json");
+            let mut ev = event("sqs-store-sync-chunk.json");
             let r = &mut ev["Records"][0];
             r["messageId"] = Value::from(m.message_id().unwrap());
             r["receiptHandle"] = Value::from(m.receipt_handle().unwrap());
@@ -131,7 +131,7 @@ async fn compare_sync_and_rollback_run_on_the_aws_wiring() {
     };
 
     // A worker handed a message from another queue refuses the batch: the wiring is wrong.
-    let mut ev = event("sqs-step-command.json");
+    let mut ev = event("sqs-store-sync-chunk.json");
     ev["Records"][0]["eventSourceARN"] = Value::from(aws.arn("store-compare").await);
     let e = handle_store_event(&aws.ports, &aws.stores, &aws.urls, Worker::Sync, ev).await.unwrap_err();
     assert!(e.to_string().contains("not the store-sync queue"), "{e}");
