@@ -361,9 +361,7 @@ async fn store(local: &Local, cmd: StoreCmd) -> anyhow::Result<()> {
                 indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} items {msg}")
                     .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
-            let size = storesync_core::stores::sync::chunk_size(run.destination) as u64;
-            storesync_local::stores::drain_sync_queue(ports, destination.as_ref(), 5, |n| bar.inc(n as u64 * size))
-                .await?;
+            storesync_local::stores::drain_sync_queue(ports, destination.as_ref(), 5, |n| bar.inc(n as u64)).await?;
             bar.finish_and_clear();
             print_report(&report(ports, &run.id).await?);
         }

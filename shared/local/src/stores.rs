@@ -36,23 +36,32 @@ async fn pass<Fut: std::future::Future<Output = Result<(), String>>>(
 }
 
 /// The sync worker in the local runtime: writes every queued chunk to `destination` until the
-/// queue is empty, calling `progress` after each batch of chunks. A chunk that fails transiently
-/// is retried after `retry_secs` (its idempotency key keeps it from applying twice).
+/// queue is empty, calling `progress` with the items of the chunks each pass handled. A chunk
+/// that fails transiently is retried after `retry_secs` (its idempotency key keeps it from
+/// applying twice).
 pub async fn drain_sync_queue(
     ports: &storesync_core::ports::Ports,
     destination: &dyn InventoryStore,
     retry_secs: u32,
     mut progress: impl FnMut(usize),
 ) -> Result<usize, LocalError> {
-    use storesync_core::stores::sync::{work, SYNC_QUEUE};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use storesync_core::stores::sync::{work, ChunkMessage, SYNC_QUEUE};
     let mut handled = 0;
     loop {
-        let (done, received) = pass(ports, SYNC_QUEUE, retry_secs, |d| async move {
-            work(ports, destination, &d).await.map_err(|e| e.to_string())
+        let items = AtomicUsize::new(0);
+        let (done, received) = pass(ports, SYNC_QUEUE, retry_secs, |d| {
+            let items = &items;
+            async move {
+                work(ports, destination, &d).await.map_err(|e| e.to_string())?;
+                let n = serde_json::from_str::<ChunkMessage>(&d.body).map(|m| m.items.len()).unwrap_or(0);
+                items.fetch_add(n, Ordering::Relaxed);
+                Ok(())
+            }
         })
         .await?;
         handled += done;
-        progress(done);
+        progress(items.load(Ordering::Relaxed));
         if received == 0 {
             let depth = ports.queue.depth(SYNC_QUEUE).await?;
             if depth.visible + depth.not_visible == 0 {

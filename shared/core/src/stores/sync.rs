@@ -120,7 +120,24 @@ pub struct Run {
     pub destination: Platform,
     pub items: Vec<usize>,
     pub chunks: usize,
+    /// The items of each chunk, in order (`items` is their concatenation).
+    #[serde(default)]
+    pub chunk_sizes: Vec<usize>,
     pub override_blast: bool,
+}
+
+impl Run {
+    /// How many items chunk `n` holds.
+    pub fn chunk_len(&self, n: usize) -> usize {
+        match self.chunk_sizes.get(n) {
+            Some(len) => *len,
+            // A run kept before chunks had their own sizes: fixed-size chunks.
+            None => {
+                let size = chunk_size(self.destination);
+                self.items.len().saturating_sub(n * size).min(size)
+            }
+        }
+    }
 }
 
 /// A chunk on the queue.
@@ -197,6 +214,56 @@ async fn progress(ports: &Ports, run: &Run, status: StepStatus, message: String)
         .await
 }
 
+/// The items in the order the chunks take them: products without variants first, then each
+/// product's variants together. A destination that writes per product (WooCommerce's
+/// variations go through their parent's batch endpoint) then fills its calls; Shopify writes
+/// any 250 quantities in one call either way.
+fn in_write_order(c: &InventoryComparison, mut items: Vec<usize>) -> Vec<usize> {
+    items.sort_by(|a, b| {
+        let key = |i: &usize| {
+            let it = &c.items[*i];
+            (it.product_id != it.destination_product_id, it.destination_product_id.as_str(), *i)
+        };
+        key(a).cmp(&key(b))
+    });
+    items
+}
+
+/// Whether the destination writes a product's variants only through that product (WooCommerce:
+/// `/products/{id}/variations/batch`; it has no batch across products).
+fn writes_per_product(destination: Platform) -> bool {
+    destination == Platform::WooCommerce
+}
+
+/// The chunks of items in write order, each written in one go: fixed-size, unless the
+/// destination writes per product — then a product's variants stay in one chunk (a product
+/// with more than a chunk's worth fills whole chunks), so each chunk makes the fewest calls.
+fn into_chunks(c: &InventoryComparison, items: &[usize]) -> Vec<Vec<usize>> {
+    let size = chunk_size(c.destination);
+    if !writes_per_product(c.destination) {
+        return items.chunks(size).map(<[usize]>::to_vec).collect();
+    }
+    // Products without variants all go through one endpoint: one group.
+    let group = |i: &usize| {
+        let it = &c.items[*i];
+        (it.product_id != it.destination_product_id).then_some(it.destination_product_id.as_str())
+    };
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    let mut current: Vec<usize> = Vec::new();
+    for same in items.chunk_by(|a, b| group(a) == group(b)) {
+        for piece in same.chunks(size) {
+            if current.len() + piece.len() > size {
+                out.push(std::mem::take(&mut current));
+            }
+            current.extend_from_slice(piece);
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
 /// Starts a sync of `selection` of plan `plan_id`: refuses a stale plan, unknown items and (unless
 /// overridden, which is audited) too many zeroed variants; keeps the run and queues its chunks.
 pub async fn start(
@@ -238,8 +305,9 @@ pub async fn start(
     if blast && !opts.override_blast {
         return Err(SyncError::BlastRadius { zeroing, in_stock: c.destination_in_stock, share: opts.max_zero_share });
     }
+    let items = in_write_order(c, items);
     let id = format!("run-{}-{}", now.format("%Y%m%dT%H%M%SZ"), &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    let size = chunk_size(c.destination);
+    let chunks = into_chunks(c, &items);
     let run = Run {
         id: id.clone(),
         plan_id: plan_id.into(),
@@ -248,7 +316,8 @@ pub async fn start(
         source: c.source,
         destination: c.destination,
         items: items.clone(),
-        chunks: items.len().div_ceil(size),
+        chunks: chunks.len(),
+        chunk_sizes: chunks.iter().map(|c| c.len()).collect(),
         override_blast: blast,
     };
     write_json(ports, &run_key(&id), &run).await?;
@@ -256,7 +325,7 @@ pub async fn start(
     let after = json!({ "plan": plan_id, "items": items.len(), "zeroing": zeroing, "blast_override": blast });
     audit(ports, who, "store-sync.start", &target, json!(null), after).await?;
     progress(ports, &run, StepStatus::Processing, format!("0 of {} items", items.len())).await?;
-    for (n, chunk) in items.chunks(size).enumerate() {
+    for (n, chunk) in chunks.iter().enumerate() {
         let msg = ChunkMessage { run: id.clone(), chunk: n, items: chunk.to_vec() };
         let body = serde_json::to_string(&msg).map_err(|e| PortError::backend("encode", SYNC_QUEUE, e))?;
         ports.queue.send(SYNC_QUEUE, &body).await?;
@@ -400,13 +469,12 @@ async fn keep_results(
     }
     let failed = results.iter().filter(|r| r.outcome != "succeeded").count();
     write_json(ports, &chunk_key(&run.id, msg.chunk, failed), &results).await?;
-    // Progress from one listing: chunk sizes follow from the run, and each chunk's key says how
+    // Progress from one listing: chunk sizes are in the run, and each chunk's key says how
     // many of its items did not succeed (no chunk is read back).
-    let size = chunk_size(run.destination);
     let (mut done, mut not_succeeded) = (0, 0);
     for b in ports.blobs.list(&chunks_prefix(&run.id)).await? {
         if let Some((n, f)) = chunk_of_key(&b.key) {
-            done += run.items.len().saturating_sub(n * size).min(size);
+            done += run.chunk_len(n);
             not_succeeded += f;
         }
     }
@@ -495,5 +563,76 @@ mod tests {
         assert!(Selection::parse("7-5").unwrap_err().contains("low to high"));
         assert!(Selection::parse("x").unwrap_err().contains("not an item number"));
         assert!(Selection::parse(" , ").unwrap_err().contains("selects nothing"));
+    }
+
+    #[test]
+    fn chunks_take_products_without_variants_first_then_each_products_variants_together() {
+        use crate::stores::inventory::{compare, InventoryRecord};
+        // WooCommerce's keys: a simple product is its own variant; a variation is parent/id.
+        let rec = |product: &str, variant: &str, sku: &str, q: i64| InventoryRecord {
+            product_id: product.into(),
+            variant_id: variant.into(),
+            name: sku.into(),
+            sku: sku.into(),
+            quantity: Some(q),
+            status: "instock".into(),
+            write_key: variant.into(),
+        };
+        let dst = vec![
+            rec("7", "7/71", "A-1", 1),
+            rec("3", "3", "S-3", 1),
+            rec("9", "9/91", "B-1", 1),
+            rec("7", "7/72", "A-2", 1),
+            rec("5", "5", "S-5", 1),
+            rec("9", "9/92", "B-2", 1),
+        ];
+        let src: Vec<InventoryRecord> =
+            dst.iter().map(|r| InventoryRecord { quantity: Some(2), ..r.clone() }).collect();
+        let now = "2026-12-01T09:00:00Z".parse().unwrap();
+        let c = compare(Platform::Shopify, &src, Platform::WooCommerce, &dst, now);
+        let order = in_write_order(&c, (0..c.items.len()).collect());
+        let keys: Vec<&str> = order.iter().map(|i| c.items[*i].destination_write_key.as_str()).collect();
+        assert_eq!(keys, ["3", "5", "7/71", "7/72", "9/91", "9/92"]);
+    }
+
+    #[test]
+    fn woocommerce_chunks_keep_a_products_variations_together_and_make_the_fewest_calls() {
+        use crate::stores::inventory::{compare, InventoryRecord};
+        let rec = |product: String, variant: String| InventoryRecord {
+            product_id: product,
+            sku: format!("SKU-{variant}"),
+            name: variant.clone(),
+            write_key: variant.clone(),
+            variant_id: variant,
+            quantity: Some(1),
+            status: "instock".into(),
+        };
+        // 150 simple products; products A, B and C with 30, 80 and 120 variations.
+        let mut dst: Vec<InventoryRecord> = (0..150).map(|i| rec(format!("{i}"), format!("{i}"))).collect();
+        for (p, n) in [("1001", 30), ("1002", 80), ("1003", 120)] {
+            dst.extend((0..n).map(|v| rec(p.into(), format!("{p}/{v}"))));
+        }
+        let src: Vec<InventoryRecord> =
+            dst.iter().map(|r| InventoryRecord { quantity: Some(2), ..r.clone() }).collect();
+        let now = "2026-12-01T09:00:00Z".parse().unwrap();
+        let woo = compare(Platform::Shopify, &src, Platform::WooCommerce, &dst, now);
+        let order = in_write_order(&woo, (0..woo.items.len()).collect());
+        let chunks = into_chunks(&woo, &order);
+        assert_eq!(chunks.iter().map(Vec::len).collect::<Vec<_>>(), [100, 80, 80, 100, 20]);
+        assert_eq!(chunks.concat(), order, "every item once, in write order");
+        // Calls: one per endpoint a chunk touches (100 per call): 2 + 1 + 1 + 2 = the fewest.
+        let calls: usize = chunks
+            .iter()
+            .map(|c| {
+                let endpoints: BTreeSet<Option<&str>> =
+                    c.iter().map(|i| woo.items[*i].destination_write_key.split_once('/').map(|(p, _)| p)).collect();
+                endpoints.len()
+            })
+            .sum();
+        assert_eq!(calls, 6);
+        // Shopify writes any 250 in one call: fixed-size chunks.
+        let shop = compare(Platform::WooCommerce, &src, Platform::Shopify, &dst, now);
+        let sizes: Vec<usize> = into_chunks(&shop, &order).iter().map(Vec::len).collect();
+        assert_eq!(sizes, [250, 130]);
     }
 }
