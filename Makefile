@@ -1,5 +1,5 @@
 # storesync: `make test` installs what the tests need, then runs every test.
-.PHONY: test deps lint demo bench bench-webhooks sizes
+.PHONY: test deps lint demo bench bench-webhooks bench-stores sizes
 
 PIP ?= python3 -m pip
 
@@ -26,6 +26,11 @@ bench-webhooks:
 	cargo bench -p storesync-core --bench webhook_receipt
 	cargo bench -p storesync-tests --bench stock_backlog
 	bash bench/webhooks.sh
+
+bench-stores:
+	cargo bench -p storesync-core --bench store_compare
+	cargo bench -p storesync-platforms --bench shopify_inventory
+	cargo bench -p storesync-tests --bench woo_store_sync
 
 sizes:
 	bash bench/sizes.sh
