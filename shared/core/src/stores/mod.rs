@@ -1,6 +1,7 @@
 //! Store ⇄ store sync: one port for any store (WooCommerce, Shopify), and the pure compare
 //! that turns both sides' records into a plan. Inventory first; the other data types follow.
 
+pub mod catalog;
 pub mod inventory;
 pub mod plans;
 pub mod sync;
