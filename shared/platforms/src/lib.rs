@@ -9,7 +9,7 @@ pub mod wms;
 pub mod woocommerce;
 
 /// The simulators under one router, as `storesync serve --simulate` and the tests mount them:
-/// WooCommerce at `/sim/woocommerce/wp-json/wc/v3/…`, the WMS at `/sim/wms/…`, Shopify at
+/// WooCommerce at `/sim/woocommerce/wp-json/wc/v3/…` (and its WordPress at `…/wp-json/wp/v2/…`), the WMS at `/sim/wms/…`, Shopify at
 /// `/sim/shopify/admin/api/<version>/graphql.json` (the shop's base URL is `…/sim/shopify`).
 pub fn sim_router(
     woo: &woocommerce::sim::WooSim,
@@ -18,6 +18,7 @@ pub fn sim_router(
 ) -> axum::Router {
     axum::Router::new()
         .nest("/sim/woocommerce/wp-json/wc/v3", woo.router())
+        .nest("/sim/woocommerce/wp-json/wp/v2", woo.wp_router())
         .nest("/sim/wms", wms.router())
         .nest("/sim/shopify", shopify.router())
 }

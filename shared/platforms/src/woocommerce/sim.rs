@@ -26,6 +26,9 @@ pub const BATCH_LIMIT: usize = 100;
 pub use crate::fault::Fault;
 use crate::fault::FaultPlan;
 
+mod content;
+pub use content::Kind as ContentKind;
+
 /// What the simulator counted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -44,6 +47,9 @@ struct Inner {
     children: BTreeMap<u64, Vec<u64>>,
     orders: BTreeMap<u64, Map<String, Value>>,
     notes: BTreeMap<u64, Vec<Value>>,
+    /// Coupons, product categories, and WordPress pages, posts, categories and tags, by
+    /// collection (`content::Kind`).
+    content: BTreeMap<&'static str, BTreeMap<u64, Map<String, Value>>>,
     next_id: u64,
     faults: FaultPlan,
     stats: Stats,
@@ -239,6 +245,7 @@ impl WooSim {
             .route("/orders", get(list_orders).post(create_order))
             .route("/orders/{id}", get(get_order).put(update_order))
             .route("/orders/{id}/notes", get(list_notes).post(create_note))
+            .merge(content::wc_routes())
             .layer(axum::middleware::from_fn_with_state(self.clone(), gate))
             .with_state(self.clone())
     }
@@ -421,7 +428,8 @@ fn paginate_with(
     };
     put(h, "X-WP-Total", total.to_string());
     put(h, "X-WP-TotalPages", pages.to_string());
-    let link = |p: usize, rel: &str| format!("</wp-json/wc/v3{path}?page={p}&per_page={per_page}>; rel=\"{rel}\"");
+    let base = if path.starts_with("/wp-json/") { "" } else { "/wp-json/wc/v3" };
+    let link = |p: usize, rel: &str| format!("<{base}{path}?page={p}&per_page={per_page}>; rel=\"{rel}\"");
     let mut links = vec![];
     if page > 1 && page <= pages + 1 {
         links.push(link(page - 1, "prev"));
