@@ -86,6 +86,55 @@ fn admit_batch(inner: &mut Inner, n: usize) -> Result<(), Box<Response>> {
 }
 
 /// A WooCommerce error: `{code, message, data: {status}}`.
+/// One entry of a batch call.
+enum BatchOp {
+    Create(Map<String, Value>),
+    Update(u64, Map<String, Value>),
+    Delete(u64),
+}
+
+/// A batch endpoint: `{create, update, delete}`, at most [`BATCH_LIMIT`] entries in all, each
+/// handed to `apply` in that order and answered with the object or `{id, error}`; no rollback.
+fn batch_with(
+    inner: &mut Inner,
+    body: &Value,
+    mut apply: impl FnMut(&mut Inner, BatchOp) -> Result<Map<String, Value>, WcError>,
+) -> Response {
+    let list = |k: &str| body.get(k).and_then(Value::as_array).cloned().unwrap_or_default();
+    let (creates, updates, deletes) = (list("create"), list("update"), list("delete"));
+    if let Err(r) = admit_batch(inner, creates.len() + updates.len() + deletes.len()) {
+        return *r;
+    }
+    let mut out = Map::new();
+    for (key, entries) in [("create", creates), ("update", updates), ("delete", deletes)] {
+        if entries.is_empty() {
+            continue;
+        }
+        let answers: Vec<Value> = entries
+            .into_iter()
+            .map(|e| {
+                let (id, op) = match key {
+                    "create" => (0, BatchOp::Create(object(e))),
+                    "update" => {
+                        let id = e.get("id").and_then(Value::as_u64).unwrap_or(0);
+                        (id, BatchOp::Update(id, object(e)))
+                    }
+                    _ => {
+                        let id = e.as_u64().unwrap_or(0);
+                        (id, BatchOp::Delete(id))
+                    }
+                };
+                match apply(inner, op) {
+                    Ok(o) => Value::Object(o),
+                    Err(err) => item_error(id, err),
+                }
+            })
+            .collect();
+        out.insert(key.into(), Value::Array(answers));
+    }
+    Json(Value::Object(out)).into_response()
+}
+
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(json!({ "code": code, "message": message, "data": { "status": status.as_u16() } }))).into_response()
 }
@@ -514,56 +563,17 @@ async fn delete_product(
     Json(Value::Object(p.clone())).into_response()
 }
 
-/// `{create, update, delete}`: at most 100 items; each item succeeds or carries its error; no rollback.
+/// `POST /products/batch` (deletes are forced).
 async fn batch_products(State(sim): State<WooSim>, Json(body): Json<Value>) -> Response {
-    let list = |k: &str| body.get(k).and_then(Value::as_array).cloned().unwrap_or_default();
-    let (creates, updates, deletes) = (list("create"), list("update"), list("delete"));
-    let n = creates.len() + updates.len() + deletes.len();
-    let mut inner = sim.lock();
-    if let Err(r) = admit_batch(&mut inner, n) {
-        return *r;
-    }
-    let mut out = Map::new();
-    if !creates.is_empty() {
-        let r: Vec<Value> = creates
-            .into_iter()
-            .map(|c| match create(&mut inner, &object(c)) {
-                Ok(p) => Value::Object(p),
-                Err(e) => item_error(0, e),
-            })
-            .collect();
-        out.insert("create".into(), Value::Array(r));
-    }
-    if !updates.is_empty() {
-        let r: Vec<Value> = updates
-            .into_iter()
-            .map(|u| {
-                let id = u.get("id").and_then(Value::as_u64).unwrap_or(0);
-                match update(&mut inner, id, &object(u)) {
-                    Ok(p) => Value::Object(p),
-                    Err(e) => item_error(id, e),
-                }
-            })
-            .collect();
-        out.insert("update".into(), Value::Array(r));
-    }
-    if !deletes.is_empty() {
-        let r: Vec<Value> = deletes
-            .into_iter()
-            .map(|d| {
-                let id = d.as_u64().unwrap_or(0);
-                match inner.products.remove(&id) {
-                    Some(p) => Value::Object(p),
-                    None => item_error(
-                        id,
-                        (StatusCode::NOT_FOUND, "woocommerce_rest_product_invalid_id", "Invalid ID.".into()),
-                    ),
-                }
-            })
-            .collect();
-        out.insert("delete".into(), Value::Array(r));
-    }
-    Json(Value::Object(out)).into_response()
+    batch_with(&mut sim.lock(), &body, |inner, op| match op {
+        BatchOp::Create(b) => create(inner, &b),
+        BatchOp::Update(id, b) => update(inner, id, &b),
+        BatchOp::Delete(id) => inner.products.remove(&id).ok_or((
+            StatusCode::NOT_FOUND,
+            "woocommerce_rest_product_invalid_id",
+            "Invalid ID.".into(),
+        )),
+    })
 }
 
 /// A variation as the products endpoint shows it (`?sku=`): the product shape, with
@@ -688,27 +698,20 @@ async fn update_variation(
 
 /// The variations' batch endpoint: the same limit and per-item errors as products'.
 async fn batch_variations(State(sim): State<WooSim>, Path(parent): Path<u64>, Json(body): Json<Value>) -> Response {
-    let list = |k: &str| body.get(k).and_then(Value::as_array).cloned().unwrap_or_default();
-    let (creates, updates) = (list("create"), list("update"));
-    let n = creates.len() + updates.len() + list("delete").len();
-    let mut inner = sim.lock();
-    if let Err(r) = admit_batch(&mut inner, n) {
-        return *r;
-    }
-    let item = |id: u64, r: Result<Map<String, Value>, WcError>| match r {
-        Ok(v) => Value::Object(v),
-        Err(e) => item_error(id, e),
-    };
-    let created: Vec<Value> =
-        creates.into_iter().map(|c| item(0, create_variation_in(&mut inner, parent, &object(c)))).collect();
-    let updated: Vec<Value> = updates
-        .into_iter()
-        .map(|u| {
-            let id = u.get("id").and_then(Value::as_u64).unwrap_or(0);
-            item(id, update_variation_in(&mut inner, parent, id, &object(u)))
-        })
-        .collect();
-    Json(json!({ "create": created, "update": updated })).into_response()
+    batch_with(&mut sim.lock(), &body, |inner, op| match op {
+        BatchOp::Create(b) => create_variation_in(inner, parent, &b),
+        BatchOp::Update(id, b) => update_variation_in(inner, parent, id, &b),
+        BatchOp::Delete(id) => match inner.variations.get(&id) {
+            Some((p, _)) if *p == parent => {
+                let (_, v) = inner.variations.remove(&id).unwrap_or_default();
+                if let Some(c) = inner.children.get_mut(&parent) {
+                    c.retain(|x| *x != id);
+                }
+                Ok(v)
+            }
+            _ => Err(variation_invalid()),
+        },
+    })
 }
 
 fn order_invalid(status: StatusCode) -> Response {

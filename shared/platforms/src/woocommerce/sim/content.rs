@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
-use super::{admit_batch, error, now_fields, paginate_with, WcError, WooSim};
+use super::{batch_with, error, now_fields, paginate_with, BatchOp, Inner, WcError, WooSim};
 
 /// A collection of content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -314,8 +314,7 @@ fn view(kind: Kind, o: &Map<String, Value>, edit: bool) -> Value {
     Value::Object(o)
 }
 
-fn create_in(sim: &WooSim, kind: Kind, body: &Map<String, Value>) -> Result<Map<String, Value>, WcError> {
-    let mut inner = sim.lock();
+fn create_in(inner: &mut Inner, kind: Kind, body: &Map<String, Value>) -> Result<Map<String, Value>, WcError> {
     inner.next_id += 1;
     let id = inner.next_id;
     let mut o = kind.skeleton();
@@ -328,12 +327,11 @@ fn create_in(sim: &WooSim, kind: Kind, body: &Map<String, Value>) -> Result<Map<
 }
 
 fn update_in(
-    sim: &WooSim,
+    inner: &mut Inner,
     kind: Kind,
     id: u64,
     body: &Map<String, Value>,
 ) -> Result<Option<Map<String, Value>>, WcError> {
-    let mut inner = sim.lock();
     let items = inner.content.entry(kind.key()).or_default();
     let Some(mut o) = items.get(&id).cloned() else { return Ok(None) };
     apply(items, kind, id, &mut o, body)?;
@@ -446,14 +444,14 @@ async fn get_one(sim: WooSim, kind: Kind, id: u64, q: BTreeMap<String, String>) 
 }
 
 async fn create(sim: WooSim, kind: Kind, body: Value) -> Response {
-    match create_in(&sim, kind, &super::object(body)) {
+    match create_in(&mut sim.lock(), kind, &super::object(body)) {
         Ok(o) => (StatusCode::CREATED, Json(view(kind, &o, true))).into_response(),
         Err(e) => error_response(e, kind.wordpress()),
     }
 }
 
 async fn update(sim: WooSim, kind: Kind, id: u64, body: Value) -> Response {
-    match update_in(&sim, kind, id, &super::object(body)) {
+    match update_in(&mut sim.lock(), kind, id, &super::object(body)) {
         Ok(Some(o)) => Json(view(kind, &o, true)).into_response(),
         // WooCommerce answers an unknown id on PUT with 400; WordPress with 404.
         Ok(None) => kind.invalid_id(StatusCode::BAD_REQUEST),
@@ -461,59 +459,19 @@ async fn update(sim: WooSim, kind: Kind, id: u64, body: Value) -> Response {
     }
 }
 
-/// `{create, update, delete}` on a WooCommerce collection: at most 100 items, each succeeding or
-/// carrying its error, no rollback; deletes are forced.
+/// A WooCommerce collection's batch endpoint (deletes are forced).
 async fn batch(sim: WooSim, kind: Kind, body: Value) -> Response {
-    let list = |k: &str| body.get(k).and_then(Value::as_array).cloned().unwrap_or_default();
-    let (creates, updates, deletes) = (list("create"), list("update"), list("delete"));
-    if let Err(r) = admit_batch(&mut sim.lock(), creates.len() + updates.len() + deletes.len()) {
-        return *r;
-    }
-    let item_error = |id: u64, (status, code, message): WcError| {
-        let message = message.split('|').next().unwrap_or_default().to_string();
-        json!({ "id": id, "error": { "code": code, "message": message, "data": { "status": status.as_u16() } } })
-    };
-    let mut out = Map::new();
-    if !creates.is_empty() {
-        let r: Vec<Value> = creates
-            .into_iter()
-            .map(|c| match create_in(&sim, kind, &super::object(c)) {
-                Ok(o) => Value::Object(o),
-                Err(e) => item_error(0, e),
-            })
-            .collect();
-        out.insert("create".into(), Value::Array(r));
-    }
-    if !updates.is_empty() {
-        let r: Vec<Value> = updates
-            .into_iter()
-            .map(|u| {
-                let id = u.get("id").and_then(Value::as_u64).unwrap_or(0);
-                match update_in(&sim, kind, id, &super::object(u)) {
-                    Ok(Some(o)) => Value::Object(o),
-                    Ok(None) => item_error(id, (StatusCode::BAD_REQUEST, invalid_code(kind), "Invalid ID.".into())),
-                    Err(e) => item_error(id, e),
-                }
-            })
-            .collect();
-        out.insert("update".into(), Value::Array(r));
-    }
-    if !deletes.is_empty() {
-        let mut inner = sim.lock();
-        let items = inner.content.entry(kind.key()).or_default();
-        let r: Vec<Value> = deletes
-            .into_iter()
-            .map(|d| {
-                let id = d.as_u64().unwrap_or(0);
-                match items.remove(&id) {
-                    Some(o) => Value::Object(o),
-                    None => item_error(id, (StatusCode::NOT_FOUND, invalid_code(kind), "Invalid ID.".into())),
-                }
-            })
-            .collect();
-        out.insert("delete".into(), Value::Array(r));
-    }
-    Json(Value::Object(out)).into_response()
+    let invalid = || (StatusCode::BAD_REQUEST, invalid_code(kind), "Invalid ID.".to_string());
+    batch_with(&mut sim.lock(), &body, |inner, op| match op {
+        BatchOp::Create(b) => create_in(inner, kind, &b).map_err(plain),
+        BatchOp::Update(id, b) => update_in(inner, kind, id, &b).map_err(plain)?.ok_or_else(invalid),
+        BatchOp::Delete(id) => inner.content.entry(kind.key()).or_default().remove(&id).ok_or_else(invalid),
+    })
+}
+
+/// An error without `term_exists`' id (a batch entry's error carries none).
+fn plain((status, code, message): WcError) -> WcError {
+    (status, code, message.split('|').next().unwrap_or_default().to_string())
 }
 
 fn invalid_code(kind: Kind) -> &'static str {
@@ -589,7 +547,7 @@ impl WooSim {
 
     /// Creates an object of `kind` as a POST would; returns it (with WordPress's raw fields).
     pub fn seed_content(&self, kind: Kind, fields: Value) -> Result<Value, String> {
-        create_in(self, kind, &super::object(fields)).map(|o| view(kind, &o, true)).map_err(|(_, _, m)| m)
+        create_in(&mut self.lock(), kind, &super::object(fields)).map(|o| view(kind, &o, true)).map_err(|(_, _, m)| m)
     }
 
     /// Every object of `kind` (with WordPress's raw fields), by id.
