@@ -37,16 +37,7 @@ pub async fn connect(
 ) -> Result<Box<dyn InventoryStore>, StoreError> {
     let http = |e: reqwest::Error| config_error(platform, format!("HTTP client: {e}"));
     match platform {
-        Platform::WooCommerce => {
-            let client = WooClient::new(
-                &need(&get, ENV_WOO_URL, platform)?,
-                &need(&get, ENV_WOO_KEY, platform)?,
-                &need(&get, ENV_WOO_SECRET, platform)?,
-                TIMEOUT,
-            )
-            .map_err(http)?;
-            Ok(Box::new(WooInventory::new(client)))
-        }
+        Platform::WooCommerce => Ok(Box::new(WooInventory::new(woo_client(&get)?))),
         Platform::Shopify => {
             let version = get(ENV_SHOPIFY_API_VERSION).unwrap_or_else(|| SHOPIFY_API_VERSION.to_string());
             let (url, token) = (need(&get, ENV_SHOPIFY_URL, platform)?, need(&get, ENV_SHOPIFY_TOKEN, platform)?);
@@ -90,6 +81,11 @@ pub struct ConfiguredStores {
 }
 
 impl ConfiguredStores {
+    /// A variable: these first, then the environment.
+    fn lookup(&self, k: &str) -> Option<String> {
+        self.vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).or_else(|| std::env::var(k).ok())
+    }
+
     /// The connector of a deployed function: the stores configured by `vars` (its SSM
     /// parameters), then its environment.
     pub fn shared(
@@ -102,8 +98,38 @@ impl ConfiguredStores {
 #[async_trait::async_trait]
 impl storesync_core::stores::plans::StoreConnector for ConfiguredStores {
     async fn connect(&self, platform: Platform) -> Result<Box<dyn InventoryStore>, StoreError> {
-        let get =
-            |k: &str| self.vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).or_else(|| std::env::var(k).ok());
-        connect(platform, get).await
+        connect(platform, |k: &str| self.lookup(k)).await
     }
+
+    async fn catalog(
+        &self,
+        platform: Platform,
+    ) -> Result<Box<dyn storesync_core::stores::catalog_sync::CatalogStore>, StoreError> {
+        connect_catalog(platform, |k: &str| self.lookup(k))
+    }
+}
+
+/// The catalog of `platform`'s store, as configured by variables looked up by `get`.
+pub fn connect_catalog(
+    platform: Platform,
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<Box<dyn storesync_core::stores::catalog_sync::CatalogStore>, StoreError> {
+    match platform {
+        Platform::WooCommerce => Ok(Box::new(crate::woocommerce::catalog::WooCatalog::new(woo_client(&get)?))),
+        Platform::Shopify => Err(config_error(
+            platform,
+            "Shopify's products, pages, posts, coupons and collections are not synced yet (inventory is)".into(),
+        )),
+    }
+}
+
+fn woo_client(get: &impl Fn(&str) -> Option<String>) -> Result<WooClient, StoreError> {
+    let platform = Platform::WooCommerce;
+    WooClient::new(
+        &need(get, ENV_WOO_URL, platform)?,
+        &need(get, ENV_WOO_KEY, platform)?,
+        &need(get, ENV_WOO_SECRET, platform)?,
+        TIMEOUT,
+    )
+    .map_err(|e| config_error(platform, format!("HTTP client: {e}")))
 }

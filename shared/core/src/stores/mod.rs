@@ -2,6 +2,7 @@
 //! that turns both sides' records into a plan. Inventory first; the other data types follow.
 
 pub mod catalog;
+pub mod catalog_sync;
 pub mod inventory;
 pub mod plans;
 pub mod sync;

@@ -20,6 +20,8 @@ pub const COMPARE_QUEUE: &str = "store-compare";
 #[async_trait]
 pub trait StoreConnector: Send + Sync {
     async fn connect(&self, platform: Platform) -> Result<Box<dyn InventoryStore>, StoreError>;
+    /// The store's catalog (products, pages, posts, coupons, collections).
+    async fn catalog(&self, platform: Platform) -> Result<Box<dyn super::catalog_sync::CatalogStore>, StoreError>;
 }
 
 /// The other store.
@@ -56,7 +58,7 @@ fn failed_key(id: &str) -> String {
     format!("{PLAN_PREFIX}{id}.failed.json")
 }
 
-fn new_plan_id(now: DateTime<Utc>) -> String {
+pub(super) fn new_plan_id(now: DateTime<Utc>) -> String {
     format!("{}-{}", now.format("%Y%m%dT%H%M%SZ"), &uuid::Uuid::new_v4().simple().to_string()[..8])
 }
 

@@ -107,6 +107,8 @@ pub enum SyncError {
     BlastRadius { zeroing: usize, in_stock: usize, share: f64 },
     #[error("run {id}: {message}")]
     Run { id: String, message: String },
+    #[error("this sync would delete {deletes} objects from the destination: confirm with the override")]
+    Deletes { deletes: usize },
 }
 
 /// A started sync.
@@ -124,6 +126,9 @@ pub struct Run {
     #[serde(default)]
     pub chunk_sizes: Vec<usize>,
     pub override_blast: bool,
+    /// What the run writes: inventory (a run kept before other types existed has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_type: Option<super::catalog::DataType>,
 }
 
 impl Run {
@@ -178,27 +183,27 @@ pub fn run_key(id: &str) -> String {
     format!("{RUN_PREFIX}{id}.json")
 }
 
-fn chunks_prefix(run: &str) -> String {
+pub(super) fn chunks_prefix(run: &str) -> String {
     format!("{RUN_PREFIX}{run}/chunks/")
 }
 
 /// A chunk's kept results: `chunks/{n}-{items that did not succeed}.json`.
-fn chunk_key(run: &str, chunk: usize, not_succeeded: usize) -> String {
+pub(super) fn chunk_key(run: &str, chunk: usize, not_succeeded: usize) -> String {
     format!("{}{chunk:06}-{not_succeeded}.json", chunks_prefix(run))
 }
 
 /// `(chunk, items that did not succeed)` of a chunk key.
-fn chunk_of_key(key: &str) -> Option<(usize, usize)> {
+pub(super) fn chunk_of_key(key: &str) -> Option<(usize, usize)> {
     let name = key.rsplit('/').next()?.strip_suffix(".json")?;
     let (n, f) = name.split_once('-')?;
     Some((n.parse().ok()?, f.parse().ok()?))
 }
 
-async fn get_json<T: serde::de::DeserializeOwned>(ports: &Ports, key: &str) -> Result<T, SyncError> {
+pub(super) async fn get_json<T: serde::de::DeserializeOwned>(ports: &Ports, key: &str) -> Result<T, SyncError> {
     read_json(ports, key).await?.ok_or_else(|| PortError::NotFound { key: key.into() }.into())
 }
 
-async fn progress(ports: &Ports, run: &Run, status: StepStatus, message: String) -> Result<(), PortError> {
+pub(super) async fn progress(ports: &Ports, run: &Run, status: StepStatus, message: String) -> Result<(), PortError> {
     let Ok(session) = SessionId::parse(&run.id) else { return Ok(()) };
     ports
         .status
@@ -319,6 +324,7 @@ pub async fn start(
         chunks: chunks.len(),
         chunk_sizes: chunks.iter().map(|c| c.len()).collect(),
         override_blast: blast,
+        data_type: None,
     };
     write_json(ports, &run_key(&id), &run).await?;
     let target = format!("store-sync/run/{id}");
@@ -333,7 +339,7 @@ pub async fn start(
     Ok(run)
 }
 
-async fn audit(
+pub(super) async fn audit(
     ports: &Ports,
     who: &str,
     action: &str,
@@ -365,6 +371,15 @@ pub async fn work(ports: &Ports, destination: &dyn InventoryStore, d: &Delivery)
 pub async fn work_with(ports: &Ports, stores: &dyn StoreConnector, d: &Delivery) -> Result<(), SyncError> {
     let Some((msg, run)) = pending_chunk(ports, &d.body).await? else { return Ok(()) };
     let last = d.receive_count >= SYNC_RECEIVES;
+    if run.data_type.is_some_and(|t| t != super::catalog::DataType::Inventory) {
+        return match stores.catalog(run.destination).await {
+            Ok(destination) => {
+                super::catalog_sync::write_catalog_chunk(ports, destination.as_ref(), &msg, &run, d).await
+            }
+            Err(e) if e.transient && !last => Err(e.into()),
+            Err(e) => super::catalog_sync::fail_chunk(ports, &msg, &run, &e).await,
+        };
+    }
     match stores.connect(run.destination).await {
         Ok(destination) => write_chunk(ports, destination.as_ref(), &msg, &run, last).await,
         Err(e) if e.transient && !last => Err(e.into()),
@@ -374,7 +389,7 @@ pub async fn work_with(ports: &Ports, stores: &dyn StoreConnector, d: &Delivery)
 
 /// The chunk a message names and its run, or `None` when its results are kept already (a
 /// replayed message).
-async fn pending_chunk(ports: &Ports, body: &str) -> Result<Option<(ChunkMessage, Run)>, SyncError> {
+pub(super) async fn pending_chunk(ports: &Ports, body: &str) -> Result<Option<(ChunkMessage, Run)>, SyncError> {
     let msg: ChunkMessage = serde_json::from_str(body)
         .map_err(|e| SyncError::Run { id: "?".into(), message: format!("unreadable chunk message: {e}") })?;
     let kept = ports.blobs.list(&format!("{}{:06}-", chunks_prefix(&msg.run), msg.chunk)).await?;

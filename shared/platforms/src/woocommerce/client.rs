@@ -95,6 +95,21 @@ impl WooClient {
         })
     }
 
+    /// A path's URL: under `…/wc/v3`, or for WordPress's own API (`/wp/v2/…`) under the site's
+    /// `…/wp-json` (the same credentials, as an application password).
+    fn url(&self, path: &str) -> String {
+        match path.starts_with("/wp/") {
+            true => format!("{}{path}", self.base.strip_suffix("/wc/v3").unwrap_or(&self.base)),
+            false => format!("{}{path}", self.base),
+        }
+    }
+
+    /// One request, not retried (the caller knows whether repeating it is safe); the answer's
+    /// JSON.
+    pub async fn request(&self, method: &'static str, path: &str, body: Option<&Value>) -> Result<Value, WooError> {
+        self.call(method, path, body).await.map(|(v, _)| v)
+    }
+
     async fn call(
         &self,
         method: &'static str,
@@ -102,7 +117,7 @@ impl WooClient {
         body: Option<&Value>,
     ) -> Result<(Value, reqwest::header::HeaderMap), WooError> {
         let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
-        let mut req = self.http.request(m, format!("{}{path}", self.base)).basic_auth(&self.key, Some(&self.secret));
+        let mut req = self.http.request(m, self.url(path)).basic_auth(&self.key, Some(&self.secret));
         if let Some(b) = body {
             req = req.json(b);
         }

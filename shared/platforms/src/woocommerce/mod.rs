@@ -1,5 +1,6 @@
 //! WooCommerce REST v3.
 
+pub mod catalog;
 pub mod client;
 pub mod inventory;
 pub mod sim;

@@ -216,8 +216,12 @@ fn apply(
                     return Err(bad_param(k, format!("discount_type is not one of {}", ok.join(", "))));
                 }
             }
-            (Kind::Coupons, "amount" | "minimum_amount" | "maximum_amount") if !v.is_string() => {
-                return Err(bad_param(k, "amounts are strings".into()));
+            (Kind::Coupons, "amount" | "minimum_amount" | "maximum_amount") => {
+                // Strings, kept as WooCommerce's `wc_format_decimal` leaves them: two places.
+                let amount = v.as_str().ok_or_else(|| bad_param(k, "amounts are strings".into()))?;
+                let x: f64 = amount.trim().parse().map_err(|_| bad_param(k, format!("{amount:?} is not a number")))?;
+                o.insert(k.clone(), json!(format!("{x:.2}")));
+                continue;
             }
             (Kind::Coupons, "code") => {
                 // WooCommerce keeps codes in lower case and unique.

@@ -1,0 +1,346 @@
+//! WooCommerce's side of the catalog port: WordPress pages and posts (`/wp/v2`, one call per
+//! object: WordPress has no batch endpoint for them), coupons and product categories (the
+//! collections; `/wc/v3`, through their batch endpoints, 100 per call), in the neutral fields
+//! of `storesync_core::stores::catalog`.
+//!
+//! Not mapped yet: products (the catalog's first type, next), a post's featured image (WordPress
+//! keeps a media id), SEO fields (WordPress has none without a plugin), a coupon's products and
+//! a category's products (they live on the products).
+
+use std::collections::{BTreeMap, HashMap};
+
+use async_trait::async_trait;
+use serde_json::{json, Map, Value};
+use storesync_core::stores::catalog::{Action, CatalogRecord, DataType};
+use storesync_core::stores::catalog_sync::{CatalogOutcome, CatalogStore, CatalogWrite};
+use storesync_core::stores::{Platform, StoreError};
+
+use super::client::{WooClient, WooError};
+use super::sim::BATCH_LIMIT;
+
+pub struct WooCatalog {
+    client: WooClient,
+}
+
+impl WooCatalog {
+    pub fn new(client: WooClient) -> Self {
+        Self { client }
+    }
+}
+
+fn store_error(operation: &'static str) -> impl Fn(WooError) -> StoreError {
+    move |e| StoreError { platform: Platform::WooCommerce, operation, transient: e.transient(), message: e.to_string() }
+}
+
+fn unsupported(data_type: DataType) -> StoreError {
+    StoreError {
+        platform: Platform::WooCommerce,
+        operation: "catalog",
+        message: format!("{data_type} are not synced with WooCommerce yet (pages, posts, coupons and collections are)"),
+        transient: false,
+    }
+}
+
+/// Every status a page or post can have but the trash.
+const STATUSES: &str = "publish,future,draft,pending,private";
+
+/// The collection a type lives in, and whether it is WordPress's.
+fn collection(data_type: DataType) -> Result<(&'static str, bool), StoreError> {
+    match data_type {
+        DataType::Pages => Ok(("/wp/v2/pages", true)),
+        DataType::Posts => Ok(("/wp/v2/posts", true)),
+        DataType::Coupons => Ok(("/coupons", false)),
+        DataType::Collections => Ok(("/products/categories", false)),
+        other => Err(unsupported(other)),
+    }
+}
+
+fn text(v: &Value) -> Value {
+    match v {
+        Value::String(s) => json!(s),
+        Value::Object(o) => o.get("raw").or(o.get("rendered")).cloned().unwrap_or(Value::Null),
+        _ => Value::Null,
+    }
+}
+
+/// The neutral fields of a WooCommerce object.
+fn record(data_type: DataType, o: &Value, terms: &Terms) -> CatalogRecord {
+    let mut f: BTreeMap<String, Value> = BTreeMap::new();
+    let mut put = |k: &str, v: Value| {
+        f.insert(k.to_string(), v);
+    };
+    match data_type {
+        DataType::Pages | DataType::Posts => {
+            put("slug", o["slug"].clone());
+            put("title", text(&o["title"]));
+            put("content", text(&o["content"]));
+            put("status", o["status"].clone());
+            if data_type == DataType::Posts {
+                put("excerpt", text(&o["excerpt"]));
+                put("categories", terms.names("categories", &o["categories"]));
+                put("tags", terms.names("tags", &o["tags"]));
+            }
+        }
+        DataType::Coupons => {
+            put("code", o["code"].clone());
+            put("discount_type", o["discount_type"].clone());
+            put("amount", o["amount"].clone());
+            put("expires_at", o["date_expires"].clone());
+            put("usage_limit", o["usage_limit"].clone());
+            put("usage_limit_per_customer", o["usage_limit_per_user"].clone());
+            put("minimum_amount", o["minimum_amount"].clone());
+        }
+        DataType::Collections => {
+            put("slug", o["slug"].clone());
+            put("name", o["name"].clone());
+            put("description", o["description"].clone());
+            put("image", o["image"]["src"].clone());
+        }
+        DataType::Inventory | DataType::Products => {}
+    }
+    let id = o["id"].as_u64().map(|i| i.to_string()).unwrap_or_default();
+    CatalogRecord { id, fields: f }
+}
+
+/// WordPress's post categories and tags by id, for names both ways.
+#[derive(Default)]
+struct Terms {
+    by_id: HashMap<(&'static str, u64), String>,
+}
+
+impl Terms {
+    fn names(&self, taxonomy: &'static str, ids: &Value) -> Value {
+        let names: Vec<String> = ids
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i.as_u64())
+            .filter_map(|i| self.by_id.get(&(taxonomy, i)).cloned())
+            .collect();
+        json!(names)
+    }
+
+    fn id(&self, taxonomy: &'static str, name: &str) -> Option<u64> {
+        self.by_id.iter().find(|((t, _), n)| *t == taxonomy && n.eq_ignore_ascii_case(name)).map(|((_, id), _)| *id)
+    }
+}
+
+impl WooCatalog {
+    async fn terms(&self) -> Result<Terms, StoreError> {
+        let mut t = Terms::default();
+        for taxonomy in ["categories", "tags"] {
+            let all = self.client.list_all(&format!("/wp/v2/{taxonomy}")).await.map_err(store_error("read terms"))?;
+            for term in all {
+                if let (Some(id), Some(name)) = (term["id"].as_u64(), term["name"].as_str()) {
+                    t.by_id.insert((taxonomy, id), name.to_string());
+                }
+            }
+        }
+        Ok(t)
+    }
+
+    /// The ids of these term names, creating those WordPress does not have yet.
+    async fn term_ids(&self, terms: &mut Terms, taxonomy: &'static str, names: &Value) -> Result<Value, WooError> {
+        let mut ids = Vec::new();
+        for name in names.as_array().into_iter().flatten().filter_map(Value::as_str) {
+            let id = match terms.id(taxonomy, name) {
+                Some(id) => id,
+                None => {
+                    let created = match self
+                        .client
+                        .request("POST", &format!("/wp/v2/{taxonomy}"), Some(&json!({ "name": name })))
+                        .await
+                    {
+                        Ok(v) => v["id"].as_u64().unwrap_or(0),
+                        // Created meanwhile: WordPress names the one it has.
+                        Err(WooError::Http { code, .. }) if code == "term_exists" => {
+                            let found = self.client.list_page(&format!("/wp/v2/{taxonomy}?search={}", name)).await?;
+                            found
+                                .iter()
+                                .find(|t| t["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+                                .and_then(|t| t["id"].as_u64())
+                                .unwrap_or(0)
+                        }
+                        Err(e) => return Err(e),
+                    };
+                    terms.by_id.insert((taxonomy, created), name.to_string());
+                    created
+                }
+            };
+            ids.push(id);
+        }
+        Ok(json!(ids))
+    }
+
+    /// A write's body in WooCommerce's fields.
+    async fn body(
+        &self,
+        data_type: DataType,
+        w: &CatalogWrite,
+        terms: &mut Terms,
+    ) -> Result<Map<String, Value>, WooError> {
+        let mut b = Map::new();
+        for (k, v) in &w.fields {
+            let (name, value) = match (data_type, k.as_str()) {
+                (DataType::Posts, "categories") => ("categories", self.term_ids(terms, "categories", v).await?),
+                (DataType::Posts, "tags") => ("tags", self.term_ids(terms, "tags", v).await?),
+                (DataType::Pages | DataType::Posts, "slug" | "title" | "content" | "excerpt" | "status") => {
+                    (k.as_str(), if v.is_null() { json!("") } else { v.clone() })
+                }
+                (DataType::Coupons, "code" | "discount_type" | "amount" | "minimum_amount" | "usage_limit") => {
+                    (k.as_str(), v.clone())
+                }
+                (DataType::Coupons, "expires_at") => ("date_expires", v.clone()),
+                (DataType::Coupons, "usage_limit_per_customer") => ("usage_limit_per_user", v.clone()),
+                (DataType::Collections, "slug" | "name" | "description") => (k.as_str(), v.clone()),
+                (DataType::Collections, "image") => {
+                    ("image", if v.is_null() { Value::Null } else { json!({ "src": v }) })
+                }
+                _ => continue,
+            };
+            b.insert(name.to_string(), value);
+        }
+        Ok(b)
+    }
+
+    /// Pages and posts: one call per object.
+    async fn write_each(
+        &self,
+        data_type: DataType,
+        path: &str,
+        writes: &[CatalogWrite],
+    ) -> Result<Vec<CatalogOutcome>, StoreError> {
+        let mut terms = if data_type == DataType::Posts { self.terms().await? } else { Terms::default() };
+        let mut out = Vec::with_capacity(writes.len());
+        for w in writes {
+            let answer = async {
+                let body = Value::Object(self.body(data_type, w, &mut terms).await?);
+                match (w.action, &w.id) {
+                    (Action::Create, _) => self.client.request("POST", path, Some(&body)).await,
+                    (Action::Update, Some(id)) => {
+                        self.client.request("POST", &format!("{path}/{id}"), Some(&body)).await
+                    }
+                    (Action::Delete, Some(id)) => {
+                        self.client.request("DELETE", &format!("{path}/{id}?force=true"), None).await
+                    }
+                    (_, None) => Ok(json!({ "error": "no destination id" })),
+                }
+            }
+            .await;
+            out.push(match answer {
+                Ok(v) => match v["id"].as_u64().or(v["previous"]["id"].as_u64()) {
+                    Some(id) => CatalogOutcome::Done { id: id.to_string() },
+                    None => CatalogOutcome::Failed { error: format!("unexpected answer: {v}") },
+                },
+                // Nothing written yet: the whole chunk is retried (a create is looked up first).
+                Err(e) if e.transient() && out.is_empty() => return Err(store_error("write")(e)),
+                Err(e) => CatalogOutcome::Failed { error: e.to_string() },
+            });
+        }
+        Ok(out)
+    }
+
+    /// Coupons and categories: their batch endpoint, 100 per call.
+    async fn write_batched(
+        &self,
+        data_type: DataType,
+        path: &str,
+        writes: &[CatalogWrite],
+    ) -> Result<Vec<CatalogOutcome>, StoreError> {
+        let mut out = vec![CatalogOutcome::Failed { error: "not written".into() }; writes.len()];
+        let mut terms = Terms::default();
+        for (n, chunk) in writes.chunks(BATCH_LIMIT).enumerate() {
+            let (mut create, mut update, mut delete) = (vec![], vec![], vec![]);
+            let mut slots: Vec<(&'static str, usize)> = Vec::new();
+            for (i, w) in chunk.iter().enumerate() {
+                let at = n * BATCH_LIMIT + i;
+                let mut body = self.body(data_type, w, &mut terms).await.map_err(store_error("write"))?;
+                match (w.action, w.id.as_deref().and_then(|id| id.parse::<u64>().ok())) {
+                    (Action::Create, _) => {
+                        slots.push(("create", create.len()));
+                        create.push(Value::Object(body));
+                    }
+                    (Action::Update, Some(id)) => {
+                        body.insert("id".into(), json!(id));
+                        slots.push(("update", update.len()));
+                        update.push(Value::Object(body));
+                    }
+                    (Action::Delete, Some(id)) => {
+                        slots.push(("delete", delete.len()));
+                        delete.push(json!(id));
+                    }
+                    (_, None) => {
+                        out[at] = CatalogOutcome::Failed { error: format!("no destination id for {}", w.key) };
+                        slots.push(("", 0));
+                    }
+                }
+            }
+            let answer = self
+                .client
+                .request(
+                    "POST",
+                    &format!("{path}/batch"),
+                    Some(&json!({ "create": create, "update": update, "delete": delete })),
+                )
+                .await
+                .map_err(store_error("write"))?;
+            for (i, (kind, k)) in slots.into_iter().enumerate() {
+                if kind.is_empty() {
+                    continue;
+                }
+                let entry = &answer[kind][k];
+                out[n * BATCH_LIMIT + i] = match (entry.get("error"), entry["id"].as_u64()) {
+                    (Some(e), _) => CatalogOutcome::Failed {
+                        error: format!(
+                            "{}: {}",
+                            e["code"].as_str().unwrap_or_default(),
+                            e["message"].as_str().unwrap_or_default()
+                        ),
+                    },
+                    (None, Some(id)) => CatalogOutcome::Done { id: id.to_string() },
+                    (None, None) => CatalogOutcome::Failed { error: format!("unexpected answer: {entry}") },
+                };
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl CatalogStore for WooCatalog {
+    fn platform(&self) -> Platform {
+        Platform::WooCommerce
+    }
+
+    async fn check(&self) -> Result<(), StoreError> {
+        self.client.list_page("/products?per_page=1").await.map(|_| ()).map_err(store_error("connection check"))
+    }
+
+    async fn read(&self, data_type: DataType) -> Result<Vec<CatalogRecord>, StoreError> {
+        let (path, wordpress) = collection(data_type)?;
+        let terms = if data_type == DataType::Posts { self.terms().await? } else { Terms::default() };
+        let path = if wordpress { format!("{path}?context=edit&status={STATUSES}") } else { path.to_string() };
+        let all = self.client.list_all(&path).await.map_err(store_error("read"))?;
+        Ok(all.iter().map(|o| record(data_type, o, &terms)).collect())
+    }
+
+    async fn find(&self, data_type: DataType, key: &str) -> Result<Option<String>, StoreError> {
+        let (path, wordpress) = collection(data_type)?;
+        let query = match data_type {
+            DataType::Coupons => format!("{path}?code={}", key.to_lowercase()),
+            _ if wordpress => format!("{path}?slug={key}&status={STATUSES}"),
+            _ => format!("{path}?slug={key}"),
+        };
+        let found = self.client.list_page(&query).await.map_err(store_error("find"))?;
+        Ok(found.first().and_then(|o| o["id"].as_u64()).map(|id| id.to_string()))
+    }
+
+    async fn write(&self, data_type: DataType, writes: &[CatalogWrite]) -> Result<Vec<CatalogOutcome>, StoreError> {
+        let (path, wordpress) = collection(data_type)?;
+        if wordpress {
+            self.write_each(data_type, path, writes).await
+        } else {
+            self.write_batched(data_type, path, writes).await
+        }
+    }
+}
