@@ -20,11 +20,11 @@ use super::catalog::{
 };
 use super::plans::{new_plan_id, plan_key, read_json, write_json, PlanError};
 use super::sync::{
-    audit, chunk_key, chunk_of_key, chunks_prefix, get_json, progress, run_key, ChunkMessage, Run, Selection,
-    SyncError, SyncOptions, SYNC_DLQ, SYNC_QUEUE, SYNC_RECEIVES,
+    audit, chunk_key, chunks_prefix, get_json, launch, log_progress, run_key, selected, ChunkMessage, NewRun, Run,
+    Selection, SyncError, SyncOptions, SYNC_DLQ, SYNC_RECEIVES,
 };
 use super::{Platform, StoreError};
-use crate::ports::{Delivery, PortError, Ports, StepStatus};
+use crate::ports::{Delivery, Ports};
 
 /// One object to write.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -152,57 +152,21 @@ pub async fn start_catalog(
 ) -> Result<Run, SyncError> {
     let plan = load_catalog_plan(ports, plan_id).await?;
     let c = &plan.comparison;
-    let now = ports.clock.now();
-    if now - c.compared_at > opts.max_plan_age {
-        return Err(SyncError::PlanTooOld {
-            id: plan_id.into(),
-            at: c.compared_at,
-            max_minutes: opts.max_plan_age.num_minutes(),
-        });
-    }
-    let items: Vec<usize> = match selection {
-        Selection::All => (0..c.items.len()).collect(),
-        Selection::Items(ids) => {
-            let missing: Vec<usize> = ids.iter().copied().filter(|i| *i >= c.items.len()).collect();
-            if !missing.is_empty() {
-                return Err(SyncError::UnknownItems { id: plan_id.into(), missing, len: c.items.len() });
-            }
-            ids.clone()
-        }
-    };
-    if items.is_empty() {
-        return Err(SyncError::Empty { id: plan_id.into() });
-    }
+    let items = selected(plan_id, c.compared_at, c.items.len(), selection, opts, ports.clock.now())?;
     let deletes = items.iter().filter(|i| c.items[**i].action == Action::Delete).count();
     if deletes > 0 && !opts.override_blast {
         return Err(SyncError::Deletes { deletes });
     }
-    let id = format!("run-{}-{}", now.format("%Y%m%dT%H%M%SZ"), &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    let chunks: Vec<Vec<usize>> = items.chunks(CATALOG_CHUNK).map(<[usize]>::to_vec).collect();
-    let run = Run {
-        id: id.clone(),
-        plan_id: plan_id.into(),
-        requested_by: who.into(),
-        started_at: now,
+    let new = NewRun {
+        plan_id,
+        who,
         source: c.source,
         destination: c.destination,
-        items: items.clone(),
-        chunks: chunks.len(),
-        chunk_sizes: chunks.iter().map(Vec::len).collect(),
+        chunks: items.chunks(CATALOG_CHUNK).map(<[usize]>::to_vec).collect(),
         override_blast: deletes > 0,
         data_type: Some(c.data_type),
     };
-    write_json(ports, &run_key(&id), &run).await?;
-    let target = format!("store-sync/run/{id}");
-    let after = json!({ "plan": plan_id, "type": c.data_type, "items": items.len(), "deletes": deletes, "blast_override": deletes > 0 });
-    audit(ports, who, "store-sync.start", &target, json!(null), after).await?;
-    progress(ports, &run, StepStatus::Processing, format!("0 of {} items", items.len())).await?;
-    for (n, chunk) in chunks.into_iter().enumerate() {
-        let msg = ChunkMessage { run: id.clone(), chunk: n, items: chunk };
-        let body = serde_json::to_string(&msg).map_err(|e| PortError::backend("encode", SYNC_QUEUE, e))?;
-        ports.queue.send(SYNC_QUEUE, &body).await?;
-    }
-    Ok(run)
+    launch(ports, new, json!({ "type": c.data_type, "deletes": deletes })).await
 }
 
 /// The worker for a catalog run whose destination is at hand (the local CLI's way; the
@@ -317,20 +281,7 @@ async fn keep(
     }
     let failed = results.iter().filter(|r| r.outcome != "succeeded").count();
     write_json(ports, &chunk_key(&run.id, msg.chunk, failed), &results).await?;
-    let (mut done, mut not_succeeded) = (0, 0);
-    for b in ports.blobs.list(&chunks_prefix(&run.id)).await? {
-        if let Some((n, f)) = chunk_of_key(&b.key) {
-            done += run.chunk_len(n);
-            not_succeeded += f;
-        }
-    }
-    let status = match (done < run.items.len(), not_succeeded > 0) {
-        (true, _) => StepStatus::Processing,
-        (false, true) => StepStatus::Failed,
-        (false, false) => StepStatus::Completed,
-    };
-    progress(ports, run, status, format!("{done} of {} items, {not_succeeded} failed", run.items.len())).await?;
-    Ok(())
+    log_progress(ports, run, "failed").await
 }
 
 /// A catalog run's results so far.

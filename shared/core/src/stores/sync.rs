@@ -269,6 +269,103 @@ fn into_chunks(c: &InventoryComparison, items: &[usize]) -> Vec<Vec<usize>> {
     out
 }
 
+/// The items `selection` names in a plan of `len` items compared at `compared_at`: refuses a
+/// plan older than the options allow, item numbers the plan does not have, and nothing.
+pub(super) fn selected(
+    plan_id: &str,
+    compared_at: DateTime<Utc>,
+    len: usize,
+    selection: &Selection,
+    opts: &SyncOptions,
+    now: DateTime<Utc>,
+) -> Result<Vec<usize>, SyncError> {
+    if now - compared_at > opts.max_plan_age {
+        return Err(SyncError::PlanTooOld {
+            id: plan_id.into(),
+            at: compared_at,
+            max_minutes: opts.max_plan_age.num_minutes(),
+        });
+    }
+    let items: Vec<usize> = match selection {
+        Selection::All => (0..len).collect(),
+        Selection::Items(ids) => {
+            let missing: Vec<usize> = ids.iter().copied().filter(|i| *i >= len).collect();
+            if !missing.is_empty() {
+                return Err(SyncError::UnknownItems { id: plan_id.into(), missing, len });
+            }
+            ids.clone()
+        }
+    };
+    if items.is_empty() {
+        return Err(SyncError::Empty { id: plan_id.into() });
+    }
+    Ok(items)
+}
+
+/// What a new run is: its plan, who started it, the stores, its chunks of items, whether the
+/// blast guard was overridden, and its data type.
+pub(super) struct NewRun<'a> {
+    pub plan_id: &'a str,
+    pub who: &'a str,
+    pub source: Platform,
+    pub destination: Platform,
+    pub chunks: Vec<Vec<usize>>,
+    pub override_blast: bool,
+    pub data_type: Option<super::catalog::DataType>,
+}
+
+/// Keeps a new run, audits its start (`details` added to the entry), logs "0 of n" and queues
+/// its chunks.
+pub(super) async fn launch(ports: &Ports, new: NewRun<'_>, details: serde_json::Value) -> Result<Run, SyncError> {
+    let now = ports.clock.now();
+    let id = format!("run-{}-{}", now.format("%Y%m%dT%H%M%SZ"), &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let run = Run {
+        id: id.clone(),
+        plan_id: new.plan_id.into(),
+        requested_by: new.who.into(),
+        started_at: now,
+        source: new.source,
+        destination: new.destination,
+        items: new.chunks.concat(),
+        chunks: new.chunks.len(),
+        chunk_sizes: new.chunks.iter().map(Vec::len).collect(),
+        override_blast: new.override_blast,
+        data_type: new.data_type,
+    };
+    write_json(ports, &run_key(&id), &run).await?;
+    let mut after = json!({ "plan": new.plan_id, "items": run.items.len(), "blast_override": run.override_blast });
+    if let (Some(a), Some(d)) = (after.as_object_mut(), details.as_object()) {
+        a.extend(d.clone());
+    }
+    audit(ports, new.who, "store-sync.start", &format!("store-sync/run/{id}"), json!(null), after).await?;
+    progress(ports, &run, StepStatus::Processing, format!("0 of {} items", run.items.len())).await?;
+    for (n, chunk) in new.chunks.into_iter().enumerate() {
+        let msg = ChunkMessage { run: id.clone(), chunk: n, items: chunk };
+        let body = serde_json::to_string(&msg).map_err(|e| PortError::backend("encode", SYNC_QUEUE, e))?;
+        ports.queue.send(SYNC_QUEUE, &body).await?;
+    }
+    Ok(run)
+}
+
+/// Logs a run's progress from one listing of its kept chunks: chunk sizes are in the run, and
+/// each chunk's key says how many of its items did not succeed (no chunk is read back).
+pub(super) async fn log_progress(ports: &Ports, run: &Run, not_succeeded_means: &str) -> Result<(), SyncError> {
+    let (mut done, mut not_succeeded) = (0, 0);
+    for b in ports.blobs.list(&chunks_prefix(&run.id)).await? {
+        if let Some((n, f)) = chunk_of_key(&b.key) {
+            done += run.chunk_len(n);
+            not_succeeded += f;
+        }
+    }
+    let status = match (done < run.items.len(), not_succeeded > 0) {
+        (true, _) => StepStatus::Processing,
+        (false, true) => StepStatus::Failed,
+        (false, false) => StepStatus::Completed,
+    };
+    let message = format!("{done} of {} items, {not_succeeded} {not_succeeded_means}", run.items.len());
+    Ok(progress(ports, run, status, message).await?)
+}
+
 /// Starts a sync of `selection` of plan `plan_id`: refuses a stale plan, unknown items and (unless
 /// overridden, which is audited) too many zeroed variants; keeps the run and queues its chunks.
 pub async fn start(
@@ -280,27 +377,7 @@ pub async fn start(
 ) -> Result<Run, SyncError> {
     let plan = load_plan(ports, plan_id).await?;
     let c = &plan.comparison;
-    let now = ports.clock.now();
-    if now - c.compared_at > opts.max_plan_age {
-        return Err(SyncError::PlanTooOld {
-            id: plan_id.into(),
-            at: c.compared_at,
-            max_minutes: opts.max_plan_age.num_minutes(),
-        });
-    }
-    let items: Vec<usize> = match selection {
-        Selection::All => (0..c.items.len()).collect(),
-        Selection::Items(ids) => {
-            let missing: Vec<usize> = ids.iter().copied().filter(|i| *i >= c.items.len()).collect();
-            if !missing.is_empty() {
-                return Err(SyncError::UnknownItems { id: plan_id.into(), missing, len: c.items.len() });
-            }
-            ids.clone()
-        }
-    };
-    if items.is_empty() {
-        return Err(SyncError::Empty { id: plan_id.into() });
-    }
+    let items = selected(plan_id, c.compared_at, c.items.len(), selection, opts, ports.clock.now())?;
     let zeroing = items
         .iter()
         .filter(|i| c.items[**i].source_quantity == Some(0) && c.items[**i].destination_quantity.is_some_and(|q| q > 0))
@@ -311,32 +388,16 @@ pub async fn start(
         return Err(SyncError::BlastRadius { zeroing, in_stock: c.destination_in_stock, share: opts.max_zero_share });
     }
     let items = in_write_order(c, items);
-    let id = format!("run-{}-{}", now.format("%Y%m%dT%H%M%SZ"), &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    let chunks = into_chunks(c, &items);
-    let run = Run {
-        id: id.clone(),
-        plan_id: plan_id.into(),
-        requested_by: who.into(),
-        started_at: now,
+    let new = NewRun {
+        plan_id,
+        who,
         source: c.source,
         destination: c.destination,
-        items: items.clone(),
-        chunks: chunks.len(),
-        chunk_sizes: chunks.iter().map(|c| c.len()).collect(),
+        chunks: into_chunks(c, &items),
         override_blast: blast,
         data_type: None,
     };
-    write_json(ports, &run_key(&id), &run).await?;
-    let target = format!("store-sync/run/{id}");
-    let after = json!({ "plan": plan_id, "items": items.len(), "zeroing": zeroing, "blast_override": blast });
-    audit(ports, who, "store-sync.start", &target, json!(null), after).await?;
-    progress(ports, &run, StepStatus::Processing, format!("0 of {} items", items.len())).await?;
-    for (n, chunk) in chunks.iter().enumerate() {
-        let msg = ChunkMessage { run: id.clone(), chunk: n, items: chunk.to_vec() };
-        let body = serde_json::to_string(&msg).map_err(|e| PortError::backend("encode", SYNC_QUEUE, e))?;
-        ports.queue.send(SYNC_QUEUE, &body).await?;
-    }
-    Ok(run)
+    launch(ports, new, json!({ "zeroing": zeroing })).await
 }
 
 pub(super) async fn audit(
@@ -484,23 +545,7 @@ async fn keep_results(
     }
     let failed = results.iter().filter(|r| r.outcome != "succeeded").count();
     write_json(ports, &chunk_key(&run.id, msg.chunk, failed), &results).await?;
-    // Progress from one listing: chunk sizes are in the run, and each chunk's key says how
-    // many of its items did not succeed (no chunk is read back).
-    let (mut done, mut not_succeeded) = (0, 0);
-    for b in ports.blobs.list(&chunks_prefix(&run.id)).await? {
-        if let Some((n, f)) = chunk_of_key(&b.key) {
-            done += run.chunk_len(n);
-            not_succeeded += f;
-        }
-    }
-    let status = match (done < run.items.len(), not_succeeded > 0) {
-        (true, _) => StepStatus::Processing,
-        (false, true) => StepStatus::Failed,
-        (false, false) => StepStatus::Completed,
-    };
-    let message = format!("{done} of {} items, {not_succeeded} failed or moved", run.items.len());
-    progress(ports, run, status, message).await?;
-    Ok(())
+    log_progress(ports, run, "failed or moved").await
 }
 
 /// A run's results: every chunk written so far, and what is still pending.
