@@ -20,8 +20,8 @@ use super::catalog::{
 };
 use super::plans::{new_plan_id, plan_key, read_json, write_json, PlanError};
 use super::sync::{
-    audit, chunk_key, chunks_prefix, get_json, launch, log_progress, run_key, selected, ChunkMessage, NewRun, Run,
-    Selection, SyncError, SyncOptions, SYNC_DLQ, SYNC_RECEIVES,
+    audit, get_json, keep_chunk, launch, run_results, selected, ChunkMessage, NewRun, Run, Selection, SyncError,
+    SyncOptions, SYNC_DLQ, SYNC_RECEIVES,
 };
 use super::{Platform, StoreError};
 use crate::ports::{Delivery, Ports};
@@ -280,19 +280,12 @@ async fn keep(
         }
     }
     let failed = results.iter().filter(|r| r.outcome != "succeeded").count();
-    write_json(ports, &chunk_key(&run.id, msg.chunk, failed), &results).await?;
-    log_progress(ports, run, "failed").await
+    keep_chunk(ports, run, msg.chunk, &results, failed, "failed").await
 }
 
 /// A catalog run's results so far.
 pub async fn catalog_report(ports: &Ports, run_id: &str) -> Result<CatalogRunReport, SyncError> {
-    let run: Run = get_json(ports, &run_key(run_id)).await?;
-    let mut items: Vec<CatalogItemResult> = Vec::new();
-    for b in ports.blobs.list(&chunks_prefix(run_id)).await? {
-        let chunk: Vec<CatalogItemResult> = get_json(ports, &b.key).await?;
-        items.extend(chunk);
-    }
-    items.sort_by_key(|r| r.item);
+    let (run, items) = run_results(ports, run_id, |r: &CatalogItemResult| r.item).await?;
     let succeeded = items.iter().filter(|r| r.outcome == "succeeded").count();
     Ok(CatalogRunReport {
         total: run.items.len(),

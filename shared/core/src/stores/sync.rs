@@ -349,7 +349,7 @@ pub(super) async fn launch(ports: &Ports, new: NewRun<'_>, details: serde_json::
 
 /// Logs a run's progress from one listing of its kept chunks: chunk sizes are in the run, and
 /// each chunk's key says how many of its items did not succeed (no chunk is read back).
-pub(super) async fn log_progress(ports: &Ports, run: &Run, not_succeeded_means: &str) -> Result<(), SyncError> {
+async fn log_progress(ports: &Ports, run: &Run, not_succeeded_means: &str) -> Result<(), SyncError> {
     let (mut done, mut not_succeeded) = (0, 0);
     for b in ports.blobs.list(&chunks_prefix(&run.id)).await? {
         if let Some((n, f)) = chunk_of_key(&b.key) {
@@ -544,19 +544,41 @@ async fn keep_results(
         audit(ports, &run.requested_by, "store-sync.set", &target, before, after).await?;
     }
     let failed = results.iter().filter(|r| r.outcome != "succeeded").count();
-    write_json(ports, &chunk_key(&run.id, msg.chunk, failed), &results).await?;
-    log_progress(ports, run, "failed or moved").await
+    keep_chunk(ports, run, msg.chunk, &results, failed, "failed or moved").await
+}
+
+/// Keeps a chunk's results (its key counting the `failed` among them) and logs the run's progress.
+pub(super) async fn keep_chunk<T: Serialize>(
+    ports: &Ports,
+    run: &Run,
+    chunk: usize,
+    results: &[T],
+    failed: usize,
+    failed_means: &str,
+) -> Result<(), SyncError> {
+    write_json(ports, &chunk_key(&run.id, chunk, failed), &results).await?;
+    log_progress(ports, run, failed_means).await
+}
+
+/// A run and the results of every chunk kept so far, in item order.
+pub(super) async fn run_results<T: serde::de::DeserializeOwned>(
+    ports: &Ports,
+    run_id: &str,
+    item: impl Fn(&T) -> usize,
+) -> Result<(Run, Vec<T>), SyncError> {
+    let run: Run = get_json(ports, &run_key(run_id)).await?;
+    let mut items: Vec<T> = Vec::new();
+    for b in ports.blobs.list(&chunks_prefix(run_id)).await? {
+        let chunk: Vec<T> = get_json(ports, &b.key).await?;
+        items.extend(chunk);
+    }
+    items.sort_by_key(|r| item(r));
+    Ok((run, items))
 }
 
 /// A run's results: every chunk written so far, and what is still pending.
 pub async fn report(ports: &Ports, run_id: &str) -> Result<RunReport, SyncError> {
-    let run: Run = get_json(ports, &run_key(run_id)).await?;
-    let mut items: Vec<ItemResult> = Vec::new();
-    for b in ports.blobs.list(&chunks_prefix(run_id)).await? {
-        let chunk: Vec<ItemResult> = get_json(ports, &b.key).await?;
-        items.extend(chunk);
-    }
-    items.sort_by_key(|r| r.item);
+    let (run, items) = run_results(ports, run_id, |r: &ItemResult| r.item).await?;
     let count = |o: &str| items.iter().filter(|r| r.outcome == o).count();
     let (succeeded, failed, moved) = (count("succeeded"), count("failed"), count("moved"));
     Ok(RunReport {
