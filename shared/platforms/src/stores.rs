@@ -22,6 +22,10 @@ fn config_error(platform: Platform, message: String) -> StoreError {
     StoreError { platform, operation: "configure", message, transient: false }
 }
 
+fn http_error(platform: Platform, e: reqwest::Error) -> StoreError {
+    config_error(platform, format!("HTTP client: {e}"))
+}
+
 fn need(get: &impl Fn(&str) -> Option<String>, var: &str, platform: Platform) -> Result<String, StoreError> {
     get(var).filter(|v| !v.trim().is_empty()).ok_or_else(|| {
         config_error(platform, format!("{var} is not set (needed to reach the {platform} store; see the README)"))
@@ -35,13 +39,11 @@ pub async fn connect(
     platform: Platform,
     get: impl Fn(&str) -> Option<String>,
 ) -> Result<Box<dyn InventoryStore>, StoreError> {
-    let http = |e: reqwest::Error| config_error(platform, format!("HTTP client: {e}"));
     match platform {
         Platform::WooCommerce => Ok(Box::new(WooInventory::new(woo_client(&get)?))),
         Platform::Shopify => {
-            let version = get(ENV_SHOPIFY_API_VERSION).unwrap_or_else(|| SHOPIFY_API_VERSION.to_string());
-            let (url, token) = (need(&get, ENV_SHOPIFY_URL, platform)?, need(&get, ENV_SHOPIFY_TOKEN, platform)?);
-            let client = ShopifyClient::new(&url, &token, &version, TIMEOUT).map_err(http)?;
+            let url = need(&get, ENV_SHOPIFY_URL, platform)?;
+            let client = shopify_client(&get)?;
             let location = match get(ENV_SHOPIFY_LOCATION).filter(|v| !v.trim().is_empty()) {
                 Some(l) => l,
                 None => {
@@ -116,11 +118,15 @@ pub fn connect_catalog(
 ) -> Result<Box<dyn storesync_core::stores::catalog_sync::CatalogStore>, StoreError> {
     match platform {
         Platform::WooCommerce => Ok(Box::new(crate::woocommerce::catalog::WooCatalog::new(woo_client(&get)?))),
-        Platform::Shopify => Err(config_error(
-            platform,
-            "Shopify's products, pages, posts, coupons and collections are not synced yet (inventory is)".into(),
-        )),
+        Platform::Shopify => Ok(Box::new(crate::shopify::catalog::ShopifyCatalog::new(shopify_client(&get)?))),
     }
+}
+
+fn shopify_client(get: &impl Fn(&str) -> Option<String>) -> Result<ShopifyClient, StoreError> {
+    let platform = Platform::Shopify;
+    let version = get(ENV_SHOPIFY_API_VERSION).unwrap_or_else(|| SHOPIFY_API_VERSION.to_string());
+    let (url, token) = (need(get, ENV_SHOPIFY_URL, platform)?, need(get, ENV_SHOPIFY_TOKEN, platform)?);
+    ShopifyClient::new(&url, &token, &version, TIMEOUT).map_err(|e| http_error(platform, e))
 }
 
 fn woo_client(get: &impl Fn(&str) -> Option<String>) -> Result<WooClient, StoreError> {
@@ -131,5 +137,5 @@ fn woo_client(get: &impl Fn(&str) -> Option<String>) -> Result<WooClient, StoreE
         &need(get, ENV_WOO_SECRET, platform)?,
         TIMEOUT,
     )
-    .map_err(|e| config_error(platform, format!("HTTP client: {e}")))
+    .map_err(|e| http_error(platform, e))
 }

@@ -4,7 +4,8 @@
 //!
 //! Each adapter reads its platform's objects into [`CatalogRecord`]s with the field names of
 //! [`DataType::fields`] (prices as decimal strings with two places, HTML as the platform stores
-//! it, lists of URLs, names or SKUs) and writes them back the same way. The compare:
+//! it, lists of URLs, names or SKUs; a page's or post's `status` as `publish` or `draft`, what
+//! both platforms have) and writes them back the same way. The compare:
 //! - matches by the type's primary key, then by its secondary key among what is left on both
 //!   sides (products: SKU, then name; pages and posts: slug, then title; coupons: code;
 //!   collections: slug, then name); a key held by more than one record on a side is listed as

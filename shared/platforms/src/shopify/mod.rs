@@ -1,6 +1,7 @@
 //! Shopify's GraphQL Admin API: a simulator that answers as the real API does
 //! (`../shared/PLATFORMS.md` §A and its simulator checklist) and the client storesync uses.
 
+pub mod catalog;
 pub mod client;
 pub mod inventory;
 pub mod sim;

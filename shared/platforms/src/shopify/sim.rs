@@ -103,6 +103,8 @@ struct Inner {
     idempotency: HashMap<String, (String, Value)>,
     /// Keys whose call applied a change.
     applied_keys: HashSet<String>,
+    /// Online-store pages (`content`).
+    pages: BTreeMap<u64, Map<String, Value>>,
     available: f64,
     refilled: Option<Instant>,
     faults: FaultPlan,
@@ -116,6 +118,8 @@ pub struct ShopifySim {
     token: String,
     bucket: Bucket,
 }
+
+mod content;
 
 /// A top-level GraphQL error.
 struct GqlError {
@@ -439,7 +443,10 @@ impl ShopifySim {
                 s.idempotency.insert(key, (fingerprint, result.clone()));
                 Ok(select(&result, &f.selection_set))
             }
-            other => Err(err("BAD_REQUEST", format!("Field '{other}' doesn't exist on type 'Mutation'"))),
+            other => match content::mutate(s, f, vars) {
+                Some(r) => r,
+                None => Err(err("BAD_REQUEST", format!("Field '{other}' doesn't exist on type 'Mutation'"))),
+            },
         }
     }
 }
@@ -465,7 +472,7 @@ fn to_json(v: &Gql<'_>, vars: &Map<String, Value>) -> Value {
 }
 
 /// Connections: the fields whose cost is 2 + `first` × a node's.
-const CONNECTIONS: [&str; 5] = ["locations", "products", "productVariants", "variants", "inventoryLevels"];
+const CONNECTIONS: [&str; 6] = ["locations", "products", "productVariants", "variants", "inventoryLevels", "pages"];
 
 /// The checks Shopify makes before it runs a query: `first`/`last` on every connection (at
 /// most 250), input arrays of at most 250.
@@ -662,6 +669,11 @@ fn resolve_root(
             let sku = query.as_str().and_then(|q| q.strip_prefix("sku:")).map(|q| q.trim_matches('"').to_string());
             let ids = s.variants.iter().filter(|(_, v)| sku.as_ref().is_none_or(|k| v.sku == *k)).map(|(id, _)| *id);
             Ok(connection(ids.collect(), f, vars, actual, |id, set, a| variant(s, id, set, vars, a)))
+        }
+        "pages" => Ok(content::pages(s, f, vars, actual)),
+        "page" => {
+            *actual += 1.0;
+            Ok(content::page(s, f, vars))
         }
         other => Err(err("BAD_REQUEST", format!("Field '{other}' doesn't exist on type 'QueryRoot'"))),
     }

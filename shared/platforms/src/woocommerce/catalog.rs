@@ -74,7 +74,8 @@ fn record(data_type: DataType, o: &Value, terms: &Terms) -> CatalogRecord {
             put("slug", o["slug"].clone());
             put("title", text(&o["title"]));
             put("content", text(&o["content"]));
-            put("status", o["status"].clone());
+            // What both platforms have: published or not.
+            put("status", json!(if o["status"] == "publish" { "publish" } else { "draft" }));
             if data_type == DataType::Posts {
                 put("excerpt", text(&o["excerpt"]));
                 put("categories", terms.names("categories", &o["categories"]));
