@@ -279,8 +279,8 @@ async fn a_compare_that_cannot_reach_a_store_says_why() {
         }
         other => panic!("{other:?}"),
     }
-    let e = request_compare(ports, Platform::Shopify, "pages", "dana").await.unwrap_err();
-    assert_eq!(e.to_string(), "type \"pages\" cannot be compared yet: use inventory");
+    let e = request_compare(ports, Platform::Shopify, "orders", "dana").await.unwrap_err();
+    assert_eq!(e.to_string(), "type \"orders\": use inventory, products, pages, posts, coupons or collections");
 }
 
 /// 5,000 products with two variants each on both stores, random differences, 5 % transient

@@ -9,9 +9,11 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use storesync_core::stores::catalog::catalog_csv;
+use storesync_core::stores::catalog_sync::{catalog_report, rollback_catalog_plan, start_catalog};
 use storesync_core::stores::inventory::plan_csv;
 use storesync_core::stores::plans::{plan_status, request_compare, PlanError, PlanStatus};
-use storesync_core::stores::sync::{report, rollback_plan, start, Selection, SyncError, SyncOptions};
+use storesync_core::stores::sync::{load_run, report, rollback_plan, start, Selection, SyncError, SyncOptions};
 use storesync_core::stores::Platform;
 
 use crate::{ApiError, AppState, Caller, OperatorCaller};
@@ -105,15 +107,32 @@ pub(crate) async fn plan(
             Json(json!({ "plan": id, "status": "failed", "error": error, "request": request })),
         )
             .into_response()),
-        PlanStatus::Ready(plan) => match q.format.as_deref() {
-            Some("csv") => Response::builder()
-                .header(header::CONTENT_TYPE, "text/csv; charset=utf-8")
-                .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"plan-{id}.csv\""))
-                .body(axum::body::Body::from(plan_csv(&plan.comparison.items).map_err(internal)?))
-                .map_err(internal),
-            None | Some("json") => Ok(Json(serde_json::to_value(&*plan).map_err(internal)?).into_response()),
-            Some(other) => Err(ApiError(StatusCode::BAD_REQUEST, format!("format {other:?}: use json or csv"))),
-        },
+        PlanStatus::Ready(plan) => {
+            let csv = || plan_csv(&plan.comparison.items);
+            plan_as(&id, q.format.as_deref(), serde_json::to_value(&*plan).map_err(internal)?, csv)
+        }
+        PlanStatus::ReadyCatalog(plan) => {
+            let csv = || catalog_csv(&plan.comparison);
+            plan_as(&id, q.format.as_deref(), serde_json::to_value(&*plan).map_err(internal)?, csv)
+        }
+    }
+}
+
+/// A plan as JSON, or as CSV (made by `csv`) with `?format=csv`.
+fn plan_as<E: std::fmt::Display>(
+    id: &str,
+    format: Option<&str>,
+    json: Value,
+    csv: impl FnOnce() -> Result<String, E>,
+) -> Result<Response, ApiError> {
+    match format {
+        Some("csv") => Response::builder()
+            .header(header::CONTENT_TYPE, "text/csv; charset=utf-8")
+            .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"plan-{id}.csv\""))
+            .body(axum::body::Body::from(csv().map_err(internal)?))
+            .map_err(internal),
+        None | Some("json") => Ok(Json(json).into_response()),
+        Some(other) => Err(ApiError(StatusCode::BAD_REQUEST, format!("format {other:?}: use json or csv"))),
     }
 }
 
@@ -163,7 +182,11 @@ pub(crate) async fn sync(
     if let Some(m) = body.max_plan_age_minutes {
         opts.max_plan_age = chrono::Duration::minutes(m);
     }
-    let run = start(st.workflow.ports(), &id, &selection, &actor.0, &opts).await?;
+    let ports = st.workflow.ports();
+    let run = match plan_status(ports, &id).await? {
+        Some(PlanStatus::ReadyCatalog(_)) => start_catalog(ports, &id, &selection, &actor.0, &opts).await?,
+        _ => start(ports, &id, &selection, &actor.0, &opts).await?,
+    };
     Ok((StatusCode::ACCEPTED, Json(json!({ "run": run }))).into_response())
 }
 
@@ -173,7 +196,12 @@ pub(crate) async fn run(
     State(st): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(serde_json::to_value(report(st.workflow.ports(), &id).await?).map_err(internal)?))
+    let ports = st.workflow.ports();
+    let value = match load_run(ports, &id).await?.is_catalog() {
+        true => serde_json::to_value(catalog_report(ports, &id).await?),
+        false => serde_json::to_value(report(ports, &id).await?),
+    };
+    Ok(Json(value.map_err(internal)?))
 }
 
 /// `POST /store-sync/runs/{id}/rollback` → 201 with the plan that undoes the run.
@@ -182,6 +210,10 @@ pub(crate) async fn rollback(
     State(st): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let plan = rollback_plan(st.workflow.ports(), &id, &actor.0).await?;
-    Ok((StatusCode::CREATED, Json(serde_json::to_value(plan).map_err(internal)?)).into_response())
+    let ports = st.workflow.ports();
+    let plan = match load_run(ports, &id).await?.is_catalog() {
+        true => serde_json::to_value(rollback_catalog_plan(ports, &id, &actor.0).await?),
+        false => serde_json::to_value(rollback_plan(ports, &id, &actor.0).await?),
+    };
+    Ok((StatusCode::CREATED, Json(plan.map_err(internal)?)).into_response())
 }

@@ -92,12 +92,17 @@ enum StoreCmd {
         /// The source of truth: woocommerce or shopify (the other store is the destination).
         #[arg(long)]
         source: String,
-        /// What to compare: inventory.
+        /// What to compare: inventory, or pages (WooCommerce ⇄ Shopify); posts, coupons and
+        /// collections between WooCommerce stores so far.
         #[arg(long = "type", default_value = "inventory")]
         data_type: String,
         /// Also write the plan's items as CSV here.
         #[arg(long)]
         csv: Option<PathBuf>,
+        /// Plan a delete for each object only the destination has (a sync of it then needs
+        /// --override-blast). Not for inventory.
+        #[arg(long)]
+        delete_missing: bool,
     },
     /// Sync the selected items of a plan to its destination, with a progress bar; then print
     /// the results.
@@ -282,11 +287,15 @@ async fn run() -> anyhow::Result<()> {
 async fn store(local: &Local, cmd: StoreCmd) -> anyhow::Result<()> {
     use storesync_core::stores::{plans, Platform};
     match cmd {
-        StoreCmd::Compare { source, data_type, csv } => {
+        StoreCmd::Compare { source, data_type, csv, delete_missing } => {
+            use storesync_core::stores::catalog::DataType;
             let source =
                 Platform::parse(&source).with_context(|| format!("--source {source:?}: use woocommerce or shopify"))?;
-            if data_type != "inventory" {
-                bail!("--type {data_type:?}: only inventory can be compared so far");
+            let data_type = DataType::parse(&data_type).with_context(|| {
+                format!("--type {data_type:?}: use inventory, products, pages, posts, coupons or collections")
+            })?;
+            if data_type != DataType::Inventory {
+                return compare_catalog(local, source, data_type, csv, delete_missing).await;
             }
             let destination = plans::destination_of(source);
             let get = |k: &str| std::env::var(k).ok();
@@ -334,6 +343,14 @@ async fn store(local: &Local, cmd: StoreCmd) -> anyhow::Result<()> {
         StoreCmd::Sync { plan, select, yes, override_blast, max_plan_age_minutes } => {
             use storesync_core::stores::sync::{report, start, Selection, SyncOptions};
             let selection = Selection::parse(&select).map_err(anyhow::Error::msg)?;
+            let opts = SyncOptions {
+                max_plan_age: chrono::Duration::minutes(max_plan_age_minutes),
+                override_blast,
+                ..SyncOptions::default()
+            };
+            if let Some(plans::PlanStatus::ReadyCatalog(p)) = plans::plan_status(local.workflow.ports(), &plan).await? {
+                return sync_catalog(local, &p, &selection, yes, &opts).await;
+            }
             let p = plans::load_plan(local.workflow.ports(), &plan).await?;
             if !yes {
                 bail!(
@@ -348,11 +365,6 @@ async fn store(local: &Local, cmd: StoreCmd) -> anyhow::Result<()> {
             let destination =
                 storesync_local::stores::connect(p.comparison.destination, |k| std::env::var(k).ok()).await?;
             destination.check().await?;
-            let opts = SyncOptions {
-                max_plan_age: chrono::Duration::minutes(max_plan_age_minutes),
-                override_blast,
-                ..SyncOptions::default()
-            };
             let who = cli_actor();
             let ports = local.workflow.ports();
             let run = start(ports, &plan, &selection, &who, &opts).await?;
@@ -366,11 +378,28 @@ async fn store(local: &Local, cmd: StoreCmd) -> anyhow::Result<()> {
             print_report(&report(ports, &run.id).await?);
         }
         StoreCmd::Results { run } => {
-            print_report(&storesync_core::stores::sync::report(local.workflow.ports(), &run).await?);
+            let ports = local.workflow.ports();
+            if storesync_core::stores::sync::load_run(ports, &run).await?.is_catalog() {
+                print_catalog_report(&storesync_core::stores::catalog_sync::catalog_report(ports, &run).await?);
+            } else {
+                print_report(&storesync_core::stores::sync::report(ports, &run).await?);
+            }
         }
         StoreCmd::Rollback { run } => {
             let who = cli_actor();
-            let plan = storesync_core::stores::sync::rollback_plan(local.workflow.ports(), &run, &who).await?;
+            let ports = local.workflow.ports();
+            if storesync_core::stores::sync::load_run(ports, &run).await?.is_catalog() {
+                let plan = storesync_core::stores::catalog_sync::rollback_catalog_plan(ports, &run, &who).await?;
+                println!(
+                    "plan {} undoes run {run}: {} objects back as they were (created ones deleted: syncing it \
+                     needs --override-blast); review it, then storesync store sync {} --yes",
+                    plan.id,
+                    plan.comparison.items.len(),
+                    plan.id
+                );
+                return Ok(());
+            }
+            let plan = storesync_core::stores::sync::rollback_plan(ports, &run, &who).await?;
             println!(
                 "plan {} undoes run {run}: {} items back to their values before it; review it, then \
                  storesync store sync {} --yes",
@@ -381,6 +410,117 @@ async fn store(local: &Local, cmd: StoreCmd) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `store compare --type pages|posts|coupons|collections|products`.
+async fn compare_catalog(
+    local: &Local,
+    source: storesync_core::stores::Platform,
+    data_type: storesync_core::stores::catalog::DataType,
+    csv: Option<PathBuf>,
+    delete_missing: bool,
+) -> anyhow::Result<()> {
+    use storesync_core::stores::catalog::{catalog_csv, Action, CompareOptions};
+    let destination = storesync_core::stores::plans::destination_of(source);
+    let get = |k: &str| std::env::var(k).ok();
+    let (src, dst) = (
+        storesync_local::stores::connect_catalog(source, get)?,
+        storesync_local::stores::connect_catalog(destination, get)?,
+    );
+    let bar = indicatif::ProgressBar::new_spinner()
+        .with_message(format!("reading {data_type} of {source} and {destination}"));
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    let opts = CompareOptions { delete_missing };
+    let plan = storesync_core::stores::catalog_sync::compare_catalog(
+        local.workflow.ports(),
+        data_type,
+        src.as_ref(),
+        dst.as_ref(),
+        &cli_actor(),
+        opts,
+    )
+    .await;
+    bar.finish_and_clear();
+    let plan = plan?;
+    let c = &plan.comparison;
+    let count = |a: Action| c.items.iter().filter(|i| i.action == a).count();
+    println!("plan {} ({source} → {destination}, {data_type})", plan.id);
+    println!(
+        "  {} to update, {} to create, {} to delete, {} already equal, {} only on {destination}, {} ambiguous",
+        count(Action::Update),
+        count(Action::Create),
+        count(Action::Delete),
+        c.unchanged,
+        c.unmatched.missing_in_source.len(),
+        c.unmatched.ambiguous.len()
+    );
+    for i in c.items.iter().take(10) {
+        let fields: Vec<&str> = i.changes.iter().map(|c| c.field.as_str()).collect();
+        println!(
+            "  #{:<5} {:<7} {:<30} {}",
+            i.item,
+            format!("{:?}", i.action).to_lowercase(),
+            i.key,
+            fields.join(", ")
+        );
+    }
+    if c.items.len() > 10 {
+        println!("  … and {} more (--csv FILE lists every change)", c.items.len() - 10);
+    }
+    if let Some(path) = csv {
+        std::fs::write(&path, catalog_csv(c)?).with_context(|| format!("writing {}", path.display()))?;
+        println!("  written to {}", path.display());
+    }
+    Ok(())
+}
+
+/// `store sync PLAN` of a catalog plan.
+async fn sync_catalog(
+    local: &Local,
+    plan: &storesync_core::stores::catalog_sync::CatalogPlan,
+    selection: &storesync_core::stores::sync::Selection,
+    yes: bool,
+    opts: &storesync_core::stores::sync::SyncOptions,
+) -> anyhow::Result<()> {
+    use storesync_core::stores::sync::Selection;
+    let c = &plan.comparison;
+    if !yes {
+        let n = match selection {
+            Selection::All => c.items.len(),
+            Selection::Items(i) => i.len(),
+        };
+        bail!(
+            "plan {}: {n} {} would change on {}; nothing written. Add --yes to confirm.",
+            plan.id,
+            c.data_type,
+            c.destination
+        );
+    }
+    let destination = storesync_local::stores::connect_catalog(c.destination, |k| std::env::var(k).ok())?;
+    destination.check().await?;
+    let ports = local.workflow.ports();
+    let run =
+        storesync_core::stores::catalog_sync::start_catalog(ports, &plan.id, selection, &cli_actor(), opts).await?;
+    let bar = indicatif::ProgressBar::new(run.items.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} objects {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    storesync_local::stores::drain_catalog_queue(ports, destination.as_ref(), 5, |n| bar.inc(n as u64)).await?;
+    bar.finish_and_clear();
+    print_catalog_report(&storesync_core::stores::catalog_sync::catalog_report(ports, &run.id).await?);
+    Ok(())
+}
+
+fn print_catalog_report(r: &storesync_core::stores::catalog_sync::CatalogRunReport) {
+    let t = r.run.data_type.map(|t| t.as_str()).unwrap_or("catalog");
+    println!(
+        "run {} (plan {}, {} → {}, {t}): {} objects, {} succeeded, {} failed, {} pending",
+        r.run.id, r.run.plan_id, r.run.source, r.run.destination, r.total, r.succeeded, r.failed, r.pending
+    );
+    for i in r.items.iter().filter(|i| i.outcome != "succeeded").take(20) {
+        println!("  #{:<5} {:<30} {:<9} {}", i.item, i.key, i.outcome, i.error.as_deref().unwrap_or(""));
+    }
 }
 
 fn print_report(r: &storesync_core::stores::sync::RunReport) {

@@ -38,6 +38,30 @@ pub struct Simulation {
     pub store_env: Vec<(&'static str, String)>,
 }
 
+/// The wine shop's pages on WooCommerce, and an older copy on Shopify: "About us" differs,
+/// "Shipping" and "FAQ" (a draft) are on WooCommerce only, "Old promo" on Shopify only.
+fn seed_pages(woo: &WooSim, shopify: &ShopifySim) {
+    use storesync_platforms::woocommerce::sim::ContentKind;
+    let pages = [
+        json!({ "title": "About us", "content": "<p>We pour since 1998.</p>", "status": "publish" }),
+        json!({ "title": "Shipping", "content": "<p>Free over $50.</p>", "status": "publish" }),
+        json!({ "title": "FAQ", "content": "<h2>Ask us</h2>", "status": "draft" }),
+    ];
+    for p in pages {
+        if let Err(e) = woo.seed_content(ContentKind::Pages, p) {
+            tracing::warn!(error = e, "seeding the simulated store's pages");
+        }
+    }
+    for p in [
+        json!({ "title": "About us", "body": "<p>We pour since 1999.</p>", "isPublished": true }),
+        json!({ "title": "Old promo", "body": "<p>Gone.</p>", "isPublished": true }),
+    ] {
+        if let Err(e) = shopify.add_page(p) {
+            tracing::warn!(error = %e, "seeding the simulated shop's pages");
+        }
+    }
+}
+
 impl Simulation {
     /// Simulators for a runtime listening on `bound`, seeded with orders 5000–5499 and products
     /// SKU-0000–SKU-0499 (10 in stock each), the ids the storm's events name.
@@ -73,6 +97,7 @@ impl Simulation {
         for sku in ["SHOP-ONLY-1", "SHOP-ONLY-2"] {
             shopify.add_product(&format!("Simulated {sku}"), &[(sku, "Default Title", "9.90")], 3);
         }
+        seed_pages(&woo, &shopify);
         let store_env = vec![
             (ENV_WOO_URL, platforms.woo_url.clone()),
             (ENV_WOO_KEY, SIM_KEY.to_string()),

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use storesync_core::ports::Delivery;
 use storesync_core::stores::inventory::InventoryStore;
-pub use storesync_platforms::stores::{connect, ConfiguredStores};
+pub use storesync_platforms::stores::{connect, connect_catalog, ConfiguredStores};
 
 use crate::runtime::LocalError;
 
@@ -43,18 +43,39 @@ pub async fn drain_sync_queue(
     ports: &storesync_core::ports::Ports,
     destination: &dyn InventoryStore,
     retry_secs: u32,
+    progress: impl FnMut(usize),
+) -> Result<usize, LocalError> {
+    use storesync_core::stores::sync::work;
+    drain_with(ports, retry_secs, progress, |d| async move { work(ports, destination, &d).await }).await
+}
+
+/// [`drain_sync_queue`] for a catalog run's chunks (pages, posts, coupons, collections).
+pub async fn drain_catalog_queue(
+    ports: &storesync_core::ports::Ports,
+    destination: &dyn storesync_core::stores::catalog_sync::CatalogStore,
+    retry_secs: u32,
+    progress: impl FnMut(usize),
+) -> Result<usize, LocalError> {
+    use storesync_core::stores::catalog_sync::work_catalog;
+    drain_with(ports, retry_secs, progress, |d| async move { work_catalog(ports, destination, &d).await }).await
+}
+
+async fn drain_with<Fut: std::future::Future<Output = Result<(), storesync_core::stores::sync::SyncError>>>(
+    ports: &storesync_core::ports::Ports,
+    retry_secs: u32,
     mut progress: impl FnMut(usize),
+    work: impl Fn(Delivery) -> Fut,
 ) -> Result<usize, LocalError> {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use storesync_core::stores::sync::{work, ChunkMessage, SYNC_QUEUE};
+    use storesync_core::stores::sync::{ChunkMessage, SYNC_QUEUE};
     let mut handled = 0;
     loop {
         let items = AtomicUsize::new(0);
         let (done, received) = pass(ports, SYNC_QUEUE, retry_secs, |d| {
-            let items = &items;
+            let (items, work) = (&items, &work);
             async move {
-                work(ports, destination, &d).await.map_err(|e| e.to_string())?;
                 let n = serde_json::from_str::<ChunkMessage>(&d.body).map(|m| m.items.len()).unwrap_or(0);
+                work(d).await.map_err(|e| e.to_string())?;
                 items.fetch_add(n, Ordering::Relaxed);
                 Ok(())
             }

@@ -113,12 +113,25 @@ pub async fn compare_catalog(
     who: &str,
     opts: CompareOptions,
 ) -> Result<CatalogPlan, PlanError> {
+    compare_catalog_as(ports, &new_plan_id(ports.clock.now()), data_type, source, destination, who, opts).await
+}
+
+/// [`compare_catalog`] under a plan id given beforehand (a compare asked for through the queue).
+pub(super) async fn compare_catalog_as(
+    ports: &Ports,
+    id: &str,
+    data_type: DataType,
+    source: &dyn CatalogStore,
+    destination: &dyn CatalogStore,
+    who: &str,
+    opts: CompareOptions,
+) -> Result<CatalogPlan, PlanError> {
     source.check().await?;
     destination.check().await?;
     let (src, dst) = futures_util::future::try_join(source.read(data_type), destination.read(data_type)).await?;
     let now = ports.clock.now();
     let comparison = compare(data_type, source.platform(), &src, destination.platform(), &dst, opts, now);
-    let plan = CatalogPlan { id: new_plan_id(now), requested_by: who.into(), comparison, rollback_of: None };
+    let plan = CatalogPlan { id: id.into(), requested_by: who.into(), comparison, rollback_of: None };
     keep_plan(ports, &plan, who).await?;
     Ok(plan)
 }

@@ -7,6 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::catalog::{CompareOptions, DataType};
+use super::catalog_sync::{compare_catalog_as, CatalogPlan};
 use super::inventory::{compare, InventoryComparison, InventoryStore};
 use super::{Platform, StoreError};
 use crate::ports::{AuditEntry, Delivery, PortError, Ports};
@@ -43,9 +45,10 @@ pub struct CompareRequest {
 }
 
 /// Where a plan stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum PlanStatus {
     Ready(Box<InventoryPlan>),
+    ReadyCatalog(Box<CatalogPlan>),
     Comparing(CompareRequest),
     Failed { request: CompareRequest, error: String },
 }
@@ -80,7 +83,7 @@ pub enum PlanError {
     Port(#[from] PortError),
     #[error("plan {id}: {message}")]
     Unreadable { id: String, message: String },
-    #[error("type {0:?} cannot be compared yet: use inventory")]
+    #[error("type {0:?}: use inventory, products, pages, posts, coupons or collections")]
     UnsupportedType(String),
 }
 
@@ -168,14 +171,14 @@ pub async fn request_compare(
     data_type: &str,
     who: &str,
 ) -> Result<CompareRequest, PlanError> {
-    if data_type != "inventory" {
+    let Some(data_type) = DataType::parse(data_type) else {
         return Err(PlanError::UnsupportedType(data_type.into()));
-    }
+    };
     let now = ports.clock.now();
     let request = CompareRequest {
         plan: new_plan_id(now),
         source,
-        data_type: data_type.into(),
+        data_type: data_type.as_str().into(),
         requested_by: who.into(),
         requested_at: now,
     };
@@ -200,14 +203,23 @@ pub async fn run_compare_request(ports: &Ports, stores: &dyn StoreConnector, d: 
     if ports.blobs.head(&plan_key(&request.plan)).await?.is_some() {
         return Ok(());
     }
+    let data_type = DataType::parse(&request.data_type).unwrap_or(DataType::Inventory);
+    let (id, who) = (&request.plan, &request.requested_by);
     let outcome = async {
-        let source = stores.connect(request.source).await?;
-        let destination = stores.connect(destination_of(request.source)).await?;
-        compare_as(ports, &request.plan, source.as_ref(), destination.as_ref(), &request.requested_by).await
+        if data_type == DataType::Inventory {
+            let source = stores.connect(request.source).await?;
+            let destination = stores.connect(destination_of(request.source)).await?;
+            compare_as(ports, id, source.as_ref(), destination.as_ref(), who).await.map(|_| ())
+        } else {
+            let source = stores.catalog(request.source).await?;
+            let destination = stores.catalog(destination_of(request.source)).await?;
+            let (s, d) = (source.as_ref(), destination.as_ref());
+            compare_catalog_as(ports, id, data_type, s, d, who, CompareOptions::default()).await.map(|_| ())
+        }
     }
     .await;
     match outcome {
-        Ok(_) => Ok(()),
+        Ok(()) => Ok(()),
         Err(PlanError::Store(e)) if e.transient && !last => Err(PlanError::Store(e)),
         Err(PlanError::Port(e)) if !last => Err(PlanError::Port(e)),
         Err(e) => Ok(write_json(ports, &failed_key(&request.plan), &json!({ "error": e.to_string() })).await?),
@@ -216,8 +228,12 @@ pub async fn run_compare_request(ports: &Ports, stores: &dyn StoreConnector, d: 
 
 /// A plan, or where its compare stands; `None` for an id never asked for.
 pub async fn plan_status(ports: &Ports, id: &str) -> Result<Option<PlanStatus>, PlanError> {
-    if let Some(plan) = read_json::<InventoryPlan>(ports, &plan_key(id)).await? {
-        return Ok(Some(PlanStatus::Ready(Box::new(plan))));
+    if let Some(plan) = read_json::<serde_json::Value>(ports, &plan_key(id)).await? {
+        let unreadable = |e: serde_json::Error| PlanError::Unreadable { id: id.into(), message: e.to_string() };
+        return Ok(Some(match plan["data_type"].as_str() {
+            Some("inventory") | None => PlanStatus::Ready(Box::new(serde_json::from_value(plan).map_err(unreadable)?)),
+            Some(_) => PlanStatus::ReadyCatalog(Box::new(serde_json::from_value(plan).map_err(unreadable)?)),
+        }));
     }
     let Some(request) = read_json::<CompareRequest>(ports, &request_key(id)).await? else { return Ok(None) };
     Ok(Some(match read_json::<serde_json::Value>(ports, &failed_key(id)).await? {

@@ -432,7 +432,7 @@ pub async fn work(ports: &Ports, destination: &dyn InventoryStore, d: &Delivery)
 pub async fn work_with(ports: &Ports, stores: &dyn StoreConnector, d: &Delivery) -> Result<(), SyncError> {
     let Some((msg, run)) = pending_chunk(ports, &d.body).await? else { return Ok(()) };
     let last = d.receive_count >= SYNC_RECEIVES;
-    if run.data_type.is_some_and(|t| t != super::catalog::DataType::Inventory) {
+    if run.is_catalog() {
         return match stores.catalog(run.destination).await {
             Ok(destination) => {
                 super::catalog_sync::write_catalog_chunk(ports, destination.as_ref(), &msg, &run, d).await
@@ -574,6 +574,18 @@ pub(super) async fn run_results<T: serde::de::DeserializeOwned>(
     }
     items.sort_by_key(|r| item(r));
     Ok((run, items))
+}
+
+/// A run as it was started (its type says which report and rollback it has).
+pub async fn load_run(ports: &Ports, run_id: &str) -> Result<Run, SyncError> {
+    get_json(ports, &run_key(run_id)).await
+}
+
+impl Run {
+    /// Whether the run writes catalog objects (anything but inventory).
+    pub fn is_catalog(&self) -> bool {
+        self.data_type.is_some_and(|t| t != super::catalog::DataType::Inventory)
+    }
 }
 
 /// A run's results: every chunk written so far, and what is still pending.
