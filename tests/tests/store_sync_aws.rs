@@ -214,4 +214,42 @@ async fn compare_sync_and_rollback_run_on_the_aws_wiring() {
     let log = aws.ports.status.read(&storesync_core::domain::SessionId::parse(&back).unwrap()).await.unwrap();
     assert!(log.iter().any(|e| e.message.starts_with(&format!("{0} of {0} items", items.len()))), "{log:?}");
     assert!(aws.stack.outputs.contains_key("StoreSyncDLQUrl"));
+
+    // Pages through the same wiring: the compare worker reads both catalogs, the sync worker
+    // opens the destination's catalog by the run's type.
+    let (code, v) =
+        call(&app, "POST", "/store-sync/compare", Some(json!({ "source": "woocommerce", "type": "pages" }))).await;
+    assert_eq!(code, 202, "{v}");
+    let pages_plan = v["plan"].as_str().unwrap().to_string();
+    assert_eq!(aws.drain(Worker::Compare).await, 0);
+    let (code, plan) = call(&app, "GET", &format!("/store-sync/plans/{pages_plan}"), None).await;
+    assert_eq!(
+        (code, plan["data_type"].as_str(), plan["items"].as_array().map(Vec::len)),
+        (200, Some("pages"), Some(3)),
+        "{plan}"
+    );
+    let (code, csv) = call(&app, "GET", &format!("/store-sync/plans/{pages_plan}?format=csv"), None).await;
+    assert!(code == 200 && csv.as_str().is_some_and(|c| c.starts_with("item,action,key,title")), "{csv}");
+    let (code, v) = call(
+        &app,
+        "POST",
+        &format!("/store-sync/plans/{pages_plan}/sync"),
+        Some(json!({ "select": "all", "confirm": true })),
+    )
+    .await;
+    assert_eq!(code, 202, "{v}");
+    let pages_run = v["run"]["id"].as_str().unwrap().to_string();
+    assert_eq!(aws.drain(Worker::Sync).await, 0);
+    let (_, report) = call(&app, "GET", &format!("/store-sync/runs/{pages_run}"), None).await;
+    assert_eq!(
+        (report["succeeded"].as_u64(), report["failed"].as_u64(), report["pending"].as_u64()),
+        (Some(3), Some(0), Some(0)),
+        "{report}"
+    );
+    assert!(sim.shopify.pages().iter().any(|p| p["handle"] == "shipping"));
+    let (code, inverse) = call(&app, "POST", &format!("/store-sync/runs/{pages_run}/rollback"), None).await;
+    assert_eq!((code, inverse["rollback_of"].as_str()), (201, Some(pages_run.as_str())));
+    let path = format!("/store-sync/plans/{}/sync", inverse["id"].as_str().unwrap());
+    let (code, v) = call(&app, "POST", &path, Some(json!({ "confirm": true }))).await;
+    assert_eq!(code, 409, "the rollback deletes the created pages: it needs the override: {v}");
 }
