@@ -222,10 +222,10 @@ async fn shop_store(
     storesync_platforms::shopify::catalog::ShopifyCatalog::new(client)
 }
 
-/// Pages between WooCommerce (WordPress) and Shopify, each way: after a sync a compare finds
-/// nothing; after the rollback the destination is as it was, field for field.
+/// Pages and collections between WooCommerce (WordPress) and Shopify, each way: after a sync a
+/// compare finds nothing; after the rollback the destination is as it was, field for field.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pages_sync_between_woocommerce_and_shopify_both_ways() {
+async fn pages_and_collections_sync_between_woocommerce_and_shopify_both_ways() {
     use storesync_platforms::shopify::sim::{Bucket, ShopifySim};
     let (woo_sim, _) = catalogs();
     let shop_sim = ShopifySim::new("shpat", Bucket::default());
@@ -233,36 +233,43 @@ async fn pages_sync_between_woocommerce_and_shopify_both_ways() {
         .add_page(json!({ "title": "About us", "body": "<p>We pour since 1999.</p>", "isPublished": true }))
         .unwrap();
     shop_sim.add_page(json!({ "title": "Old promo", "body": "Gone.", "isPublished": true })).unwrap();
+    shop_sim
+        .add_collection(json!({ "title": "Red wine", "descriptionHtml": "Reds",
+                                "seo": { "title": "Red wines", "description": "Our reds" } }))
+        .unwrap();
     let (woo, shop) = (store(&woo_sim).await, shop_store(&shop_sim).await);
     let dir = tempfile::tempdir().unwrap();
     let local = Local::open(dir.path(), Default::default()).unwrap();
     let ports = local.workflow.ports();
-    for (source, destination, creates) in [
-        (&woo as &dyn CatalogStore, &shop as &dyn CatalogStore, 2),
-        (&shop as &dyn CatalogStore, &woo as &dyn CatalogStore, 1),
-    ] {
-        let before = state(destination, DataType::Pages).await;
-        let plan = compare_catalog(ports, DataType::Pages, source, destination, "dana", CompareOptions::default())
-            .await
-            .unwrap();
+    // (type, source, destination, updates, creates)
+    let runs: [(DataType, &dyn CatalogStore, &dyn CatalogStore, usize, usize); 4] = [
+        (DataType::Pages, &woo, &shop, 1, 2),
+        (DataType::Pages, &shop, &woo, 1, 1),
+        (DataType::Collections, &woo, &shop, 1, 1),
+        (DataType::Collections, &shop, &woo, 1, 0),
+    ];
+    for (t, source, destination, updates, creates) in runs {
+        let before = state(destination, t).await;
+        let plan = compare_catalog(ports, t, source, destination, "dana", CompareOptions::default()).await.unwrap();
         let c = &plan.comparison;
         let count = |a: Action| c.items.iter().filter(|i| i.action == a).count();
-        assert_eq!((count(Action::Update), count(Action::Create)), (1, creates), "{:#?}", c.items);
+        assert_eq!((count(Action::Update), count(Action::Create)), (updates, creates), "{t}: {:#?}", c.items);
         let run = start_catalog(ports, &plan.id, &Selection::All, "dana", &SyncOptions::default()).await.unwrap();
         drain(&local, destination).await;
         let r = catalog_report(ports, &run.id).await.unwrap();
-        assert_eq!((r.failed, r.pending), (0, 0), "{:#?}", r.items);
-        let again = compare_catalog(ports, DataType::Pages, source, destination, "dana", CompareOptions::default())
-            .await
-            .unwrap();
-        assert!(again.comparison.items.is_empty(), "{:#?}", again.comparison.items);
+        assert_eq!((r.failed, r.pending), (0, 0), "{t}: {:#?}", r.items);
+        let again = compare_catalog(ports, t, source, destination, "dana", CompareOptions::default()).await.unwrap();
+        assert!(again.comparison.items.is_empty(), "{t}: {:#?}", again.comparison.items);
         let inverse = rollback_catalog_plan(ports, &run.id, "dana").await.unwrap();
         let opts = SyncOptions { override_blast: true, ..SyncOptions::default() };
         let back = start_catalog(ports, &inverse.id, &Selection::All, "dana", &opts).await.unwrap();
         drain(&local, destination).await;
         assert_eq!(catalog_report(ports, &back.id).await.unwrap().failed, 0);
-        assert_eq!(state(destination, DataType::Pages).await, before, "rolled back field for field");
+        assert_eq!(state(destination, t).await, before, "{t}: rolled back field for field");
     }
+    // Shopify's SEO stays: WooCommerce has no such field to sync it from.
+    let red = shop_sim.collections().into_iter().find(|c| c["handle"] == "red-wine").unwrap();
+    assert_eq!(red["seo"]["title"], "Red wines");
     // Shopify's user errors are the object's own failure; the rest of the call applies.
     use storesync_core::stores::catalog_sync::{CatalogOutcome, CatalogWrite};
     let about = shop_sim.pages().into_iter().find(|p| p["handle"] == "about-us").unwrap();

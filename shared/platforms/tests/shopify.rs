@@ -267,3 +267,58 @@ async fn the_inventory_port_contract() {
     let store = ShopifyInventory::new(client(&base), &loc);
     storesync_core::contract::inventory_store(&store, "gid://shopify/InventoryItem/1").await;
 }
+
+/// Pages and collections answer as Shopify does: user errors for a blank title, a taken handle
+/// and an unknown object; a collection update without its id is a top-level error; handles are
+/// made from titles and kept unique.
+#[tokio::test]
+async fn pages_and_collections_answer_with_shopifys_user_errors() {
+    let (_sim, base, _) = shop(0, Bucket::default()).await;
+    let create = "mutation($p: PageCreateInput!) { pageCreate(page: $p) { page { id handle isPublished } userErrors { field message code } } }";
+    let (_, v) =
+        raw(&base, TOKEN, create, json!({ "p": { "title": "About us", "body": "<p>Hi</p>", "isPublished": true } }))
+            .await;
+    assert_eq!(v["data"]["pageCreate"]["page"]["handle"], "about-us");
+    assert_eq!(v["data"]["pageCreate"]["userErrors"], json!([]));
+    let (_, v) = raw(&base, TOKEN, create, json!({ "p": { "title": "About us" } })).await;
+    assert_eq!(v["data"]["pageCreate"]["page"]["handle"], "about-us-1", "a unique handle from the title");
+    let (_, v) = raw(&base, TOKEN, create, json!({ "p": { "title": "x", "handle": "about-us" } })).await;
+    assert_eq!(v["data"]["pageCreate"]["userErrors"][0]["code"], "TAKEN");
+    let (_, v) = raw(&base, TOKEN, create, json!({ "p": { "title": " " } })).await;
+    assert_eq!(
+        v["data"]["pageCreate"]["userErrors"][0],
+        json!({ "field": ["page", "title"], "message": "Title can't be blank", "code": "BLANK" })
+    );
+    assert!(v["extensions"]["cost"]["actualQueryCost"].as_f64().is_some());
+    let update = "mutation($id: ID!, $p: PageUpdateInput!) { pageUpdate(id: $id, page: $p) { page { id } userErrors { field message code } } }";
+    let (_, v) = raw(&base, TOKEN, update, json!({ "id": "gid://shopify/Page/999999", "p": { "title": "y" } })).await;
+    assert_eq!(v["data"]["pageUpdate"]["userErrors"][0]["code"], "NOT_FOUND");
+
+    let create = "mutation($c: CollectionInput!) { collectionCreate(input: $c) { collection { id handle image { url } } userErrors { field message code } } }";
+    let (_, v) = raw(
+        &base,
+        TOKEN,
+        create,
+        json!({ "c": { "title": "Red wine", "image": { "src": "https://example.com/red.jpg" } } }),
+    )
+    .await;
+    let c = &v["data"]["collectionCreate"]["collection"];
+    assert_eq!(
+        (c["handle"].as_str(), c["image"]["url"].as_str()),
+        (Some("red-wine"), Some("https://example.com/red.jpg"))
+    );
+    let update = "mutation($c: CollectionInput!) { collectionUpdate(input: $c) { collection { id } userErrors { field message code } } }";
+    let (_, v) = raw(&base, TOKEN, update, json!({ "c": { "title": "Reds" } })).await;
+    assert_eq!(v["errors"][0]["extensions"]["code"], "BAD_REQUEST", "{v}");
+    let (_, v) = raw(&base, TOKEN, update, json!({ "c": { "id": c["id"], "descriptionHtml": "<p>Reds</p>" } })).await;
+    assert_eq!(v["data"]["collectionUpdate"]["userErrors"], json!([]));
+    let read = "{ collections(first: 5, query: \"handle:red-wine\") { nodes { title descriptionHtml } } }";
+    let (_, v) = raw(&base, TOKEN, read, json!({})).await;
+    assert_eq!(v["data"]["collections"]["nodes"], json!([{ "title": "Red wine", "descriptionHtml": "<p>Reds</p>" }]));
+    let delete =
+        "mutation($id: ID!) { collectionDelete(input: {id: $id}) { deletedCollectionId userErrors { code } } }";
+    let (_, v) = raw(&base, TOKEN, delete, json!({ "id": c["id"] })).await;
+    assert_eq!(v["data"]["collectionDelete"]["deletedCollectionId"], c["id"]);
+    let (_, v) = raw(&base, TOKEN, delete, json!({ "id": c["id"] })).await;
+    assert_eq!(v["data"]["collectionDelete"]["userErrors"][0]["code"], "NOT_FOUND");
+}

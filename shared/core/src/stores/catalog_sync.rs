@@ -54,6 +54,9 @@ pub enum CatalogOutcome {
 #[async_trait]
 pub trait CatalogStore: Send + Sync {
     fn platform(&self) -> Platform;
+    /// The neutral fields of `data_type` this store reads and writes: a compare looks only at
+    /// the fields both stores have (a field one cannot keep would differ for ever).
+    fn fields(&self, data_type: DataType) -> &'static [&'static str];
     /// Whether the store answers with these credentials.
     async fn check(&self) -> Result<(), StoreError>;
     /// Every object of `data_type`.
@@ -128,7 +131,11 @@ pub(super) async fn compare_catalog_as(
 ) -> Result<CatalogPlan, PlanError> {
     source.check().await?;
     destination.check().await?;
-    let (src, dst) = futures_util::future::try_join(source.read(data_type), destination.read(data_type)).await?;
+    let (mut src, dst) = futures_util::future::try_join(source.read(data_type), destination.read(data_type)).await?;
+    let kept = destination.fields(data_type);
+    for r in &mut src {
+        r.fields.retain(|f, _| kept.contains(&f.as_str()));
+    }
     let now = ports.clock.now();
     let comparison = compare(data_type, source.platform(), &src, destination.platform(), &dst, opts, now);
     let plan = CatalogPlan { id: id.into(), requested_by: who.into(), comparison, rollback_of: None };

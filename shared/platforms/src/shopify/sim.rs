@@ -103,8 +103,9 @@ struct Inner {
     idempotency: HashMap<String, (String, Value)>,
     /// Keys whose call applied a change.
     applied_keys: HashSet<String>,
-    /// Online-store pages (`content`).
+    /// Online-store pages and collections (`content`).
     pages: BTreeMap<u64, Map<String, Value>>,
+    collections: BTreeMap<u64, Map<String, Value>>,
     available: f64,
     refilled: Option<Instant>,
     faults: FaultPlan,
@@ -443,8 +444,8 @@ impl ShopifySim {
                 s.idempotency.insert(key, (fingerprint, result.clone()));
                 Ok(select(&result, &f.selection_set))
             }
-            other => match content::mutate(s, f, vars) {
-                Some(r) => r,
+            other => match content::mutate(s, f, vars)? {
+                Some(v) => Ok(v),
                 None => Err(err("BAD_REQUEST", format!("Field '{other}' doesn't exist on type 'Mutation'"))),
             },
         }
@@ -472,7 +473,8 @@ fn to_json(v: &Gql<'_>, vars: &Map<String, Value>) -> Value {
 }
 
 /// Connections: the fields whose cost is 2 + `first` × a node's.
-const CONNECTIONS: [&str; 6] = ["locations", "products", "productVariants", "variants", "inventoryLevels", "pages"];
+const CONNECTIONS: [&str; 7] =
+    ["locations", "products", "productVariants", "variants", "inventoryLevels", "pages", "collections"];
 
 /// The checks Shopify makes before it runs a query: `first`/`last` on every connection (at
 /// most 250), input arrays of at most 250.
@@ -670,10 +672,12 @@ fn resolve_root(
             let ids = s.variants.iter().filter(|(_, v)| sku.as_ref().is_none_or(|k| v.sku == *k)).map(|(id, _)| *id);
             Ok(connection(ids.collect(), f, vars, actual, |id, set, a| variant(s, id, set, vars, a)))
         }
-        "pages" => Ok(content::pages(s, f, vars, actual)),
-        "page" => {
+        "pages" => Ok(content::list(content::Kind::Page, s, f, vars, actual)),
+        "collections" => Ok(content::list(content::Kind::Collection, s, f, vars, actual)),
+        "page" | "collection" => {
             *actual += 1.0;
-            Ok(content::page(s, f, vars))
+            let kind = if f.name == "page" { content::Kind::Page } else { content::Kind::Collection };
+            Ok(content::one(kind, s, f, vars))
         }
         other => Err(err("BAD_REQUEST", format!("Field '{other}' doesn't exist on type 'QueryRoot'"))),
     }

@@ -313,6 +313,24 @@ impl CatalogStore for WooCatalog {
         Platform::WooCommerce
     }
 
+    fn fields(&self, data_type: DataType) -> &'static [&'static str] {
+        match data_type {
+            DataType::Pages => &["slug", "title", "content", "status"],
+            DataType::Posts => &["slug", "title", "content", "status", "excerpt", "categories", "tags"],
+            DataType::Coupons => &[
+                "code",
+                "discount_type",
+                "amount",
+                "expires_at",
+                "usage_limit",
+                "usage_limit_per_customer",
+                "minimum_amount",
+            ],
+            DataType::Collections => &["slug", "name", "description", "image"],
+            DataType::Inventory | DataType::Products => &[],
+        }
+    }
+
     async fn check(&self) -> Result<(), StoreError> {
         self.client.list_page("/products?per_page=1").await.map(|_| ()).map_err(store_error("connection check"))
     }

@@ -1,7 +1,9 @@
-//! The simulator's online-store pages (PLATFORMS.md §A6): the `pages` connection (with
-//! `query: "handle:…"`) and `page(id:)`, and `pageCreate(page:)`, `pageUpdate(id:, page:)` and
-//! `pageDelete(id:)`, each answering `userErrors` as Shopify does (a blank title, a taken
-//! handle, an unknown page) rather than top-level errors.
+//! The simulator's online-store pages and collections (PLATFORMS.md §A6): the `pages` and
+//! `collections` connections (with `query: "handle:…"`), `page(id:)` and `collection(id:)`, and
+//! `pageCreate(page:)`, `pageUpdate(id:, page:)`, `pageDelete(id:)`, `collectionCreate(input:)`,
+//! `collectionUpdate(input: {id, …})` (no `id`: a top-level `BAD_REQUEST`, as Shopify answers)
+//! and `collectionDelete(input: {id})`, each answering `userErrors` as Shopify does (a blank
+//! title, a taken handle, an unknown object) rather than top-level errors.
 
 use graphql_parser::query::{Field, SelectionSet};
 use serde_json::{json, Map, Value};
@@ -22,6 +24,58 @@ fn handleize(s: &str) -> String {
     out.trim_matches('-').to_string()
 }
 
+/// A kind of content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    Page,
+    Collection,
+}
+
+impl Kind {
+    fn gid_kind(self) -> &'static str {
+        match self {
+            Kind::Page => "Page",
+            Kind::Collection => "Collection",
+        }
+    }
+
+    /// The name of the mutation payload's object and of the input argument.
+    fn field(self) -> &'static str {
+        match self {
+            Kind::Page => "page",
+            Kind::Collection => "collection",
+        }
+    }
+
+    fn input_fields(self) -> &'static [&'static str] {
+        match self {
+            Kind::Page => &["title", "body", "handle", "isPublished", "templateSuffix"],
+            Kind::Collection => &["title", "handle", "descriptionHtml", "image", "seo", "sortOrder", "templateSuffix"],
+        }
+    }
+
+    fn not_found(self) -> &'static str {
+        match self {
+            Kind::Page => "Page does not exist",
+            Kind::Collection => "Collection does not exist",
+        }
+    }
+
+    fn items(self, s: &Inner) -> &std::collections::BTreeMap<u64, Map<String, Value>> {
+        match self {
+            Kind::Page => &s.pages,
+            Kind::Collection => &s.collections,
+        }
+    }
+
+    fn items_mut(self, s: &mut Inner) -> &mut std::collections::BTreeMap<u64, Map<String, Value>> {
+        match self {
+            Kind::Page => &mut s.pages,
+            Kind::Collection => &mut s.collections,
+        }
+    }
+}
+
 fn user_error(field: &[&str], message: &str, code: &str) -> Value {
     json!({ "field": field, "message": message, "code": code })
 }
@@ -30,62 +84,74 @@ fn now() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-/// A page as the API shows it.
-fn page_value(id: u64, p: &Map<String, Value>) -> Value {
+/// An object as the API shows it.
+fn value(kind: Kind, id: u64, p: &Map<String, Value>) -> Value {
     let mut v = Value::Object(p.clone());
-    v["id"] = json!(gid("Page", id));
+    v["id"] = json!(gid(kind.gid_kind(), id));
     v
 }
 
-pub(super) fn pages(s: &Inner, f: &Field<'_, String>, vars: &Map<String, Value>, actual: &mut f64) -> Value {
+/// The `pages` or `collections` connection.
+pub(super) fn list(kind: Kind, s: &Inner, f: &Field<'_, String>, vars: &Map<String, Value>, actual: &mut f64) -> Value {
     let query = arg(&f.arguments, "query", vars);
     let handle = query.as_str().and_then(|q| q.strip_prefix("handle:")).map(|h| h.trim_matches('"').to_string());
-    let ids: Vec<u64> = s
-        .pages
+    let ids: Vec<u64> = kind
+        .items(s)
         .iter()
         .filter(|(_, p)| handle.as_ref().is_none_or(|h| p["handle"].as_str() == Some(h.as_str())))
         .map(|(id, _)| *id)
         .collect();
-    connection(ids, f, vars, actual, |id, set, _| page_node(s, id, set))
+    connection(ids, f, vars, actual, |id, set, _| node(kind, s, id, set))
 }
 
-pub(super) fn page(s: &Inner, f: &Field<'_, String>, vars: &Map<String, Value>) -> Value {
-    let id = arg(&f.arguments, "id", vars).as_str().and_then(|g| gid_id("Page", g));
-    id.map(|id| page_node(s, id, &f.selection_set)).unwrap_or(Value::Null)
+/// `page(id:)` or `collection(id:)`.
+pub(super) fn one(kind: Kind, s: &Inner, f: &Field<'_, String>, vars: &Map<String, Value>) -> Value {
+    let id = arg(&f.arguments, "id", vars).as_str().and_then(|g| gid_id(kind.gid_kind(), g));
+    id.map(|id| node(kind, s, id, &f.selection_set)).unwrap_or(Value::Null)
 }
 
-fn page_node(s: &Inner, id: u64, set: &SelectionSet<'_, String>) -> Value {
-    match s.pages.get(&id) {
-        Some(p) => object(set, &page_value(id, p), |_| None),
+fn node(kind: Kind, s: &Inner, id: u64, set: &SelectionSet<'_, String>) -> Value {
+    match kind.items(s).get(&id) {
+        Some(p) => object(set, &value(kind, id, p), |_| None),
         None => Value::Null,
     }
 }
 
-/// Applies a `PageCreateInput`/`PageUpdateInput` to a page; the user errors, if any (then the
-/// page is left as it was).
-fn apply(s: &Inner, id: u64, p: &mut Map<String, Value>, input: &Value, creating: bool) -> Vec<Value> {
+/// Applies a create or update input to an object; the user errors, if any (then the object is
+/// left as it was).
+fn apply(kind: Kind, s: &Inner, id: u64, p: &mut Map<String, Value>, input: &Value, creating: bool) -> Vec<Value> {
     let mut errors = Vec::new();
     let mut next = p.clone();
+    let field = kind.field();
     for (k, v) in input.as_object().into_iter().flatten() {
         match k.as_str() {
-            "title" | "body" | "handle" | "isPublished" | "templateSuffix" => {
-                next.insert(k.clone(), v.clone());
+            "id" if kind == Kind::Collection => {}
+            "image" => {
+                // `ImageInput {src, altText}`, read back as `Image {url, altText}`.
+                let image = v
+                    .get("src")
+                    .map(|src| json!({ "url": src, "altText": v.get("altText").cloned().unwrap_or(Value::Null) }));
+                next.insert("image".into(), image.unwrap_or(Value::Null));
+            }
+            k if kind.input_fields().contains(&k) => {
+                next.insert(k.to_string(), v.clone());
             }
             other => errors.push(user_error(
-                &["page", other],
-                &format!("Field '{other}' is not defined on the page input"),
+                &[field, other],
+                &format!("Field '{other}' is not defined on the input"),
                 "INVALID",
             )),
         }
     }
     if next.get("title").and_then(Value::as_str).is_none_or(|t| t.trim().is_empty()) {
-        errors.push(user_error(&["page", "title"], "Title can't be blank", "BLANK"));
+        errors.push(user_error(&[field, "title"], "Title can't be blank", "BLANK"));
     }
+    let items = kind.items(s);
     let given = input.get("handle").and_then(Value::as_str).map(handleize).filter(|h| !h.is_empty());
     let handle = match given {
         Some(h) => {
-            if s.pages.iter().any(|(other, q)| *other != id && q["handle"] == json!(h)) {
-                errors.push(user_error(&["page", "handle"], "Handle has already been taken", "TAKEN"));
+            if items.iter().any(|(other, q)| *other != id && q["handle"] == json!(h)) {
+                errors.push(user_error(&[field, "handle"], "Handle has already been taken", "TAKEN"));
             }
             h
         }
@@ -94,7 +160,7 @@ fn apply(s: &Inner, id: u64, p: &mut Map<String, Value>, input: &Value, creating
             let base = handleize(next.get("title").and_then(Value::as_str).unwrap_or_default());
             let mut h = base.clone();
             let mut n = 1;
-            while s.pages.values().any(|q| q["handle"] == json!(h)) {
+            while items.values().any(|q| q["handle"] == json!(h)) {
                 h = format!("{base}-{n}");
                 n += 1;
             }
@@ -106,89 +172,114 @@ fn apply(s: &Inner, id: u64, p: &mut Map<String, Value>, input: &Value, creating
         return errors;
     }
     next.insert("handle".into(), json!(handle));
-    let published = next.get("isPublished").and_then(Value::as_bool).unwrap_or(false);
-    next.insert("isPublished".into(), json!(published));
-    if published && next.get("publishedAt").is_none_or(Value::is_null) {
-        next.insert("publishedAt".into(), json!(now()));
-    } else if !published {
-        next.insert("publishedAt".into(), Value::Null);
+    if kind == Kind::Page {
+        let published = next.get("isPublished").and_then(Value::as_bool).unwrap_or(false);
+        next.insert("isPublished".into(), json!(published));
+        if published && next.get("publishedAt").is_none_or(Value::is_null) {
+            next.insert("publishedAt".into(), json!(now()));
+        } else if !published {
+            next.insert("publishedAt".into(), Value::Null);
+        }
+        next.entry("body").or_insert(json!(""));
+    } else {
+        next.entry("descriptionHtml").or_insert(json!(""));
+        next.entry("image").or_insert(Value::Null);
+        next.entry("seo").or_insert(json!({ "title": null, "description": null }));
     }
-    next.entry("body").or_insert(json!(""));
     next.insert("updatedAt".into(), json!(now()));
     next.entry("createdAt").or_insert(json!(now()));
     *p = next;
     Vec::new()
 }
 
-/// `pageCreate`, `pageUpdate` and `pageDelete`; `None` for any other field.
+fn create(kind: Kind, s: &mut Inner, input: &Value) -> Result<Value, Vec<Value>> {
+    let mut p = Map::new();
+    let errors = apply(kind, s, 0, &mut p, input, true);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    s.next_id += 1;
+    let id = s.next_id;
+    kind.items_mut(s).insert(id, p.clone());
+    Ok(value(kind, id, &p))
+}
+
+fn update(kind: Kind, s: &mut Inner, gid: &Value, input: &Value) -> Result<Value, Vec<Value>> {
+    let id = gid.as_str().and_then(|g| gid_id(kind.gid_kind(), g));
+    let Some((id, mut p)) = id.and_then(|id| kind.items(s).get(&id).cloned().map(|p| (id, p))) else {
+        return Err(vec![user_error(&["id"], kind.not_found(), "NOT_FOUND")]);
+    };
+    let errors = apply(kind, s, id, &mut p, input, false);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    kind.items_mut(s).insert(id, p.clone());
+    Ok(value(kind, id, &p))
+}
+
+fn delete(kind: Kind, s: &mut Inner, gid: &Value) -> Result<Value, Vec<Value>> {
+    match gid.as_str().and_then(|g| gid_id(kind.gid_kind(), g)).and_then(|id| kind.items_mut(s).remove(&id)) {
+        Some(_) => Ok(gid.clone()),
+        None => Err(vec![user_error(&["id"], kind.not_found(), "NOT_FOUND")]),
+    }
+}
+
+/// A mutation payload: the object (or the deleted id) and the user errors.
+fn payload(kind: Kind, deleted: bool, r: Result<Value, Vec<Value>>) -> Value {
+    let key = if deleted { format!("deleted{}Id", kind.gid_kind()) } else { kind.field().to_string() };
+    match r {
+        Ok(v) => json!({ key: v, "userErrors": [] }),
+        Err(errors) => json!({ key: null, "userErrors": errors }),
+    }
+}
+
+/// The content mutations; `None` for any other field.
 pub(super) fn mutate(
     s: &mut Inner,
     f: &Field<'_, String>,
     vars: &Map<String, Value>,
-) -> Option<Result<Value, GqlError>> {
+) -> Result<Option<Value>, GqlError> {
+    let a = |name: &str| arg(&f.arguments, name, vars);
     let result = match f.name.as_str() {
-        "pageCreate" => {
-            let input = arg(&f.arguments, "page", vars);
-            let mut p = Map::new();
-            let errors = apply(s, 0, &mut p, &input, true);
-            if errors.is_empty() {
-                s.next_id += 1;
-                let id = s.next_id;
-                s.pages.insert(id, p.clone());
-                json!({ "page": page_value(id, &p), "userErrors": [] })
-            } else {
-                json!({ "page": null, "userErrors": errors })
+        "pageCreate" => payload(Kind::Page, false, create(Kind::Page, s, &a("page"))),
+        "pageUpdate" => payload(Kind::Page, false, update(Kind::Page, s, &a("id"), &a("page"))),
+        "pageDelete" => payload(Kind::Page, true, delete(Kind::Page, s, &a("id"))),
+        "collectionCreate" => payload(Kind::Collection, false, create(Kind::Collection, s, &a("input"))),
+        "collectionUpdate" | "collectionDelete" => {
+            let input = a("input");
+            let Some(id) = input.get("id").filter(|v| v.is_string()).cloned() else {
+                return Err(super::err("BAD_REQUEST", "Variable $input of type CollectionInput! was provided invalid value for id (Expected value to not be null)"));
+            };
+            match f.name.as_str() {
+                "collectionUpdate" => payload(Kind::Collection, false, update(Kind::Collection, s, &id, &input)),
+                _ => payload(Kind::Collection, true, delete(Kind::Collection, s, &id)),
             }
         }
-        "pageUpdate" => {
-            let input = arg(&f.arguments, "page", vars);
-            let id = arg(&f.arguments, "id", vars).as_str().and_then(|g| gid_id("Page", g));
-            match id.and_then(|id| s.pages.get(&id).cloned().map(|p| (id, p))) {
-                None => {
-                    json!({ "page": null, "userErrors": [user_error(&["id"], "Page does not exist", "NOT_FOUND")] })
-                }
-                Some((id, mut p)) => {
-                    let errors = apply(s, id, &mut p, &input, false);
-                    if errors.is_empty() {
-                        s.pages.insert(id, p.clone());
-                        json!({ "page": page_value(id, &p), "userErrors": [] })
-                    } else {
-                        json!({ "page": null, "userErrors": errors })
-                    }
-                }
-            }
-        }
-        "pageDelete" => {
-            let g = arg(&f.arguments, "id", vars);
-            match g.as_str().and_then(|g| gid_id("Page", g)).and_then(|id| s.pages.remove(&id)) {
-                Some(_) => json!({ "deletedPageId": g, "userErrors": [] }),
-                None => {
-                    json!({ "deletedPageId": null, "userErrors": [user_error(&["id"], "Page does not exist", "NOT_FOUND")] })
-                }
-            }
-        }
-        _ => return None,
+        _ => return Ok(None),
     };
-    Some(Ok(select(&result, &f.selection_set)))
+    Ok(Some(select(&result, &f.selection_set)))
 }
 
 impl super::ShopifySim {
     /// Every page as the API shows it.
     pub fn pages(&self) -> Vec<Value> {
-        self.lock().pages.iter().map(|(id, p)| page_value(*id, p)).collect()
+        let s = self.lock();
+        s.pages.iter().map(|(id, p)| value(Kind::Page, *id, p)).collect()
     }
 
-    /// Creates a page as `pageCreate` would; returns it.
+    /// Every collection as the API shows it.
+    pub fn collections(&self) -> Vec<Value> {
+        let s = self.lock();
+        s.collections.iter().map(|(id, p)| value(Kind::Collection, *id, p)).collect()
+    }
+
+    /// Creates a page as `pageCreate` would; returns it, or the user errors.
     pub fn add_page(&self, input: Value) -> Result<Value, Value> {
-        let mut s = self.lock();
-        let mut p = Map::new();
-        let errors = apply(&s, 0, &mut p, &input, true);
-        if !errors.is_empty() {
-            return Err(json!(errors));
-        }
-        s.next_id += 1;
-        let id = s.next_id;
-        s.pages.insert(id, p.clone());
-        Ok(page_value(id, &p))
+        create(Kind::Page, &mut self.lock(), &input).map_err(|e| json!(e))
+    }
+
+    /// Creates a collection as `collectionCreate` would; returns it, or the user errors.
+    pub fn add_collection(&self, input: Value) -> Result<Value, Value> {
+        create(Kind::Collection, &mut self.lock(), &input).map_err(|e| json!(e))
     }
 }
