@@ -530,7 +530,8 @@ fn set_cost(set: &SelectionSet<'_, String>, vars: &Map<String, Value>) -> f64 {
         .iter()
         .map(|sel| match sel {
             Selection::Field(f) => field_cost(f, vars),
-            _ => 0.0,
+            Selection::InlineFragment(frag) => set_cost(&frag.selection_set, vars),
+            Selection::FragmentSpread(_) => 0.0,
         })
         .sum()
 }
@@ -642,14 +643,35 @@ fn select(value: &Value, set: &SelectionSet<'_, String>) -> Value {
         Value::Array(items) => Value::Array(items.iter().map(|i| select(i, set)).collect()),
         Value::Object(m) if !set.items.is_empty() => {
             let mut out = Map::new();
-            for sel in &set.items {
-                let Selection::Field(f) = sel else { continue };
-                let key = f.alias.clone().unwrap_or_else(|| f.name.clone());
-                out.insert(key, m.get(&f.name).map(|v| select(v, &f.selection_set)).unwrap_or(Value::Null));
-            }
+            select_into(m, set, &mut out);
             Value::Object(out)
         }
         other => other.clone(),
+    }
+}
+
+/// The selected fields of an object; an inline fragment (`... on T`) applies when the object's
+/// `__typename` is `T` (or it has none).
+fn select_into(m: &Map<String, Value>, set: &SelectionSet<'_, String>, out: &mut Map<String, Value>) {
+    for sel in &set.items {
+        match sel {
+            Selection::Field(f) => {
+                let key = f.alias.clone().unwrap_or_else(|| f.name.clone());
+                out.insert(key, m.get(&f.name).map(|v| select(v, &f.selection_set)).unwrap_or(Value::Null));
+            }
+            Selection::InlineFragment(frag) => {
+                let applies = match &frag.type_condition {
+                    Some(graphql_parser::query::TypeCondition::On(t)) => {
+                        m.get("__typename").and_then(Value::as_str).is_none_or(|n| n == t)
+                    }
+                    None => true,
+                };
+                if applies {
+                    select_into(m, &frag.selection_set, out);
+                }
+            }
+            Selection::FragmentSpread(_) => {}
+        }
     }
 }
 
