@@ -222,10 +222,11 @@ async fn shop_store(
     storesync_platforms::shopify::catalog::ShopifyCatalog::new(client)
 }
 
-/// Pages and collections between WooCommerce (WordPress) and Shopify, each way: after a sync a
+/// Pages, collections and coupons (discount codes) between WooCommerce (WordPress) and Shopify,
+/// each way: after a sync a
 /// compare finds nothing; after the rollback the destination is as it was, field for field.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pages_and_collections_sync_between_woocommerce_and_shopify_both_ways() {
+async fn pages_collections_and_coupons_sync_between_woocommerce_and_shopify_both_ways() {
     use storesync_platforms::shopify::sim::{Bucket, ShopifySim};
     let (woo_sim, _) = catalogs();
     let shop_sim = ShopifySim::new("shpat", Bucket::default());
@@ -237,16 +238,30 @@ async fn pages_and_collections_sync_between_woocommerce_and_shopify_both_ways() 
         .add_collection(json!({ "title": "Red wine", "descriptionHtml": "Reds",
                                 "seo": { "title": "Red wines", "description": "Our reds" } }))
         .unwrap();
+    shop_sim
+        .add_discount(json!({ "title": "Summer", "code": "SUMMER10", "startsAt": "2026-06-01T00:00:00Z",
+                              "customerGets": { "value": { "percentage": 0.15 }, "items": { "all": true } },
+                              "minimumRequirement": { "subtotal": { "greaterThanOrEqualToSubtotal": "50.00" } },
+                              "appliesOncePerCustomer": true }))
+        .unwrap();
+    shop_sim
+        .add_discount(json!({ "title": "Bottle", "code": "BOTTLE3", "startsAt": "2026-06-01T00:00:00Z",
+                              "endsAt": "2027-03-01T12:00:00Z",
+                              "customerGets": { "value": { "discountAmount": { "amount": "3", "appliesOnEachItem": true } },
+                                                "items": { "all": true } } }))
+        .unwrap();
     let (woo, shop) = (store(&woo_sim).await, shop_store(&shop_sim).await);
     let dir = tempfile::tempdir().unwrap();
     let local = Local::open(dir.path(), Default::default()).unwrap();
     let ports = local.workflow.ports();
     // (type, source, destination, updates, creates)
-    let runs: [(DataType, &dyn CatalogStore, &dyn CatalogStore, usize, usize); 4] = [
+    let runs: [(DataType, &dyn CatalogStore, &dyn CatalogStore, usize, usize); 6] = [
         (DataType::Pages, &woo, &shop, 1, 2),
         (DataType::Pages, &shop, &woo, 1, 1),
         (DataType::Collections, &woo, &shop, 1, 1),
         (DataType::Collections, &shop, &woo, 1, 0),
+        (DataType::Coupons, &woo, &shop, 1, 1),
+        (DataType::Coupons, &shop, &woo, 1, 1),
     ];
     for (t, source, destination, updates, creates) in runs {
         let before = state(destination, t).await;
@@ -267,11 +282,47 @@ async fn pages_and_collections_sync_between_woocommerce_and_shopify_both_ways() 
         assert_eq!(catalog_report(ports, &back.id).await.unwrap().failed, 0);
         assert_eq!(state(destination, t).await, before, "{t}: rolled back field for field");
     }
+    // A coupon reaches Shopify as its discount: 10 % is 0.1, the expiry UTC.
+    let plan = compare_catalog(ports, DataType::Coupons, &woo, &shop, "dana", CompareOptions::default()).await.unwrap();
+    let run = start_catalog(ports, &plan.id, &Selection::All, "dana", &SyncOptions::default()).await.unwrap();
+    drain(&local, &shop).await;
+    assert_eq!(catalog_report(ports, &run.id).await.unwrap().failed, 0);
+    let code = |c: &str| {
+        let code_of = |d: &Value| d["codeDiscount"]["codes"]["nodes"][0]["code"].as_str().unwrap().to_lowercase();
+        shop_sim.discounts().into_iter().find(|d| code_of(d) == c.to_lowercase()).unwrap()
+    };
+    let summer = &code("summer10")["codeDiscount"];
+    assert_eq!(summer["customerGets"]["value"], json!({ "__typename": "DiscountPercentage", "percentage": 0.1 }));
+    assert_eq!((summer["usageLimit"].clone(), summer["minimumRequirement"].clone()), (json!(100), Value::Null));
+    let welcome = &code("welcome5")["codeDiscount"];
+    assert_eq!(welcome["endsAt"], "2027-01-31T23:59:59Z");
+    assert_eq!(welcome["customerGets"]["value"]["amount"]["amount"], "5.0");
+    assert_eq!(welcome["customerGets"]["value"]["appliesOnEachItem"], false);
+    // A code Shopify already has (codes are unique without case) is that object's own failure.
+    use storesync_core::stores::catalog_sync::{CatalogOutcome, CatalogWrite};
+    let dup = CatalogWrite {
+        action: Action::Create,
+        id: None,
+        key: "BOTTLE3".into(),
+        fields: [("code", json!("bottle3")), ("discount_type", json!("percent")), ("amount", json!("5"))]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    };
+    let out = shop.write(DataType::Coupons, &[dup]).await.unwrap();
+    assert_eq!(
+        out[0],
+        CatalogOutcome::Failed { error: "TAKEN: Code must be unique. Please try a different code.".into() }
+    );
+    assert_eq!(
+        shop.find(DataType::Coupons, "Bottle3").await.unwrap(),
+        code("BOTTLE3")["id"].as_str().map(str::to_string)
+    );
+
     // Shopify's SEO stays: WooCommerce has no such field to sync it from.
     let red = shop_sim.collections().into_iter().find(|c| c["handle"] == "red-wine").unwrap();
     assert_eq!(red["seo"]["title"], "Red wines");
     // Shopify's user errors are the object's own failure; the rest of the call applies.
-    use storesync_core::stores::catalog_sync::{CatalogOutcome, CatalogWrite};
     let about = shop_sim.pages().into_iter().find(|p| p["handle"] == "about-us").unwrap();
     let write = |title: &str| CatalogWrite {
         action: Action::Update,

@@ -322,3 +322,64 @@ async fn pages_and_collections_answer_with_shopifys_user_errors() {
     let (_, v) = raw(&base, TOKEN, delete, json!({ "id": c["id"] })).await;
     assert_eq!(v["data"]["collectionDelete"]["userErrors"][0]["code"], "NOT_FOUND");
 }
+
+#[tokio::test]
+async fn discount_codes_read_through_inline_fragments_and_answer_with_user_errors() {
+    let (_sim, base, _) = shop(0, Bucket::default()).await;
+    let create = "mutation($d: DiscountCodeBasicInput!) { discountCodeBasicCreate(basicCodeDiscount: $d) { codeDiscountNode { id } userErrors { field message code } } }";
+    let discount = |code: &str, value: Value| {
+        json!({ "d": { "title": code, "code": code, "startsAt": "2026-12-01T00:00:00+02:00", "context": { "all": "ALL" },
+                       "customerGets": { "value": value, "items": { "all": true } } } })
+    };
+    let (_, v) = raw(&base, TOKEN, create, discount("SAVE10", json!({ "percentage": 0.1 }))).await;
+    let id = v["data"]["discountCodeBasicCreate"]["codeDiscountNode"]["id"].clone();
+    assert!(id.as_str().is_some_and(|g| g.starts_with("gid://shopify/DiscountCodeNode/")), "{v}");
+    let errors = |v: &Value| v["data"]["discountCodeBasicCreate"]["userErrors"].clone();
+    let (_, v) = raw(&base, TOKEN, create, discount("save10", json!({ "percentage": 0.2 }))).await;
+    assert_eq!(errors(&v)[0]["code"], "TAKEN", "codes are unique without case");
+    let (_, v) = raw(&base, TOKEN, create, discount("BIG", json!({ "percentage": 10 }))).await;
+    assert_eq!(errors(&v)[0]["code"], "VALUE_OUTSIDE_RANGE", "a percentage is a fraction");
+    let mut no_start = discount("LATE", json!({ "percentage": 0.1 }));
+    no_start["d"].as_object_mut().unwrap().remove("startsAt");
+    let (_, v) = raw(&base, TOKEN, create, no_start).await;
+    assert_eq!(
+        errors(&v)[0],
+        json!({ "field": ["basicCodeDiscount", "startsAt"], "message": "Starts at can't be blank", "code": "BLANK" })
+    );
+    let (_, v) = raw(
+        &base,
+        TOKEN,
+        create,
+        discount("FIVE", json!({ "discountAmount": { "amount": "5", "appliesOnEachItem": true } })),
+    )
+    .await;
+    assert_eq!(errors(&v), json!([]));
+
+    // Read as an app does: the union through inline fragments, dates in UTC.
+    let read = "{ codeDiscountNodes(first: 10) { nodes { id codeDiscount { __typename ... on DiscountCodeBasic { startsAt codes(first: 1) { nodes { code } } customerGets { value { __typename ... on DiscountPercentage { percentage } ... on DiscountAmount { amount { amount } appliesOnEachItem } } } } } } } }";
+    let (_, v) = raw(&base, TOKEN, read, json!({})).await;
+    let nodes = &v["data"]["codeDiscountNodes"]["nodes"];
+    assert_eq!(nodes.as_array().map(Vec::len), Some(2), "{v}");
+    let save = &nodes[0]["codeDiscount"];
+    assert_eq!(save["__typename"], "DiscountCodeBasic");
+    assert_eq!(save["startsAt"], "2026-11-30T22:00:00Z");
+    assert_eq!(save["customerGets"]["value"], json!({ "__typename": "DiscountPercentage", "percentage": 0.1 }));
+    assert_eq!(
+        nodes[1]["codeDiscount"]["customerGets"]["value"],
+        json!({ "__typename": "DiscountAmount", "amount": { "amount": "5.0" }, "appliesOnEachItem": true })
+    );
+    // The fragments' fields count in the cost: 2 + 10 × (1 + 1 + 3 + 3).
+    assert_eq!(v["extensions"]["cost"]["requestedQueryCost"], 82.0);
+
+    let by_code = "query($c: String!) { codeDiscountNodeByCode(code: $c) { id } }";
+    let (_, v) = raw(&base, TOKEN, by_code, json!({ "c": "Save10" })).await;
+    assert_eq!(v["data"]["codeDiscountNodeByCode"]["id"], id);
+    let update = "mutation($id: ID!, $d: DiscountCodeBasicInput!) { discountCodeBasicUpdate(id: $id, basicCodeDiscount: $d) { codeDiscountNode { id } userErrors { field message code } } }";
+    let (_, v) = raw(&base, TOKEN, update, json!({ "id": id, "d": { "endsAt": "2026-01-01T00:00:00Z" } })).await;
+    assert_eq!(v["data"]["discountCodeBasicUpdate"]["userErrors"][0]["message"], "Ends at needs to be after starts_at");
+    let delete = "mutation($id: ID!) { discountCodeDelete(id: $id) { deletedCodeDiscountId userErrors { code } } }";
+    let (_, v) = raw(&base, TOKEN, delete, json!({ "id": id })).await;
+    assert_eq!(v["data"]["discountCodeDelete"]["deletedCodeDiscountId"], id);
+    let (_, v) = raw(&base, TOKEN, delete, json!({ "id": id })).await;
+    assert_eq!(v["data"]["discountCodeDelete"]["userErrors"][0]["code"], "INVALID");
+}

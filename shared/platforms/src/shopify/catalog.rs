@@ -5,8 +5,17 @@
 //! aliased create/update/delete mutation per object (10 points each), so a chunk of 25 is one
 //! call; each object's `userErrors` are its own failure.
 //!
-//! Not mapped yet: products (`productSet`), blog articles, discount codes, a collection's
+//! Coupons are basic code discounts (`codeDiscountNodes`, `discountCodeBasicCreate/Update`,
+//! `discountCodeDelete`): WooCommerce's `percent` is a `DiscountPercentage` (10 ↔ 0.1),
+//! `fixed_cart` and `fixed_product` a `DiscountAmount` off the order or off each item, a usage
+//! limit per customer of 1 is `appliesOncePerCustomer` (Shopify has no larger per-customer
+//! limit: a WooCommerce limit of 3 reads back as 1 and keeps differing), the minimum spend a
+//! `DiscountMinimumSubtotal`, the expiry `endsAt` (UTC).
+//!
+//! Not mapped yet: products (`productSet`), blog articles, a collection's or a discount's
 //! products, and the pages' SEO metafields.
+
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use serde_json::{json, Value};
@@ -15,7 +24,7 @@ use storesync_core::stores::catalog_sync::{CatalogOutcome, CatalogStore, Catalog
 use storesync_core::stores::{Platform, StoreError};
 
 use super::client::{ShopifyClient, ShopifyError};
-use super::sim::MUTATION_COST;
+use super::sim::{MAX_PAGE, MAX_QUERY_COST, MUTATION_COST};
 
 pub struct ShopifyCatalog {
     client: ShopifyClient,
@@ -35,10 +44,16 @@ fn store_error(operation: &'static str) -> impl Fn(ShopifyError) -> StoreError {
 struct Spec {
     connection: &'static str,
     fields: &'static str,
+    /// What one node of a read costs (1, plus 1 per object it selects, plus nested connections).
+    node_cost: f64,
     create: &'static str,
     update: &'static str,
     delete: &'static str,
-    input_type: &'static str,
+    /// The variables' types of a create and of an update (`$in` the input, `$id` the object).
+    create_params: &'static str,
+    update_params: &'static str,
+    /// The object a create or update answers with.
+    object: &'static str,
     /// The update's input carries the id (`collectionUpdate(input: {id, …})`) rather than an `id:`
     /// argument beside it (`pageUpdate(id:, page:)`).
     id_in_input: bool,
@@ -49,37 +64,70 @@ fn spec(data_type: DataType) -> Result<&'static Spec, StoreError> {
     static PAGES: Spec = Spec {
         connection: "pages",
         fields: "id title handle body isPublished",
+        node_cost: 1.0,
         create: "pageCreate(page: $in)",
         update: "pageUpdate(id: $id, page: $in)",
         delete: "pageDelete(id: $id) { deletedPageId userErrors { field message code } }",
-        input_type: "Page",
+        create_params: "$in: PageCreateInput!",
+        update_params: "$id: ID!, $in: PageUpdateInput!",
+        object: "page",
         id_in_input: false,
         neutral: &["slug", "title", "content", "status"],
     };
     static COLLECTIONS: Spec = Spec {
         connection: "collections",
         fields: "id title handle descriptionHtml image { url } seo { title description }",
+        node_cost: 3.0,
         create: "collectionCreate(input: $in)",
         update: "collectionUpdate(input: $in)",
         delete: "collectionDelete(input: {id: $id}) { deletedCollectionId userErrors { field message code } }",
-        input_type: "Collection",
+        create_params: "$in: CollectionInput!",
+        update_params: "$in: CollectionInput!",
+        object: "collection",
         id_in_input: true,
         neutral: &["slug", "name", "description", "image", "seo_title", "seo_description"],
+    };
+    static COUPONS: Spec = Spec {
+        connection: "codeDiscountNodes",
+        fields: "id codeDiscount { __typename ... on DiscountCodeBasic { title startsAt endsAt usageLimit \
+                 appliesOncePerCustomer codes(first: 1) { nodes { code } } customerGets { value { __typename \
+                 ... on DiscountPercentage { percentage } ... on DiscountAmount { amount { amount } appliesOnEachItem } } } \
+                 minimumRequirement { __typename ... on DiscountMinimumSubtotal { greaterThanOrEqualToSubtotal { amount } } } } }",
+        node_cost: 10.0,
+        create: "discountCodeBasicCreate(basicCodeDiscount: $in)",
+        update: "discountCodeBasicUpdate(id: $id, basicCodeDiscount: $in)",
+        delete: "discountCodeDelete(id: $id) { deletedCodeDiscountId userErrors { field message code } }",
+        create_params: "$in: DiscountCodeBasicInput!",
+        update_params: "$id: ID!, $in: DiscountCodeBasicInput!",
+        object: "codeDiscountNode",
+        id_in_input: false,
+        neutral: &[
+            "code",
+            "discount_type",
+            "amount",
+            "expires_at",
+            "usage_limit",
+            "usage_limit_per_customer",
+            "minimum_amount",
+        ],
     };
     match data_type {
         DataType::Pages => Ok(&PAGES),
         DataType::Collections => Ok(&COLLECTIONS),
+        DataType::Coupons => Ok(&COUPONS),
         other => Err(StoreError {
             platform: Platform::Shopify,
             operation: "catalog",
-            message: format!("{other} are not synced with Shopify yet (pages and collections are)"),
+            message: format!("{other} are not synced with Shopify yet (pages, coupons and collections are)"),
             transient: false,
         }),
     }
 }
 
-/// Objects per read (a node costs 1, or 3 with a collection's image and SEO objects).
-const PAGE: usize = 250;
+/// Objects per read: as many as one query's 1,000 points allow, at most 250.
+fn page_size(spec: &Spec) -> usize {
+    (((MAX_QUERY_COST - 2.0) / spec.node_cost).floor() as usize).min(MAX_PAGE as usize)
+}
 
 fn record(data_type: DataType, p: &Value) -> CatalogRecord {
     let fields: Vec<(&str, Value)> = match data_type {
@@ -91,6 +139,7 @@ fn record(data_type: DataType, p: &Value) -> CatalogRecord {
             ("seo_title", p["seo"]["title"].clone()),
             ("seo_description", p["seo"]["description"].clone()),
         ],
+        DataType::Coupons => coupon_fields(&p["codeDiscount"]),
         _ => vec![
             ("slug", p["handle"].clone()),
             ("title", p["title"].clone()),
@@ -104,8 +153,90 @@ fn record(data_type: DataType, p: &Value) -> CatalogRecord {
     }
 }
 
+/// A basic code discount in the neutral coupon fields: `percent` (the percentage × 100),
+/// `fixed_cart` or `fixed_product` (an amount off the order, or off each item);
+/// `appliesOncePerCustomer` as a per-customer limit of 1; `endsAt` without its `Z` (WooCommerce's
+/// dates carry no offset; both are UTC here).
+fn coupon_fields(d: &Value) -> Vec<(&'static str, Value)> {
+    let value = &d["customerGets"]["value"];
+    let (kind, amount) = match value["__typename"].as_str() {
+        Some("DiscountPercentage") => {
+            ("percent", value["percentage"].as_f64().map(|p| json!(format!("{:.2}", p * 100.0))).unwrap_or_default())
+        }
+        Some("DiscountAmount") => {
+            let kind = if value["appliesOnEachItem"] == true { "fixed_product" } else { "fixed_cart" };
+            (kind, value["amount"]["amount"].clone())
+        }
+        _ => ("", Value::Null),
+    };
+    let ends = d["endsAt"].as_str().map(|t| json!(t.trim_end_matches('Z'))).unwrap_or(Value::Null);
+    vec![
+        ("code", d["codes"]["nodes"][0]["code"].clone()),
+        ("discount_type", if kind.is_empty() { Value::Null } else { json!(kind) }),
+        ("amount", amount),
+        ("expires_at", ends),
+        ("usage_limit", d["usageLimit"].clone()),
+        ("usage_limit_per_customer", if d["appliesOncePerCustomer"] == true { json!(1) } else { Value::Null }),
+        ("minimum_amount", d["minimumRequirement"]["greaterThanOrEqualToSubtotal"]["amount"].clone()),
+    ]
+}
+
+/// A coupon write as a `DiscountCodeBasicInput`; `current` fills the half of the value (type or
+/// amount) an update does not change, since Shopify takes the value whole.
+fn coupon_input(w: &CatalogWrite, current: Option<&CatalogRecord>) -> Value {
+    let mut input = serde_json::Map::new();
+    let field = |k: &str| w.fields.get(k).or_else(|| current.and_then(|c| c.fields.get(k))).cloned();
+    for (k, v) in &w.fields {
+        match k.as_str() {
+            "code" => {
+                input.insert("code".into(), v.clone());
+            }
+            "expires_at" => {
+                let at = v.as_str().map(|t| {
+                    let has_zone = t.ends_with('Z') || t.get(19..).is_some_and(|z| z.contains(['+', '-']));
+                    json!(if has_zone { t.to_string() } else { format!("{t}Z") })
+                });
+                input.insert("endsAt".into(), at.unwrap_or(Value::Null));
+            }
+            "usage_limit" => {
+                input.insert("usageLimit".into(), v.clone());
+            }
+            "usage_limit_per_customer" => {
+                input.insert("appliesOncePerCustomer".into(), json!(v.as_i64().is_some_and(|n| n >= 1)));
+            }
+            "minimum_amount" => {
+                let min =
+                    if v.is_null() { v.clone() } else { json!({ "subtotal": { "greaterThanOrEqualToSubtotal": v } }) };
+                input.insert("minimumRequirement".into(), min);
+            }
+            _ => {}
+        }
+    }
+    if w.fields.contains_key("discount_type") || w.fields.contains_key("amount") {
+        let amount = field("amount").unwrap_or_default();
+        let number = amount.as_str().and_then(|a| a.trim().parse::<f64>().ok()).or(amount.as_f64()).unwrap_or(0.0);
+        let value = match field("discount_type").as_ref().and_then(Value::as_str) {
+            Some("percent") => json!({ "percentage": number / 100.0 }),
+            Some(kind) => {
+                json!({ "discountAmount": { "amount": amount, "appliesOnEachItem": kind == "fixed_product" } })
+            }
+            None => Value::Null,
+        };
+        input.insert("customerGets".into(), json!({ "value": value, "items": { "all": true } }));
+    }
+    if w.action == Action::Create {
+        input.insert("title".into(), field("code").unwrap_or_default());
+        input.insert("startsAt".into(), json!(chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()));
+        input.insert("context".into(), json!({ "all": "ALL" }));
+    }
+    Value::Object(input)
+}
+
 /// A write's create or update input.
-fn input(data_type: DataType, w: &CatalogWrite) -> Value {
+fn input(data_type: DataType, w: &CatalogWrite, current: Option<&CatalogRecord>) -> Value {
+    if data_type == DataType::Coupons {
+        return coupon_input(w, current);
+    }
     let mut input = serde_json::Map::new();
     let mut seo = serde_json::Map::new();
     for (k, v) in &w.fields {
@@ -130,6 +261,43 @@ fn input(data_type: DataType, w: &CatalogWrite) -> Value {
     Value::Object(input)
 }
 
+impl ShopifyCatalog {
+    /// The objects updates need whole (a coupon whose type or amount alone changes: Shopify
+    /// takes the value whole), by id, in one call.
+    async fn current(
+        &self,
+        data_type: DataType,
+        writes: &[CatalogWrite],
+    ) -> Result<HashMap<String, CatalogRecord>, StoreError> {
+        let needs = |w: &&CatalogWrite| {
+            data_type == DataType::Coupons
+                && w.action == Action::Update
+                && (w.fields.contains_key("amount") != w.fields.contains_key("discount_type"))
+        };
+        let ids: Vec<&str> = writes.iter().filter(needs).filter_map(|w| w.id.as_deref()).collect();
+        let mut out = HashMap::new();
+        let spec = spec(data_type)?;
+        for chunk in ids.chunks(page_size(spec)) {
+            let params: Vec<String> = (0..chunk.len()).map(|i| format!("$c{i}: ID!")).collect();
+            let fields: Vec<String> =
+                (0..chunk.len()).map(|i| format!("c{i}: codeDiscountNode(id: $c{i}) {{ {} }}", spec.fields)).collect();
+            let query = format!("query({}) {{ {} }}", params.join(", "), fields.join(" "));
+            let vars: serde_json::Map<String, Value> =
+                chunk.iter().enumerate().map(|(i, id)| (format!("c{i}"), json!(id))).collect();
+            let cost = chunk.len() as f64 * spec.node_cost;
+            let data = self.client.graphql(&query, Value::Object(vars), cost).await.map_err(store_error("read"))?;
+            for i in 0..chunk.len() {
+                let node = &data[format!("c{i}")];
+                if !node.is_null() {
+                    let r = record(data_type, node);
+                    out.insert(r.id.clone(), r);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
 #[async_trait]
 impl CatalogStore for ShopifyCatalog {
     fn platform(&self) -> Platform {
@@ -147,11 +315,11 @@ impl CatalogStore for ShopifyCatalog {
     async fn read(&self, data_type: DataType) -> Result<Vec<CatalogRecord>, StoreError> {
         let spec = spec(data_type)?;
         let (conn, fields) = (spec.connection, spec.fields);
+        let page = page_size(spec);
         let query = format!(
-            "query($after: String) {{ {conn}(first: {PAGE}, after: $after) {{ nodes {{ {fields} }} pageInfo {{ hasNextPage endCursor }} }} }}"
+            "query($after: String) {{ {conn}(first: {page}, after: $after) {{ nodes {{ {fields} }} pageInfo {{ hasNextPage endCursor }} }} }}"
         );
-        // A node: 1, plus 1 for each object field it selects.
-        let cost = 2.0 + PAGE as f64 * (1.0 + fields.matches('{').count() as f64);
+        let cost = 2.0 + page as f64 * spec.node_cost;
         let mut out = Vec::new();
         let mut after = Value::Null;
         loop {
@@ -168,6 +336,11 @@ impl CatalogStore for ShopifyCatalog {
 
     async fn find(&self, data_type: DataType, key: &str) -> Result<Option<String>, StoreError> {
         let conn = spec(data_type)?.connection;
+        if data_type == DataType::Coupons {
+            let query = "query($code: String!) { codeDiscountNodeByCode(code: $code) { id } }";
+            let data = self.client.graphql(query, json!({ "code": key }), 2.0).await.map_err(store_error("find"))?;
+            return Ok(data["codeDiscountNodeByCode"]["id"].as_str().map(str::to_string));
+        }
         let query = format!("query($q: String) {{ {conn}(first: 1, query: $q) {{ nodes {{ id }} }} }}");
         let data = self
             .client
@@ -180,9 +353,8 @@ impl CatalogStore for ShopifyCatalog {
     async fn write(&self, data_type: DataType, writes: &[CatalogWrite]) -> Result<Vec<CatalogOutcome>, StoreError> {
         let spec = spec(data_type)?;
         let mut out = vec![CatalogOutcome::Failed { error: "not written".into() }; writes.len()];
-        let payload = |call: &str| {
-            format!("{call} {{ {} {{ id }} userErrors {{ field message code }} }}", spec.input_type.to_lowercase())
-        };
+        let payload = |call: &str| format!("{call} {{ {} {{ id }} userErrors {{ field message code }} }}", spec.object);
+        let current = self.current(data_type, writes).await?;
         // At most 1,000 points a request: 100 mutations.
         for (n, chunk) in writes.chunks(100).enumerate() {
             let mut params = Vec::new();
@@ -194,17 +366,16 @@ impl CatalogStore for ShopifyCatalog {
                     |call: &str| call.replace("$in", &format!("${input_var}")).replace("$id", &format!("${id_var}"));
                 match (w.action, &w.id) {
                     (Action::Create, _) => {
-                        params.push(format!("${input_var}: {}CreateInput!", spec.input_type));
+                        params.push(named(spec.create_params));
                         fields.push(format!("p{i}: {}", payload(&named(spec.create))));
-                        vars.insert(input_var.clone(), input(data_type, w));
+                        vars.insert(input_var.clone(), input(data_type, w, None));
                     }
                     (Action::Update, Some(gid)) => {
-                        let mut body = input(data_type, w);
+                        let mut body = input(data_type, w, current.get(gid.as_str()));
+                        params.push(named(spec.update_params));
                         if spec.id_in_input {
                             body["id"] = json!(gid);
-                            params.push(format!("${input_var}: {}Input!", spec.input_type));
                         } else {
-                            params.push(format!("${id_var}: ID!, ${input_var}: {}UpdateInput!", spec.input_type));
                             vars.insert(id_var.clone(), json!(gid));
                         }
                         fields.push(format!("p{i}: {}", payload(&named(spec.update))));

@@ -106,6 +106,8 @@ struct Inner {
     /// Online-store pages and collections (`content`).
     pages: BTreeMap<u64, Map<String, Value>>,
     collections: BTreeMap<u64, Map<String, Value>>,
+    /// Basic code discounts (`discounts`), as `DiscountCodeBasic` reads.
+    discounts: BTreeMap<u64, Map<String, Value>>,
     available: f64,
     refilled: Option<Instant>,
     faults: FaultPlan,
@@ -121,6 +123,7 @@ pub struct ShopifySim {
 }
 
 mod content;
+mod discounts;
 
 /// A top-level GraphQL error.
 struct GqlError {
@@ -446,6 +449,8 @@ impl ShopifySim {
             }
             other => match content::mutate(s, f, vars)? {
                 Some(v) => Ok(v),
+                None if other.starts_with("discountCode") => discounts::mutate(s, f, vars)?
+                    .ok_or_else(|| err("BAD_REQUEST", format!("Field '{other}' doesn't exist on type 'Mutation'"))),
                 None => Err(err("BAD_REQUEST", format!("Field '{other}' doesn't exist on type 'Mutation'"))),
             },
         }
@@ -473,8 +478,17 @@ fn to_json(v: &Gql<'_>, vars: &Map<String, Value>) -> Value {
 }
 
 /// Connections: the fields whose cost is 2 + `first` × a node's.
-const CONNECTIONS: [&str; 7] =
-    ["locations", "products", "productVariants", "variants", "inventoryLevels", "pages", "collections"];
+const CONNECTIONS: &[&str] = &[
+    "locations",
+    "products",
+    "productVariants",
+    "variants",
+    "inventoryLevels",
+    "pages",
+    "collections",
+    "codeDiscountNodes",
+    "codes",
+];
 
 /// The checks Shopify makes before it runs a query: `first`/`last` on every connection (at
 /// most 250), input arrays of at most 250.
@@ -701,7 +715,8 @@ fn resolve_root(
             let kind = if f.name == "page" { content::Kind::Page } else { content::Kind::Collection };
             Ok(content::one(kind, s, f, vars))
         }
-        other => Err(err("BAD_REQUEST", format!("Field '{other}' doesn't exist on type 'QueryRoot'"))),
+        other => discounts::query(s, f, vars, actual)
+            .ok_or_else(|| err("BAD_REQUEST", format!("Field '{other}' doesn't exist on type 'QueryRoot'"))),
     }
 }
 

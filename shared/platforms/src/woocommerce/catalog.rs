@@ -89,7 +89,9 @@ fn record(data_type: DataType, o: &Value, terms: &Terms) -> CatalogRecord {
             put("expires_at", o["date_expires"].clone());
             put("usage_limit", o["usage_limit"].clone());
             put("usage_limit_per_customer", o["usage_limit_per_user"].clone());
-            put("minimum_amount", o["minimum_amount"].clone());
+            // No minimum reads "0.00" (or ""): null, as the other platforms have it.
+            let min = o["minimum_amount"].as_str().filter(|m| m.parse::<f64>().is_ok_and(|x| x > 0.0));
+            put("minimum_amount", min.map(|m| json!(m)).unwrap_or(Value::Null));
         }
         DataType::Collections => {
             put("slug", o["slug"].clone());
@@ -188,8 +190,9 @@ impl WooCatalog {
                 (DataType::Pages | DataType::Posts, "slug" | "title" | "content" | "excerpt" | "status") => {
                     (k.as_str(), if v.is_null() { json!("") } else { v.clone() })
                 }
-                (DataType::Coupons, "code" | "discount_type" | "amount" | "minimum_amount" | "usage_limit") => {
-                    (k.as_str(), v.clone())
+                (DataType::Coupons, "code" | "discount_type" | "amount" | "usage_limit") => (k.as_str(), v.clone()),
+                (DataType::Coupons, "minimum_amount") => {
+                    ("minimum_amount", if v.is_null() { json!("0.00") } else { v.clone() })
                 }
                 (DataType::Coupons, "expires_at") => ("date_expires", v.clone()),
                 (DataType::Coupons, "usage_limit_per_customer") => ("usage_limit_per_user", v.clone()),
