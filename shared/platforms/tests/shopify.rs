@@ -383,3 +383,47 @@ async fn discount_codes_read_through_inline_fragments_and_answer_with_user_error
     let (_, v) = raw(&base, TOKEN, delete, json!({ "id": id })).await;
     assert_eq!(v["data"]["discountCodeDelete"]["userErrors"][0]["code"], "INVALID");
 }
+
+#[tokio::test]
+async fn articles_need_an_author_and_a_blog_and_their_handles_are_unique_per_blog() {
+    let (_sim, base, _) = shop(0, Bucket::default()).await;
+    let create = "mutation($a: ArticleCreateInput!, $b: BlogCreateInput) { articleCreate(article: $a, blog: $b) { article { id handle blog { id } } userErrors { field message code } } }";
+    let (_, v) = raw(&base, TOKEN, create, json!({ "a": { "title": "Harvest", "author": { "name": "Dana" } } })).await;
+    assert_eq!(
+        v["data"]["articleCreate"]["userErrors"][0],
+        json!({ "field": ["article", "blogId"], "message": "Blog does not exist", "code": "NOT_FOUND" })
+    );
+    // A blog made with the article.
+    let (_, v) = raw(
+        &base,
+        TOKEN,
+        create,
+        json!({ "a": { "title": "Harvest", "author": { "name": "Dana" } }, "b": { "title": "News" } }),
+    )
+    .await;
+    let first = v["data"]["articleCreate"]["article"].clone();
+    assert_eq!(first["handle"], "harvest", "{v}");
+    let blog = first["blog"]["id"].clone();
+    let (_, v) = raw(&base, TOKEN, create, json!({ "a": { "title": "Harvest", "blogId": blog } })).await;
+    assert_eq!(v["data"]["articleCreate"]["userErrors"][0]["message"], "Author can't be blank");
+    let (_, v) = raw(
+        &base,
+        TOKEN,
+        create,
+        json!({ "a": { "title": "x", "handle": "harvest", "blogId": blog, "author": { "name": "Dana" } } }),
+    )
+    .await;
+    assert_eq!(v["data"]["articleCreate"]["userErrors"][0]["code"], "TAKEN");
+    let (_, v) = raw(
+        &base,
+        TOKEN,
+        create,
+        json!({ "a": { "title": "x", "handle": "harvest", "author": { "name": "Dana" } }, "b": { "title": "Recipes" } }),
+    )
+    .await;
+    assert_eq!(v["data"]["articleCreate"]["article"]["handle"], "harvest", "another blog: the handle is free");
+    let read = "{ blogs(first: 5) { nodes { title } } articles(first: 5) { nodes { handle } } }";
+    let (_, v) = raw(&base, TOKEN, read, json!({})).await;
+    assert_eq!(v["data"]["blogs"]["nodes"], json!([{ "title": "News" }, { "title": "Recipes" }]));
+    assert_eq!(v["data"]["articles"]["nodes"].as_array().map(Vec::len), Some(2));
+}

@@ -1,6 +1,7 @@
 //! Shopify's side of the catalog port, in the neutral fields of
 //! `storesync_core::stores::catalog`: online-store pages (`handle` is the slug, `body` the
-//! content, `isPublished` the status: `publish` or `draft`) and collections (`handle`, `title`
+//! content, `isPublished` the status: `publish` or `draft`), blog articles, discount codes and
+//! collections (`handle`, `title`
 //! the name, `descriptionHtml`, `image.url`, `seo`). A chunk's writes go in one request, one
 //! aliased create/update/delete mutation per object (10 points each), so a chunk of 25 is one
 //! call; each object's `userErrors` are its own failure.
@@ -12,8 +13,13 @@
 //! limit: a WooCommerce limit of 3 reads back as 1 and keeps differing), the minimum spend a
 //! `DiscountMinimumSubtotal`, the expiry `endsAt` (UTC).
 //!
-//! Not mapped yet: products (`productSet`), blog articles, a collection's or a discount's
-//! products, and the pages' SEO metafields.
+//! Posts are blog articles (`handle`, `title`, `body`, `summary` the excerpt, `isPublished`,
+//! `image.url` the featured image, `tags`); new ones go to the shop's first blog (one is created
+//! when it has none) with the author "storesync". Shopify has no post categories (its blogs are
+//! the nearest thing): they are not compared.
+//!
+//! Not mapped yet: products (`productSet`), a collection's or a discount's products, and the
+//! pages' and articles' SEO metafields.
 
 use std::collections::HashMap;
 
@@ -87,6 +93,19 @@ fn spec(data_type: DataType) -> Result<&'static Spec, StoreError> {
         id_in_input: true,
         neutral: &["slug", "name", "description", "image", "seo_title", "seo_description"],
     };
+    static POSTS: Spec = Spec {
+        connection: "articles",
+        fields: "id title handle body summary isPublished tags image { url }",
+        node_cost: 2.0,
+        create: "articleCreate(article: $in)",
+        update: "articleUpdate(id: $id, article: $in)",
+        delete: "articleDelete(id: $id) { deletedArticleId userErrors { field message code } }",
+        create_params: "$in: ArticleCreateInput!",
+        update_params: "$id: ID!, $in: ArticleUpdateInput!",
+        object: "article",
+        id_in_input: false,
+        neutral: &["slug", "title", "content", "excerpt", "status", "featured_image", "tags"],
+    };
     static COUPONS: Spec = Spec {
         connection: "codeDiscountNodes",
         fields: "id codeDiscount { __typename ... on DiscountCodeBasic { title startsAt endsAt usageLimit \
@@ -115,10 +134,11 @@ fn spec(data_type: DataType) -> Result<&'static Spec, StoreError> {
         DataType::Pages => Ok(&PAGES),
         DataType::Collections => Ok(&COLLECTIONS),
         DataType::Coupons => Ok(&COUPONS),
+        DataType::Posts => Ok(&POSTS),
         other => Err(StoreError {
             platform: Platform::Shopify,
             operation: "catalog",
-            message: format!("{other} are not synced with Shopify yet (pages, coupons and collections are)"),
+            message: format!("{other} are not synced with Shopify yet (pages, posts, coupons and collections are)"),
             transient: false,
         }),
     }
@@ -140,6 +160,15 @@ fn record(data_type: DataType, p: &Value) -> CatalogRecord {
             ("seo_description", p["seo"]["description"].clone()),
         ],
         DataType::Coupons => coupon_fields(&p["codeDiscount"]),
+        DataType::Posts => vec![
+            ("slug", p["handle"].clone()),
+            ("title", p["title"].clone()),
+            ("content", p["body"].clone()),
+            ("excerpt", p["summary"].clone()),
+            ("status", json!(if p["isPublished"] == true { "publish" } else { "draft" })),
+            ("featured_image", p["image"]["url"].clone()),
+            ("tags", p["tags"].clone()),
+        ],
         _ => vec![
             ("slug", p["handle"].clone()),
             ("title", p["title"].clone()),
@@ -243,9 +272,16 @@ fn input(data_type: DataType, w: &CatalogWrite, current: Option<&CatalogRecord>)
         let text = || if v.is_null() { json!("") } else { v.clone() };
         match (data_type, k.as_str()) {
             (_, "slug") => input.insert("handle".into(), v.clone()),
-            (DataType::Pages, "title") | (DataType::Collections, "name") => input.insert("title".into(), text()),
-            (DataType::Pages, "content") => input.insert("body".into(), text()),
-            (DataType::Pages, "status") => input.insert("isPublished".into(), json!(v == "publish")),
+            (DataType::Pages | DataType::Posts, "title") | (DataType::Collections, "name") => {
+                input.insert("title".into(), text())
+            }
+            (DataType::Pages | DataType::Posts, "content") => input.insert("body".into(), text()),
+            (DataType::Pages | DataType::Posts, "status") => input.insert("isPublished".into(), json!(v == "publish")),
+            (DataType::Posts, "excerpt") => input.insert("summary".into(), v.clone()),
+            (DataType::Posts, "tags") => input.insert("tags".into(), if v.is_null() { json!([]) } else { v.clone() }),
+            (DataType::Posts, "featured_image") => {
+                input.insert("image".into(), if v.is_null() { Value::Null } else { json!({ "url": v }) })
+            }
             (DataType::Collections, "description") => input.insert("descriptionHtml".into(), text()),
             (DataType::Collections, "image") => {
                 input.insert("image".into(), if v.is_null() { Value::Null } else { json!({ "src": v }) })
@@ -261,7 +297,36 @@ fn input(data_type: DataType, w: &CatalogWrite, current: Option<&CatalogRecord>)
     Value::Object(input)
 }
 
+/// The author of the articles storesync creates (Shopify requires one; authors are not synced).
+pub const ARTICLE_AUTHOR: &str = "storesync";
+
 impl ShopifyCatalog {
+    /// The blog new articles go to: the shop's first (a shop starts with "News"), created if it
+    /// has none.
+    async fn blog(&self) -> Result<String, StoreError> {
+        let data = self
+            .client
+            .graphql("{ blogs(first: 1) { nodes { id } } }", json!({}), 3.0)
+            .await
+            .map_err(store_error("read blogs"))?;
+        if let Some(id) = data["blogs"]["nodes"][0]["id"].as_str() {
+            return Ok(id.to_string());
+        }
+        let create =
+            "mutation($b: BlogCreateInput!) { blogCreate(blog: $b) { blog { id } userErrors { code message } } }";
+        let data = self
+            .client
+            .graphql(create, json!({ "b": { "title": "News" } }), MUTATION_COST)
+            .await
+            .map_err(store_error("create blog"))?;
+        data["blogCreate"]["blog"]["id"].as_str().map(str::to_string).ok_or_else(|| StoreError {
+            platform: Platform::Shopify,
+            operation: "create blog",
+            message: format!("Shopify did not create the blog: {}", data["blogCreate"]["userErrors"]),
+            transient: false,
+        })
+    }
+
     /// The objects updates need whole (a coupon whose type or amount alone changes: Shopify
     /// takes the value whole), by id, in one call.
     async fn current(
@@ -355,6 +420,8 @@ impl CatalogStore for ShopifyCatalog {
         let mut out = vec![CatalogOutcome::Failed { error: "not written".into() }; writes.len()];
         let payload = |call: &str| format!("{call} {{ {} {{ id }} userErrors {{ field message code }} }}", spec.object);
         let current = self.current(data_type, writes).await?;
+        let creates = writes.iter().any(|w| w.action == Action::Create);
+        let blog = if data_type == DataType::Posts && creates { Some(self.blog().await?) } else { None };
         // At most 1,000 points a request: 100 mutations.
         for (n, chunk) in writes.chunks(100).enumerate() {
             let mut params = Vec::new();
@@ -368,7 +435,12 @@ impl CatalogStore for ShopifyCatalog {
                     (Action::Create, _) => {
                         params.push(named(spec.create_params));
                         fields.push(format!("p{i}: {}", payload(&named(spec.create))));
-                        vars.insert(input_var.clone(), input(data_type, w, None));
+                        let mut body = input(data_type, w, None);
+                        if let Some(blog) = &blog {
+                            body["blogId"] = json!(blog);
+                            body["author"] = json!({ "name": ARTICLE_AUTHOR });
+                        }
+                        vars.insert(input_var.clone(), body);
                     }
                     (Action::Update, Some(gid)) => {
                         let mut body = input(data_type, w, current.get(gid.as_str()));

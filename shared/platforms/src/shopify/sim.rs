@@ -106,6 +106,8 @@ struct Inner {
     /// Online-store pages and collections (`content`).
     pages: BTreeMap<u64, Map<String, Value>>,
     collections: BTreeMap<u64, Map<String, Value>>,
+    blogs: BTreeMap<u64, Map<String, Value>>,
+    articles: BTreeMap<u64, Map<String, Value>>,
     /// Basic code discounts (`discounts`), as `DiscountCodeBasic` reads.
     discounts: BTreeMap<u64, Map<String, Value>>,
     available: f64,
@@ -486,6 +488,8 @@ const CONNECTIONS: &[&str] = &[
     "inventoryLevels",
     "pages",
     "collections",
+    "blogs",
+    "articles",
     "codeDiscountNodes",
     "codes",
 ];
@@ -710,9 +714,16 @@ fn resolve_root(
         }
         "pages" => Ok(content::list(content::Kind::Page, s, f, vars, actual)),
         "collections" => Ok(content::list(content::Kind::Collection, s, f, vars, actual)),
-        "page" | "collection" => {
+        "blogs" => Ok(content::list(content::Kind::Blog, s, f, vars, actual)),
+        "articles" => Ok(content::list(content::Kind::Article, s, f, vars, actual)),
+        "page" | "collection" | "blog" | "article" => {
             *actual += 1.0;
-            let kind = if f.name == "page" { content::Kind::Page } else { content::Kind::Collection };
+            let kind = match f.name.as_str() {
+                "page" => content::Kind::Page,
+                "blog" => content::Kind::Blog,
+                "article" => content::Kind::Article,
+                _ => content::Kind::Collection,
+            };
             Ok(content::one(kind, s, f, vars))
         }
         other => discounts::query(s, f, vars, actual)

@@ -1,6 +1,9 @@
-//! The simulator's online-store pages and collections (PLATFORMS.md §A6): the `pages` and
-//! `collections` connections (with `query: "handle:…"`), `page(id:)` and `collection(id:)`, and
-//! `pageCreate(page:)`, `pageUpdate(id:, page:)`, `pageDelete(id:)`, `collectionCreate(input:)`,
+//! The simulator's online-store pages, blogs, articles and collections (PLATFORMS.md §A6): the
+//! `pages`, `blogs`, `articles` and `collections` connections (with `query: "handle:…"`),
+//! `page(id:)`, `article(id:)` and `collection(id:)`, and `pageCreate(page:)`, `pageUpdate(id:,
+//! page:)`, `pageDelete(id:)`, `blogCreate(blog:)`, `articleCreate(article:, blog:)` (an article
+//! needs an author and a blog), `articleUpdate(id:, article:)`, `articleDelete(id:)`,
+//! `collectionCreate(input:)`,
 //! `collectionUpdate(input: {id, …})` (no `id`: a top-level `BAD_REQUEST`, as Shopify answers)
 //! and `collectionDelete(input: {id})`, each answering `userErrors` as Shopify does (a blank
 //! title, a taken handle, an unknown object) rather than top-level errors.
@@ -29,6 +32,8 @@ fn handleize(s: &str) -> String {
 pub(super) enum Kind {
     Page,
     Collection,
+    Blog,
+    Article,
 }
 
 impl Kind {
@@ -36,6 +41,8 @@ impl Kind {
         match self {
             Kind::Page => "Page",
             Kind::Collection => "Collection",
+            Kind::Blog => "Blog",
+            Kind::Article => "Article",
         }
     }
 
@@ -44,6 +51,8 @@ impl Kind {
         match self {
             Kind::Page => "page",
             Kind::Collection => "collection",
+            Kind::Blog => "blog",
+            Kind::Article => "article",
         }
     }
 
@@ -51,6 +60,20 @@ impl Kind {
         match self {
             Kind::Page => &["title", "body", "handle", "isPublished", "templateSuffix"],
             Kind::Collection => &["title", "handle", "descriptionHtml", "image", "seo", "sortOrder", "templateSuffix"],
+            Kind::Blog => &["title", "handle", "commentPolicy", "templateSuffix"],
+            Kind::Article => &[
+                "title",
+                "author",
+                "blogId",
+                "body",
+                "summary",
+                "tags",
+                "isPublished",
+                "handle",
+                "image",
+                "publishDate",
+                "templateSuffix",
+            ],
         }
     }
 
@@ -58,6 +81,8 @@ impl Kind {
         match self {
             Kind::Page => "Page does not exist",
             Kind::Collection => "Collection does not exist",
+            Kind::Blog => "Blog does not exist",
+            Kind::Article => "Article does not exist",
         }
     }
 
@@ -65,6 +90,8 @@ impl Kind {
         match self {
             Kind::Page => &s.pages,
             Kind::Collection => &s.collections,
+            Kind::Blog => &s.blogs,
+            Kind::Article => &s.articles,
         }
     }
 
@@ -72,6 +99,8 @@ impl Kind {
         match self {
             Kind::Page => &mut s.pages,
             Kind::Collection => &mut s.collections,
+            Kind::Blog => &mut s.blogs,
+            Kind::Article => &mut s.articles,
         }
     }
 }
@@ -88,6 +117,9 @@ fn now() -> String {
 fn value(kind: Kind, id: u64, p: &Map<String, Value>) -> Value {
     let mut v = Value::Object(p.clone());
     v["id"] = json!(gid(kind.gid_kind(), id));
+    if kind == Kind::Article {
+        v["blog"] = json!({ "id": p.get("blogId") });
+    }
     v
 }
 
@@ -127,9 +159,11 @@ fn apply(kind: Kind, s: &Inner, id: u64, p: &mut Map<String, Value>, input: &Val
         match k.as_str() {
             "id" if kind == Kind::Collection => {}
             "image" => {
-                // `ImageInput {src, altText}`, read back as `Image {url, altText}`.
+                // `ImageInput {src, altText}` (an article's: `{url, altText}`), read back as
+                // `Image {url, altText}`.
                 let image = v
                     .get("src")
+                    .or(v.get("url"))
                     .map(|src| json!({ "url": src, "altText": v.get("altText").cloned().unwrap_or(Value::Null) }));
                 next.insert("image".into(), image.unwrap_or(Value::Null));
             }
@@ -146,11 +180,22 @@ fn apply(kind: Kind, s: &Inner, id: u64, p: &mut Map<String, Value>, input: &Val
     if next.get("title").and_then(Value::as_str).is_none_or(|t| t.trim().is_empty()) {
         errors.push(user_error(&[field, "title"], "Title can't be blank", "BLANK"));
     }
+    if kind == Kind::Article {
+        if next.get("author").and_then(|a| a["name"].as_str()).is_none_or(|n| n.trim().is_empty()) {
+            errors.push(user_error(&[field, "author"], "Author can't be blank", "BLANK"));
+        }
+        let blog = next.get("blogId").and_then(Value::as_str).and_then(|g| gid_id("Blog", g));
+        if blog.is_none_or(|b| !s.blogs.contains_key(&b)) {
+            errors.push(user_error(&[field, "blogId"], "Blog does not exist", "NOT_FOUND"));
+        }
+    }
+    // Handles are unique among a blog's articles, and among the shop's pages, collections, blogs.
+    let same_scope = |q: &Map<String, Value>| kind != Kind::Article || q.get("blogId") == next.get("blogId");
     let items = kind.items(s);
     let given = input.get("handle").and_then(Value::as_str).map(handleize).filter(|h| !h.is_empty());
     let handle = match given {
         Some(h) => {
-            if items.iter().any(|(other, q)| *other != id && q["handle"] == json!(h)) {
+            if items.iter().any(|(other, q)| *other != id && same_scope(q) && q["handle"] == json!(h)) {
                 errors.push(user_error(&[field, "handle"], "Handle has already been taken", "TAKEN"));
             }
             h
@@ -160,7 +205,7 @@ fn apply(kind: Kind, s: &Inner, id: u64, p: &mut Map<String, Value>, input: &Val
             let base = handleize(next.get("title").and_then(Value::as_str).unwrap_or_default());
             let mut h = base.clone();
             let mut n = 1;
-            while items.values().any(|q| q["handle"] == json!(h)) {
+            while items.values().any(|q| same_scope(q) && q["handle"] == json!(h)) {
                 h = format!("{base}-{n}");
                 n += 1;
             }
@@ -172,7 +217,7 @@ fn apply(kind: Kind, s: &Inner, id: u64, p: &mut Map<String, Value>, input: &Val
         return errors;
     }
     next.insert("handle".into(), json!(handle));
-    if kind == Kind::Page {
+    if matches!(kind, Kind::Page | Kind::Article) {
         let published = next.get("isPublished").and_then(Value::as_bool).unwrap_or(false);
         next.insert("isPublished".into(), json!(published));
         if published && next.get("publishedAt").is_none_or(Value::is_null) {
@@ -181,7 +226,12 @@ fn apply(kind: Kind, s: &Inner, id: u64, p: &mut Map<String, Value>, input: &Val
             next.insert("publishedAt".into(), Value::Null);
         }
         next.entry("body").or_insert(json!(""));
-    } else {
+        if kind == Kind::Article {
+            next.entry("summary").or_insert(Value::Null);
+            next.entry("tags").or_insert(json!([]));
+            next.entry("image").or_insert(Value::Null);
+        }
+    } else if kind == Kind::Collection {
         next.entry("descriptionHtml").or_insert(json!(""));
         next.entry("image").or_insert(Value::Null);
         next.entry("seo").or_insert(json!({ "title": null, "description": null }));
@@ -244,6 +294,23 @@ pub(super) fn mutate(
         "pageCreate" => payload(Kind::Page, false, create(Kind::Page, s, &a("page"))),
         "pageUpdate" => payload(Kind::Page, false, update(Kind::Page, s, &a("id"), &a("page"))),
         "pageDelete" => payload(Kind::Page, true, delete(Kind::Page, s, &a("id"))),
+        "blogCreate" => payload(Kind::Blog, false, create(Kind::Blog, s, &a("blog"))),
+        "articleCreate" => {
+            // A new blog may come with the article (`blog: {title}`) instead of `blogId`.
+            let mut article = a("article");
+            let blog = a("blog");
+            if blog.is_object() && article.get("blogId").is_none_or(Value::is_null) {
+                match create(Kind::Blog, s, &blog) {
+                    Ok(b) => article["blogId"] = b["id"].clone(),
+                    Err(errors) => {
+                        return Ok(Some(select(&payload(Kind::Article, false, Err(errors)), &f.selection_set)))
+                    }
+                }
+            }
+            payload(Kind::Article, false, create(Kind::Article, s, &article))
+        }
+        "articleUpdate" => payload(Kind::Article, false, update(Kind::Article, s, &a("id"), &a("article"))),
+        "articleDelete" => payload(Kind::Article, true, delete(Kind::Article, s, &a("id"))),
         "collectionCreate" => payload(Kind::Collection, false, create(Kind::Collection, s, &a("input"))),
         "collectionUpdate" | "collectionDelete" => {
             let input = a("input");
@@ -276,6 +343,22 @@ impl super::ShopifySim {
     /// Creates a page as `pageCreate` would; returns it, or the user errors.
     pub fn add_page(&self, input: Value) -> Result<Value, Value> {
         create(Kind::Page, &mut self.lock(), &input).map_err(|e| json!(e))
+    }
+
+    /// Every blog article as the API shows it.
+    pub fn articles(&self) -> Vec<Value> {
+        let s = self.lock();
+        s.articles.iter().map(|(id, p)| value(Kind::Article, *id, p)).collect()
+    }
+
+    /// Creates a blog as `blogCreate` would; returns it, or the user errors.
+    pub fn add_blog(&self, input: Value) -> Result<Value, Value> {
+        create(Kind::Blog, &mut self.lock(), &input).map_err(|e| json!(e))
+    }
+
+    /// Creates an article as `articleCreate` would (`blogId` given); returns it, or the user errors.
+    pub fn add_article(&self, input: Value) -> Result<Value, Value> {
+        create(Kind::Article, &mut self.lock(), &input).map_err(|e| json!(e))
     }
 
     /// Creates a collection as `collectionCreate` would; returns it, or the user errors.
