@@ -85,7 +85,41 @@ fn catalogs() -> (WooSim, WooSim) {
         ],
     );
     seed(&dst, ContentKind::ProductCategories, &[json!({ "name": "Red wine", "description": "Reds" })]);
+    seed_products(&src, &dst);
     (src, dst)
+}
+
+/// Products: a simple one on sale, a variable one, one only on the source.
+fn seed_products(src: &WooSim, dst: &WooSim) {
+    let category = |sim: &WooSim, name: &str| {
+        let id = sim.content(ContentKind::ProductCategories).iter().find(|c| c["name"] == name).unwrap()["id"].clone();
+        json!([{ "id": id }])
+    };
+    src.seed_product(json!({ "name": "Merlot 2019", "sku": "MER-19", "regular_price": "20.00", "sale_price": "15.00",
+                             "weight": "0.75", "categories": category(src, "Red wine"),
+                             "images": [{ "src": "https://example.com/merlot.jpg" }] }))
+        .unwrap();
+    dst.seed_product(json!({ "name": "Merlot 2019", "sku": "MER-19", "regular_price": "22.00", "weight": "0.75" }))
+        .unwrap();
+    src.seed_product(json!({ "name": "Rosé 2023", "sku": "ROS-23", "regular_price": "12.50", "status": "draft" }))
+        .unwrap();
+    let attrs = json!([{ "name": "Size", "options": ["Small", "Large"], "variation": true, "visible": true }]);
+    let gift = |sim: &WooSim, variations: &[(&str, &str, &str)]| {
+        let p = sim
+            .seed_product(
+                json!({ "name": "Gift box", "type": "variable", "description": "Two bottles", "attributes": attrs }),
+            )
+            .unwrap();
+        for (sku, size, price) in variations {
+            sim.seed_variation(
+                p["id"].as_u64().unwrap(),
+                json!({ "sku": sku, "regular_price": price, "attributes": [{ "name": "Size", "option": size }] }),
+            )
+            .unwrap();
+        }
+    };
+    gift(src, &[("GB-S", "Small", "30.00"), ("GB-L", "Large", "50.00")]);
+    gift(dst, &[("GB-S", "Small", "28.00"), ("GB-X", "Huge", "90.00")]);
 }
 
 /// Delivers every queued chunk to the worker.
@@ -126,6 +160,7 @@ async fn every_catalog_type_syncs_compares_clean_and_rolls_back() {
     let ports = local.workflow.ports();
     let expect = [
         // (type, updates, creates)
+        (DataType::Products, 2, 1),
         (DataType::Pages, 1, 1),
         (DataType::Posts, 1, 1),
         (DataType::Coupons, 1, 1),
@@ -205,14 +240,15 @@ async fn a_create_replayed_after_a_lost_reply_is_applied_once_and_deletes_need_t
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_type_the_adapter_cannot_sync_yet_is_refused_by_name() {
-    let (src_sim, dst_sim) = catalogs();
-    let (src, dst) = (store(&src_sim).await, store(&dst_sim).await);
+    let (src_sim, _) = catalogs();
+    let src = store(&src_sim).await;
+    let shop = shop_store(&storesync_platforms::shopify::sim::ShopifySim::new("shpat", Default::default())).await;
     let dir = tempfile::tempdir().unwrap();
     let local = Local::open(dir.path(), Default::default()).unwrap();
-    let e = compare_catalog(local.workflow.ports(), DataType::Products, &src, &dst, "dana", CompareOptions::default())
+    let e = compare_catalog(local.workflow.ports(), DataType::Products, &src, &shop, "dana", CompareOptions::default())
         .await
         .unwrap_err();
-    assert!(e.to_string().contains("products are not synced with WooCommerce yet"), "{e}");
+    assert!(e.to_string().contains("products are not synced with Shopify yet"), "{e}");
 }
 
 async fn shop_store(
@@ -365,4 +401,43 @@ async fn pages_collections_and_coupons_sync_between_woocommerce_and_shopify_both
     let out = shop.write(DataType::Pages, &[write(""), write("About")]).await.unwrap();
     assert_eq!(out[0], CatalogOutcome::Failed { error: "BLANK: Title can't be blank".into() });
     assert!(matches!(&out[1], CatalogOutcome::Done { id } if Some(id.as_str()) == about["id"].as_str()));
+}
+
+/// Products between WooCommerce stores: prices as WooCommerce keeps them (a sale is the
+/// price, the regular price the compare-at), categories by the destination's own ids, and a
+/// variable product's variations set to exactly the source's (matched by SKU).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn products_sync_with_their_variations_and_categories() {
+    let (src_sim, dst_sim) = catalogs();
+    let (src, dst) = (store(&src_sim).await, store(&dst_sim).await);
+    let dir = tempfile::tempdir().unwrap();
+    let local = Local::open(dir.path(), Default::default()).unwrap();
+    let ports = local.workflow.ports();
+    let plan = compare_catalog(ports, DataType::Products, &src, &dst, "dana", CompareOptions::default()).await.unwrap();
+    let merlot = plan.comparison.items.iter().find(|i| i.key == "MER-19").unwrap();
+    let fields: Vec<&str> = merlot.changes.iter().map(|c| c.field.as_str()).collect();
+    assert_eq!(fields, ["price", "compare_at_price", "images", "categories"], "{:#?}", merlot.changes);
+    let run = start_catalog(ports, &plan.id, &Selection::All, "dana", &SyncOptions::default()).await.unwrap();
+    drain(&local, &dst).await;
+    assert_eq!(catalog_report(ports, &run.id).await.unwrap().failed, 0);
+
+    let products = |name: &str| {
+        let client = dst_sim.clone();
+        (1..200).filter_map(move |id| client.product(id)).filter(move |p| p["name"] == name).collect::<Vec<_>>()
+    };
+    let m = &products("Merlot 2019")[0];
+    assert_eq!((m["regular_price"].as_str(), m["sale_price"].as_str()), (Some("20.00"), Some("15.00")));
+    let red = dst_sim.content(ContentKind::ProductCategories).into_iter().find(|c| c["name"] == "Red wine").unwrap();
+    assert_eq!(m["categories"][0]["id"], red["id"], "the destination's own category");
+    let gift = &products("Gift box")[0];
+    let variations: Vec<(String, String)> = (1..200)
+        .filter_map(|id| dst_sim.variation(id))
+        .filter(|v| gift["variations"].as_array().unwrap().contains(&v["id"]))
+        .map(|v| (v["sku"].as_str().unwrap().to_string(), v["regular_price"].as_str().unwrap().to_string()))
+        .collect();
+    let mut variations = variations;
+    variations.sort();
+    assert_eq!(variations, [("GB-L".to_string(), "50.00".to_string()), ("GB-S".to_string(), "30.00".to_string())]);
+    let rose = &products("Rosé 2023")[0];
+    assert_eq!((rose["status"].as_str(), rose["sku"].as_str()), (Some("draft"), Some("ROS-23")));
 }

@@ -3,7 +3,9 @@
 //! collections; `/wc/v3`, through their batch endpoints, 100 per call), in the neutral fields
 //! of `storesync_core::stores::catalog`.
 //!
-//! Not mapped yet: products (the catalog's first type, next), a post's featured image (WordPress
+//! Products are `products`'s.
+//!
+//! Not mapped yet: a post's featured image (WordPress
 //! keeps a media id), SEO fields (WordPress has none without a plugin), a coupon's products and
 //! a category's products (they live on the products).
 
@@ -330,7 +332,8 @@ impl CatalogStore for WooCatalog {
                 "minimum_amount",
             ],
             DataType::Collections => &["slug", "name", "description", "image"],
-            DataType::Inventory | DataType::Products => &[],
+            DataType::Products => super::products::FIELDS,
+            DataType::Inventory => &[],
         }
     }
 
@@ -339,6 +342,9 @@ impl CatalogStore for WooCatalog {
     }
 
     async fn read(&self, data_type: DataType) -> Result<Vec<CatalogRecord>, StoreError> {
+        if data_type == DataType::Products {
+            return super::products::read(&self.client).await.map_err(store_error("read"));
+        }
         let (path, wordpress) = collection(data_type)?;
         let terms = if data_type == DataType::Posts { self.terms().await? } else { Terms::default() };
         let path = if wordpress { format!("{path}?context=edit&status={STATUSES}") } else { path.to_string() };
@@ -347,6 +353,9 @@ impl CatalogStore for WooCatalog {
     }
 
     async fn find(&self, data_type: DataType, key: &str) -> Result<Option<String>, StoreError> {
+        if data_type == DataType::Products {
+            return super::products::find(&self.client, key).await.map_err(store_error("find"));
+        }
         let (path, wordpress) = collection(data_type)?;
         let query = match data_type {
             DataType::Coupons => format!("{path}?code={}", key.to_lowercase()),
@@ -358,6 +367,9 @@ impl CatalogStore for WooCatalog {
     }
 
     async fn write(&self, data_type: DataType, writes: &[CatalogWrite]) -> Result<Vec<CatalogOutcome>, StoreError> {
+        if data_type == DataType::Products {
+            return super::products::write(&self.client, writes).await.map_err(store_error("write"));
+        }
         let (path, wordpress) = collection(data_type)?;
         if wordpress {
             self.write_each(data_type, path, writes).await

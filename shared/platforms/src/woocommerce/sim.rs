@@ -382,6 +382,23 @@ fn apply(inner: &Inner, p: &mut Map<String, Value>, body: &Map<String, Value>) -
                 }
             }
             "stock_quantity" if !(v.is_i64() || v.is_null()) => return Err(bad(k, "an integer".into())),
+            "categories" => {
+                // Written as `[{id}]`, read as `[{id, name, slug}]` from the store's categories;
+                // an id the store lacks is skipped, as WordPress's `wp_set_object_terms` does.
+                let store = inner.content.get(content::Kind::ProductCategories.key());
+                let out: Vec<Value> = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|c| {
+                        let id = c["id"].as_u64()?;
+                        let term = store?.get(&id)?;
+                        Some(json!({ "id": id, "name": term["name"], "slug": term["slug"] }))
+                    })
+                    .collect();
+                p.insert(k.clone(), Value::from(out));
+                continue;
+            }
             _ => {}
         }
         p.insert(k.clone(), v.clone());

@@ -30,7 +30,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn key(self) -> &'static str {
+    pub(super) fn key(self) -> &'static str {
         match self {
             Self::Coupons => "coupons",
             Self::ProductCategories => "products/categories",
