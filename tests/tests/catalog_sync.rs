@@ -141,6 +141,11 @@ async fn drain(local: &Local, destination: &dyn CatalogStore) {
 async fn state(s: &dyn CatalogStore, t: DataType) -> Vec<BTreeMap<String, Value>> {
     let mut v: Vec<BTreeMap<String, Value>> = s.read(t).await.unwrap().into_iter().map(|r| r.fields).collect();
     for fields in &mut v {
+        // Platform ids aside: a variant deleted and recreated by a rollback has a new one.
+        fields.remove("_variant_id");
+        for variant in fields.get_mut("variants").and_then(Value::as_array_mut).into_iter().flatten() {
+            variant.as_object_mut().unwrap().remove("id");
+        }
         for (name, value) in fields.iter_mut() {
             if let (Some(FieldKind::Set), Value::Array(items)) = (t.field_kind(name), value) {
                 items.sort_by_key(|i| i.to_string());
@@ -239,16 +244,18 @@ async fn a_create_replayed_after_a_lost_reply_is_applied_once_and_deletes_need_t
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_type_the_adapter_cannot_sync_yet_is_refused_by_name() {
+async fn inventory_is_refused_by_the_catalog_port_by_name() {
     let (src_sim, _) = catalogs();
     let src = store(&src_sim).await;
     let shop = shop_store(&storesync_platforms::shopify::sim::ShopifySim::new("shpat", Default::default())).await;
     let dir = tempfile::tempdir().unwrap();
     let local = Local::open(dir.path(), Default::default()).unwrap();
-    let e = compare_catalog(local.workflow.ports(), DataType::Products, &src, &shop, "dana", CompareOptions::default())
-        .await
-        .unwrap_err();
-    assert!(e.to_string().contains("products are not synced with Shopify yet"), "{e}");
+    for (a, b) in [(&src as &dyn CatalogStore, &shop as &dyn CatalogStore), (&shop, &src)] {
+        let e = compare_catalog(local.workflow.ports(), DataType::Inventory, a, b, "dana", CompareOptions::default())
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("inventory is not a catalog type"), "{e}");
+    }
 }
 
 async fn shop_store(
@@ -265,11 +272,11 @@ async fn shop_store(
     storesync_platforms::shopify::catalog::ShopifyCatalog::new(client)
 }
 
-/// Pages, collections and coupons (discount codes) between WooCommerce (WordPress) and Shopify,
-/// each way: after a sync a
+/// Products, pages, posts, coupons (discount codes) and collections between WooCommerce
+/// (WordPress) and Shopify, each way: after a sync a
 /// compare finds nothing; after the rollback the destination is as it was, field for field.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pages_collections_and_coupons_sync_between_woocommerce_and_shopify_both_ways() {
+async fn every_catalog_type_syncs_between_woocommerce_and_shopify_both_ways() {
     use storesync_platforms::shopify::sim::{Bucket, ShopifySim};
     let (woo_sim, _) = catalogs();
     let shop_sim = ShopifySim::new("shpat", Bucket::default());
@@ -293,6 +300,8 @@ async fn pages_collections_and_coupons_sync_between_woocommerce_and_shopify_both
                               "customerGets": { "value": { "discountAmount": { "amount": "3", "appliesOnEachItem": true } },
                                                 "items": { "all": true } } }))
         .unwrap();
+    shop_sim.add_product("Merlot 2019", &[("MER-19", "Default Title", "22.00")], 5);
+    shop_sim.add_product("Gift box", &[("GB-S", "Small", "28.00"), ("GB-X", "Huge", "90.00")], 5);
     let news = shop_sim.add_blog(json!({ "title": "News" })).unwrap();
     for (title, body, tags) in
         [("Harvest notes", "Grapes", json!(["Harvest"])), ("Winter hours", "Closed Mondays", json!([]))]
@@ -308,7 +317,9 @@ async fn pages_collections_and_coupons_sync_between_woocommerce_and_shopify_both
     let local = Local::open(dir.path(), Default::default()).unwrap();
     let ports = local.workflow.ports();
     // (type, source, destination, updates, creates)
-    let runs: [(DataType, &dyn CatalogStore, &dyn CatalogStore, usize, usize); 8] = [
+    let runs: [(DataType, &dyn CatalogStore, &dyn CatalogStore, usize, usize); 10] = [
+        (DataType::Products, &woo, &shop, 2, 1),
+        (DataType::Products, &shop, &woo, 2, 0),
         (DataType::Posts, &woo, &shop, 1, 1),
         (DataType::Posts, &shop, &woo, 1, 1),
         (DataType::Pages, &woo, &shop, 1, 2),

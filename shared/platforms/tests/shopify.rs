@@ -427,3 +427,48 @@ async fn articles_need_an_author_and_a_blog_and_their_handles_are_unique_per_blo
     assert_eq!(v["data"]["blogs"]["nodes"], json!([{ "title": "News" }, { "title": "Recipes" }]));
     assert_eq!(v["data"]["articles"]["nodes"].as_array().map(Vec::len), Some(2));
 }
+
+#[tokio::test]
+async fn product_set_replaces_list_fields_and_keeps_left_out_scalars() {
+    let (sim, base, _) = shop(0, Bucket::default()).await;
+    let set = "mutation($in: ProductSetInput!, $id: ID) { productSet(input: $in, identifier: {id: $id}, synchronous: true) { product { id } userErrors { field message code } } }";
+    let variant = |sku: &str, size: &str, price: &str| json!({ "sku": sku, "price": price, "optionValues": [{ "optionName": "Size", "name": size }] });
+    let input = json!({ "title": "Gift box", "descriptionHtml": "<p>Two</p>", "tags": ["gift"], "status": "ACTIVE",
+                        "productOptions": [{ "name": "Size", "values": [{ "name": "S" }, { "name": "L" }] }],
+                        "variants": [variant("GB-S", "S", "30"), variant("GB-L", "L", "50")] });
+    let (_, v) = raw(&base, TOKEN, set, json!({ "in": input })).await;
+    let id = v["data"]["productSet"]["product"]["id"].as_str().unwrap().to_string();
+    let p = sim.product(&id).unwrap();
+    assert_eq!((p["handle"].as_str(), p["variants"].as_array().map(Vec::len)), (Some("gift-box"), Some(2)));
+    assert_eq!(p["variants"][0]["price"], "30.00");
+    let small = p["variants"][0]["id"].clone();
+
+    // Variants and tags given replace; the description left out is kept; GB-L is deleted.
+    let mut kept = variant("GB-S", "S", "32");
+    kept["id"] = small.clone();
+    let (_, v) = raw(
+        &base,
+        TOKEN,
+        set,
+        json!({ "id": id, "in": { "tags": [], "variants": [kept, variant("GB-X", "XL", "90")] } }),
+    )
+    .await;
+    assert_eq!(v["data"]["productSet"]["userErrors"], json!([]), "{v}");
+    let p = sim.product(&id).unwrap();
+    let skus: Vec<&str> = p["variants"].as_array().unwrap().iter().map(|v| v["sku"].as_str().unwrap()).collect();
+    assert_eq!(skus, ["GB-S", "GB-X"]);
+    assert_eq!((p["variants"][0]["id"].clone(), p["variants"][0]["price"].clone()), (small, json!("32.00")));
+    assert_eq!((p["descriptionHtml"].as_str(), p["tags"].clone()), (Some("<p>Two</p>"), json!([])));
+    assert!(sim.inventory_items().iter().all(|(sku, _)| sku != "GB-L"), "its inventory item went with it");
+
+    let (_, v) = raw(&base, TOKEN, set, json!({ "in": { "title": " " } })).await;
+    assert_eq!(v["data"]["productSet"]["userErrors"][0]["code"], "BLANK");
+    let (_, v) = raw(&base, TOKEN, set, json!({ "id": "gid://shopify/Product/999999", "in": { "title": "x" } })).await;
+    assert_eq!(v["data"]["productSet"]["userErrors"][0]["code"], "PRODUCT_DOES_NOT_EXIST");
+    let (_, v) = raw(&base, TOKEN, set, json!({ "id": id, "in": { "status": "LIVE" } })).await;
+    assert_eq!(v["data"]["productSet"]["userErrors"][0]["field"], json!(["input", "status"]));
+    let delete = "mutation($id: ID!) { productDelete(input: {id: $id}) { deletedProductId userErrors { code } } }";
+    let (_, v) = raw(&base, TOKEN, delete, json!({ "id": id })).await;
+    assert_eq!(v["data"]["productDelete"]["deletedProductId"], json!(id));
+    assert!(sim.product(&id).is_none());
+}

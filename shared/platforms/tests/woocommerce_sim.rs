@@ -63,7 +63,8 @@ async fn products_have_the_real_shape_and_the_real_errors() {
     let id = created["id"].as_u64().unwrap();
     let (code, _, cat) = c.call("POST", "/products/categories", Some(json!({ "name": "Clothing" }))).await;
     assert_eq!(code, 201);
-    let (_, _, p) = c.call("PUT", &format!("/products/{id}"), Some(json!({ "categories": [{ "id": cat["id"] }] }))).await;
+    let (_, _, p) =
+        c.call("PUT", &format!("/products/{id}"), Some(json!({ "categories": [{ "id": cat["id"] }] }))).await;
     assert_eq!(p["categories"], json!([{ "id": cat["id"], "name": "Clothing", "slug": "clothing" }]));
 
     let (code, _, e) = c

@@ -57,6 +57,11 @@ pub trait CatalogStore: Send + Sync {
     /// The neutral fields of `data_type` this store reads and writes: a compare looks only at
     /// the fields both stores have (a field one cannot keep would differ for ever).
     fn fields(&self, data_type: DataType) -> &'static [&'static str];
+    /// The variant fields (of [`super::catalog::VARIANT_FIELDS`]) this store keeps: a compare
+    /// of products looks only at those both stores keep.
+    fn variant_fields(&self) -> &'static [&'static str] {
+        &["sku", "options", "price", "compare_at_price", "barcode", "weight_grams"]
+    }
     /// Whether the store answers with these credentials.
     async fn check(&self) -> Result<(), StoreError>;
     /// Every object of `data_type`.
@@ -131,10 +136,21 @@ pub(super) async fn compare_catalog_as(
 ) -> Result<CatalogPlan, PlanError> {
     source.check().await?;
     destination.check().await?;
-    let (mut src, dst) = futures_util::future::try_join(source.read(data_type), destination.read(data_type)).await?;
+    let (mut src, mut dst) =
+        futures_util::future::try_join(source.read(data_type), destination.read(data_type)).await?;
     let kept = destination.fields(data_type);
     for r in &mut src {
         r.fields.retain(|f, _| kept.contains(&f.as_str()));
+    }
+    // Variants: the fields both keep (and the platform's id, which compares never look at).
+    let (sv, dv) = (source.variant_fields(), destination.variant_fields());
+    let common: Vec<&str> = sv.iter().copied().filter(|f| dv.contains(f)).chain(["id"]).collect();
+    for r in src.iter_mut().chain(dst.iter_mut()) {
+        for v in r.fields.get_mut("variants").and_then(Value::as_array_mut).into_iter().flatten() {
+            if let Some(o) = v.as_object_mut() {
+                o.retain(|k, _| common.contains(&k.as_str()));
+            }
+        }
     }
     let now = ports.clock.now();
     let comparison = compare(data_type, source.platform(), &src, destination.platform(), &dst, opts, now);

@@ -60,6 +60,8 @@ struct Spec {
     update_params: &'static str,
     /// The object a create or update answers with.
     object: &'static str,
+    /// The root field that reads one object by id.
+    node: &'static str,
     /// The update's input carries the id (`collectionUpdate(input: {id, …})`) rather than an `id:`
     /// argument beside it (`pageUpdate(id:, page:)`).
     id_in_input: bool,
@@ -77,6 +79,7 @@ fn spec(data_type: DataType) -> Result<&'static Spec, StoreError> {
         create_params: "$in: PageCreateInput!",
         update_params: "$id: ID!, $in: PageUpdateInput!",
         object: "page",
+        node: "page",
         id_in_input: false,
         neutral: &["slug", "title", "content", "status"],
     };
@@ -90,8 +93,23 @@ fn spec(data_type: DataType) -> Result<&'static Spec, StoreError> {
         create_params: "$in: CollectionInput!",
         update_params: "$in: CollectionInput!",
         object: "collection",
+        node: "collection",
         id_in_input: true,
         neutral: &["slug", "name", "description", "image", "seo_title", "seo_description"],
+    };
+    static PRODUCTS: Spec = Spec {
+        connection: "products",
+        fields: super::products::FIELDS,
+        node_cost: super::products::NODE_COST,
+        create: "productSet(input: $in, synchronous: true)",
+        update: "productSet(input: $in, identifier: {id: $id}, synchronous: true)",
+        delete: "productDelete(input: {id: $id}) { deletedProductId userErrors { field message code } }",
+        create_params: "$in: ProductSetInput!",
+        update_params: "$id: ID!, $in: ProductSetInput!",
+        object: "product",
+        node: "product",
+        id_in_input: false,
+        neutral: super::products::NEUTRAL,
     };
     static POSTS: Spec = Spec {
         connection: "articles",
@@ -103,6 +121,7 @@ fn spec(data_type: DataType) -> Result<&'static Spec, StoreError> {
         create_params: "$in: ArticleCreateInput!",
         update_params: "$id: ID!, $in: ArticleUpdateInput!",
         object: "article",
+        node: "article",
         id_in_input: false,
         neutral: &["slug", "title", "content", "excerpt", "status", "featured_image", "tags"],
     };
@@ -119,6 +138,7 @@ fn spec(data_type: DataType) -> Result<&'static Spec, StoreError> {
         create_params: "$in: DiscountCodeBasicInput!",
         update_params: "$id: ID!, $in: DiscountCodeBasicInput!",
         object: "codeDiscountNode",
+        node: "codeDiscountNode",
         id_in_input: false,
         neutral: &[
             "code",
@@ -135,10 +155,11 @@ fn spec(data_type: DataType) -> Result<&'static Spec, StoreError> {
         DataType::Collections => Ok(&COLLECTIONS),
         DataType::Coupons => Ok(&COUPONS),
         DataType::Posts => Ok(&POSTS),
+        DataType::Products => Ok(&PRODUCTS),
         other => Err(StoreError {
             platform: Platform::Shopify,
             operation: "catalog",
-            message: format!("{other} are not synced with Shopify yet (pages, posts, coupons and collections are)"),
+            message: format!("{other} is not a catalog type: inventory goes through the inventory compare"),
             transient: false,
         }),
     }
@@ -160,6 +181,7 @@ fn record(data_type: DataType, p: &Value) -> CatalogRecord {
             ("seo_description", p["seo"]["description"].clone()),
         ],
         DataType::Coupons => coupon_fields(&p["codeDiscount"]),
+        DataType::Products => return super::products::record(p),
         DataType::Posts => vec![
             ("slug", p["handle"].clone()),
             ("title", p["title"].clone()),
@@ -266,6 +288,9 @@ fn input(data_type: DataType, w: &CatalogWrite, current: Option<&CatalogRecord>)
     if data_type == DataType::Coupons {
         return coupon_input(w, current);
     }
+    if data_type == DataType::Products {
+        return super::products::input(w, current);
+    }
     let mut input = serde_json::Map::new();
     let mut seo = serde_json::Map::new();
     for (k, v) in &w.fields {
@@ -334,10 +359,13 @@ impl ShopifyCatalog {
         data_type: DataType,
         writes: &[CatalogWrite],
     ) -> Result<HashMap<String, CatalogRecord>, StoreError> {
+        // A product is set whole (`productSet` replaces its lists, and its variants keep their
+        // ids only when named).
         let needs = |w: &&CatalogWrite| {
-            data_type == DataType::Coupons
-                && w.action == Action::Update
-                && (w.fields.contains_key("amount") != w.fields.contains_key("discount_type"))
+            w.action == Action::Update
+                && (data_type == DataType::Products
+                    || (data_type == DataType::Coupons
+                        && (w.fields.contains_key("amount") != w.fields.contains_key("discount_type"))))
         };
         let ids: Vec<&str> = writes.iter().filter(needs).filter_map(|w| w.id.as_deref()).collect();
         let mut out = HashMap::new();
@@ -345,16 +373,19 @@ impl ShopifyCatalog {
         for chunk in ids.chunks(page_size(spec)) {
             let params: Vec<String> = (0..chunk.len()).map(|i| format!("$c{i}: ID!")).collect();
             let fields: Vec<String> =
-                (0..chunk.len()).map(|i| format!("c{i}: codeDiscountNode(id: $c{i}) {{ {} }}", spec.fields)).collect();
+                (0..chunk.len()).map(|i| format!("c{i}: {}(id: $c{i}) {{ {} }}", spec.node, spec.fields)).collect();
             let query = format!("query({}) {{ {} }}", params.join(", "), fields.join(" "));
             let vars: serde_json::Map<String, Value> =
                 chunk.iter().enumerate().map(|(i, id)| (format!("c{i}"), json!(id))).collect();
             let cost = chunk.len() as f64 * spec.node_cost;
             let data = self.client.graphql(&query, Value::Object(vars), cost).await.map_err(store_error("read"))?;
             for i in 0..chunk.len() {
-                let node = &data[format!("c{i}")];
+                let mut node = data[format!("c{i}")].clone();
                 if !node.is_null() {
-                    let r = record(data_type, node);
+                    if data_type == DataType::Products {
+                        super::products::complete(&self.client, &mut node).await.map_err(store_error("read"))?;
+                    }
+                    let r = record(data_type, &node);
                     out.insert(r.id.clone(), r);
                 }
             }
@@ -371,6 +402,10 @@ impl CatalogStore for ShopifyCatalog {
 
     fn fields(&self, data_type: DataType) -> &'static [&'static str] {
         spec(data_type).map(|s| s.neutral).unwrap_or(&[])
+    }
+
+    fn variant_fields(&self) -> &'static [&'static str] {
+        &["sku", "options", "price", "compare_at_price", "barcode"]
     }
 
     async fn check(&self) -> Result<(), StoreError> {
@@ -391,7 +426,13 @@ impl CatalogStore for ShopifyCatalog {
             let data =
                 self.client.graphql(&query, json!({ "after": after }), cost).await.map_err(store_error("read"))?;
             let page = &data[conn];
-            out.extend(page["nodes"].as_array().into_iter().flatten().map(|n| record(data_type, n)));
+            for n in page["nodes"].as_array().into_iter().flatten() {
+                let mut n = n.clone();
+                if data_type == DataType::Products {
+                    super::products::complete(&self.client, &mut n).await.map_err(store_error("read"))?;
+                }
+                out.push(record(data_type, &n));
+            }
             if page["pageInfo"]["hasNextPage"] != true {
                 return Ok(out);
             }
@@ -401,6 +442,9 @@ impl CatalogStore for ShopifyCatalog {
 
     async fn find(&self, data_type: DataType, key: &str) -> Result<Option<String>, StoreError> {
         let conn = spec(data_type)?.connection;
+        if data_type == DataType::Products {
+            return super::products::find(&self.client, key).await.map_err(store_error("find"));
+        }
         if data_type == DataType::Coupons {
             let query = "query($code: String!) { codeDiscountNodeByCode(code: $code) { id } }";
             let data = self.client.graphql(query, json!({ "code": key }), 2.0).await.map_err(store_error("find"))?;

@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod client;
 pub mod inventory;
+pub mod products;
 pub mod sim;
 
 /// The API version storesync pins by default.

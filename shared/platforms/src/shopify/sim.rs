@@ -80,6 +80,10 @@ struct Variant {
     sku: String,
     price: String,
     item: u64,
+    compare_at: Option<String>,
+    barcode: Option<String>,
+    /// `selectedOptions`: (option name, value).
+    options: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -93,6 +97,9 @@ struct Inner {
     next_id: u64,
     locations: BTreeMap<u64, String>,
     products: BTreeMap<u64, (String, Vec<u64>)>,
+    /// A product's other fields as the API reads them (`handle`, `descriptionHtml`, `status`,
+    /// `tags`, `seo`, `images`: the URLs of its media images).
+    product_fields: BTreeMap<u64, Map<String, Value>>,
     variants: BTreeMap<u64, Variant>,
     /// Inventory item → its variant.
     items: BTreeMap<u64, u64>,
@@ -126,6 +133,7 @@ pub struct ShopifySim {
 
 mod content;
 mod discounts;
+mod products;
 
 /// A top-level GraphQL error.
 struct GqlError {
@@ -175,6 +183,12 @@ impl ShopifySim {
                     sku: sku.to_string(),
                     price: price.to_string(),
                     item,
+                    compare_at: None,
+                    barcode: None,
+                    options: vec![(
+                        if variants.len() == 1 { "Title" } else { "Option" }.to_string(),
+                        vtitle.to_string(),
+                    )],
                 },
             );
             s.items.insert(item, vid);
@@ -185,6 +199,8 @@ impl ShopifySim {
             ids.push(vid);
         }
         s.products.insert(pid, (title.to_string(), ids));
+        let handle = products::unique_handle(&s, title, pid);
+        s.product_fields.insert(pid, products::default_fields(&handle));
         gid("Product", pid)
     }
 
@@ -449,6 +465,7 @@ impl ShopifySim {
                 s.idempotency.insert(key, (fingerprint, result.clone()));
                 Ok(select(&result, &f.selection_set))
             }
+            "productSet" | "productDelete" => Ok(select(&products::mutate(s, f, vars), &f.selection_set)),
             other => match content::mutate(s, f, vars)? {
                 Some(v) => Ok(v),
                 None if other.starts_with("discountCode") => discounts::mutate(s, f, vars)?
@@ -483,6 +500,7 @@ fn to_json(v: &Gql<'_>, vars: &Map<String, Value>) -> Value {
 const CONNECTIONS: &[&str] = &[
     "locations",
     "products",
+    "media",
     "productVariants",
     "variants",
     "inventoryLevels",
@@ -712,6 +730,11 @@ fn resolve_root(
             let ids = s.variants.iter().filter(|(_, v)| sku.as_ref().is_none_or(|k| v.sku == *k)).map(|(id, _)| *id);
             Ok(connection(ids.collect(), f, vars, actual, |id, set, a| variant(s, id, set, vars, a)))
         }
+        "product" => {
+            *actual += 1.0;
+            let id = arg(&f.arguments, "id", vars).as_str().and_then(|g| gid_id("Product", g));
+            Ok(id.map(|id| product(s, id, &f.selection_set, vars, actual)).unwrap_or(Value::Null))
+        }
         "pages" => Ok(content::list(content::Kind::Page, s, f, vars, actual)),
         "collections" => Ok(content::list(content::Kind::Collection, s, f, vars, actual)),
         "blogs" => Ok(content::list(content::Kind::Blog, s, f, vars, actual)),
@@ -757,10 +780,20 @@ fn location(s: &Inner, id: u64, set: &SelectionSet<'_, String>) -> Value {
 
 fn product(s: &Inner, id: u64, set: &SelectionSet<'_, String>, vars: &Map<String, Value>, actual: &mut f64) -> Value {
     let Some((title, variants)) = s.products.get(&id) else { return Value::Null };
-    let handle: String = title.to_lowercase().split_whitespace().collect::<Vec<_>>().join("-");
-    let scalars = json!({ "id": gid("Product", id), "title": title, "handle": handle, "status": "ACTIVE" });
+    let mut scalars = Value::Object(s.product_fields.get(&id).cloned().unwrap_or_default());
+    scalars["id"] = json!(gid("Product", id));
+    scalars["title"] = json!(title);
     object(set, &scalars, |f| match f.name.as_str() {
         "variants" => Some(connection(variants.clone(), f, vars, actual, |vid, vs, a| variant(s, vid, vs, vars, a))),
+        "media" => {
+            let nodes: Vec<Value> = scalars["images"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|url| json!({ "__typename": "MediaImage", "image": { "url": url } }))
+                .collect();
+            Some(select(&json!({ "nodes": nodes, "pageInfo": { "hasNextPage": false } }), &f.selection_set))
+        }
         _ => None,
     })
 }
@@ -770,7 +803,8 @@ fn variant(s: &Inner, id: u64, set: &SelectionSet<'_, String>, vars: &Map<String
     let total: i64 = s.levels.iter().filter(|((item, _), _)| *item == v.item).map(|(_, l)| l.available).sum();
     let scalars = json!({
         "id": gid("ProductVariant", id), "title": v.title, "sku": v.sku, "price": v.price,
-        "compareAtPrice": null, "barcode": null, "inventoryQuantity": total, "inventoryPolicy": "DENY",
+        "compareAtPrice": v.compare_at, "barcode": v.barcode, "inventoryQuantity": total, "inventoryPolicy": "DENY",
+        "selectedOptions": v.options.iter().map(|(n, x)| json!({ "name": n, "value": x })).collect::<Vec<_>>(),
         "displayName": format!("{} - {}", s.products.get(&v.product).map(|p| p.0.as_str()).unwrap_or(""), v.title),
     });
     object(set, &scalars, |f| match f.name.as_str() {

@@ -38,7 +38,7 @@ fn unsupported(data_type: DataType) -> StoreError {
     StoreError {
         platform: Platform::WooCommerce,
         operation: "catalog",
-        message: format!("{data_type} are not synced with WooCommerce yet (pages, posts, coupons and collections are)"),
+        message: format!("{data_type} is not a catalog type: inventory goes through the inventory compare"),
         transient: false,
     }
 }
@@ -335,6 +335,10 @@ impl CatalogStore for WooCatalog {
             DataType::Products => super::products::FIELDS,
             DataType::Inventory => &[],
         }
+    }
+
+    fn variant_fields(&self) -> &'static [&'static str] {
+        &["sku", "options", "price", "compare_at_price", "weight_grams"]
     }
 
     async fn check(&self) -> Result<(), StoreError> {

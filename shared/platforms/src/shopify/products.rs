@@ -1,0 +1,236 @@
+//! Shopify products in the neutral product fields of `storesync_core::stores::catalog`.
+//!
+//! - A product whose one variant is Shopify's default (`Title: Default Title`) is a simple
+//!   product: its `sku`, `price`, `compare_at_price` and `barcode` are that variant's and it has
+//!   no `variants`. Otherwise `variants` lists each variant (`sku`, `options` as
+//!   `Name: value / Name: value` from `selectedOptions`, prices, `barcode`) and the product's key
+//!   is the smallest variant SKU.
+//! - `status` `ACTIVE` is `publish`, anything else `draft`; `images` the URLs of its media
+//!   images; `tags`; `seo_title`/`seo_description` its `seo`.
+//! - Written whole with `productSet` (it replaces list fields: variants, tags, files): an update
+//!   merges the change into the product as it is now and names each kept variant by its id (a
+//!   variant left out would be deleted with its inventory).
+//! - Read 15 products a call, each with its first 20 variants (what one query's 1,000 points
+//!   allow); a product with more has the rest read 250 at a time.
+
+use serde_json::{json, Map, Value};
+use storesync_core::stores::catalog::{product_sku, CatalogRecord};
+use storesync_core::stores::catalog_sync::CatalogWrite;
+
+use super::client::{ShopifyClient, ShopifyError};
+
+const VARIANT_FIELDS: &str = "id sku barcode price compareAtPrice selectedOptions { name value }";
+
+/// A product node's selection.
+pub const FIELDS: &str = "id title handle descriptionHtml status tags seo { title description } \
+     media(first: 10) { nodes { ... on MediaImage { image { url } } } } \
+     variants(first: 20) { nodes { id sku barcode price compareAtPrice selectedOptions { name value } } \
+     pageInfo { hasNextPage endCursor } }";
+
+/// What one node of [`FIELDS`] costs: 1, `seo` 1, `media` 2 + 10 × 2, `variants` 2 + 20 × 2.
+pub const NODE_COST: f64 = 66.0;
+
+/// The neutral product fields Shopify keeps.
+pub const NEUTRAL: &[&str] = &[
+    "sku",
+    "name",
+    "description",
+    "status",
+    "price",
+    "compare_at_price",
+    "barcode",
+    "images",
+    "tags",
+    "seo_title",
+    "seo_description",
+    "variants",
+];
+
+const DEFAULT_OPTION: (&str, &str) = ("Title", "Default Title");
+
+fn options(selected: &Value) -> Vec<(String, String)> {
+    selected
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| Some((o["name"].as_str()?.to_string(), o["value"].as_str()?.to_string())))
+        .collect()
+}
+
+fn is_default(v: &Value) -> bool {
+    let o = options(&v["selectedOptions"]);
+    o.is_empty() || (o.len() == 1 && o[0].0 == DEFAULT_OPTION.0 && o[0].1 == DEFAULT_OPTION.1)
+}
+
+/// A product node in the neutral fields (each variant keeps its `id`, and a simple product its
+/// one variant's as `_variant_id`: a compare ignores them, a write names the variants it keeps).
+pub fn record(p: &Value) -> CatalogRecord {
+    let variants: Vec<&Value> = p["variants"]["nodes"].as_array().into_iter().flatten().collect();
+    let simple = variants.len() == 1 && is_default(variants[0]);
+    let one = if simple { variants[0].clone() } else { Value::Null };
+    let listed: Vec<Value> = if simple {
+        Vec::new()
+    } else {
+        variants
+            .iter()
+            .map(|v| {
+                let opts: Vec<String> =
+                    options(&v["selectedOptions"]).iter().map(|(n, x)| format!("{n}: {x}")).collect();
+                json!({ "id": v["id"], "sku": v["sku"], "options": opts.join(" / "), "price": v["price"],
+                        "compare_at_price": v["compareAtPrice"], "barcode": v["barcode"] })
+            })
+            .collect()
+    };
+    let skus: Vec<&str> = variants.iter().filter_map(|v| v["sku"].as_str()).collect();
+    let images: Vec<Value> = p["media"]["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["image"]["url"].as_str().map(|u| json!(u)))
+        .collect();
+    let fields = [
+        (
+            "sku",
+            json!(if simple { one["sku"].as_str().unwrap_or_default().to_string() } else { product_sku("", &skus) }),
+        ),
+        ("name", p["title"].clone()),
+        ("description", p["descriptionHtml"].clone()),
+        ("status", json!(if p["status"] == "ACTIVE" { "publish" } else { "draft" })),
+        ("price", one["price"].clone()),
+        ("compare_at_price", one["compareAtPrice"].clone()),
+        ("barcode", one["barcode"].clone()),
+        ("images", Value::from(images)),
+        ("tags", p["tags"].clone()),
+        ("seo_title", p["seo"]["title"].clone()),
+        ("seo_description", p["seo"]["description"].clone()),
+        ("variants", Value::from(listed)),
+        // A simple product's one variant, for a write to name (not a compared field).
+        ("_variant_id", one["id"].clone()),
+    ];
+    CatalogRecord {
+        id: p["id"].as_str().unwrap_or_default().to_string(),
+        fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+    }
+}
+
+/// Reads the variants beyond the node's first page into it.
+pub async fn complete(client: &ShopifyClient, node: &mut Value) -> Result<(), ShopifyError> {
+    let query = format!(
+        "query($id: ID!, $after: String) {{ product(id: $id) {{ variants(first: 250, after: $after) {{ nodes {{ {VARIANT_FIELDS} }} pageInfo {{ hasNextPage endCursor }} }} }} }}"
+    );
+    while node["variants"]["pageInfo"]["hasNextPage"] == true {
+        let after = node["variants"]["pageInfo"]["endCursor"].clone();
+        let data = client.graphql(&query, json!({ "id": node["id"], "after": after }), 503.0).await?;
+        let page = &data["product"]["variants"];
+        let more = page["nodes"].as_array().cloned().unwrap_or_default();
+        if let Some(list) = node["variants"]["nodes"].as_array_mut() {
+            list.extend(more);
+        }
+        node["variants"]["pageInfo"] = page["pageInfo"].clone();
+    }
+    Ok(())
+}
+
+/// The product with a variant whose SKU is `sku`.
+pub async fn find(client: &ShopifyClient, sku: &str) -> Result<Option<String>, ShopifyError> {
+    let query = "query($q: String) { productVariants(first: 1, query: $q) { nodes { product { id } } } }";
+    let data = client.graphql(query, json!({ "q": format!("sku:{sku}") }), 4.0).await?;
+    Ok(data["productVariants"]["nodes"][0]["product"]["id"].as_str().map(str::to_string))
+}
+
+fn money(v: &Value) -> Value {
+    match v {
+        Value::Null => Value::Null,
+        Value::String(s) if s.trim().is_empty() => Value::Null,
+        other => other.clone(),
+    }
+}
+
+/// A write as a `ProductSetInput`: the product as it is now (`current`) with the write's fields
+/// over it, lists whole.
+pub fn input(w: &CatalogWrite, current: Option<&CatalogRecord>) -> Value {
+    let mut f: Map<String, Value> = current.map(|c| c.fields.clone().into_iter().collect()).unwrap_or_default();
+    for (k, v) in &w.fields {
+        f.insert(k.clone(), v.clone());
+    }
+    let get = |k: &str| f.get(k).cloned().unwrap_or(Value::Null);
+    let text = |k: &str| match get(k) {
+        Value::Null => json!(""),
+        v => v,
+    };
+    // The ids of the variants the product has now, by SKU.
+    let ids: Vec<(String, Value)> = current
+        .and_then(|c| c.fields.get("variants"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| Some((v["sku"].as_str()?.to_string(), v["id"].clone())))
+        .collect();
+    let current_simple_id = current.and_then(|c| c.fields.get("_variant_id")).cloned();
+    let id_of = |sku: &str| ids.iter().find(|(s, _)| s == sku).map(|(_, id)| id.clone());
+    let listed: Vec<Value> = get("variants").as_array().cloned().unwrap_or_default();
+    let mut option_names: Vec<String> = Vec::new();
+    let mut option_values: Vec<Vec<String>> = Vec::new();
+    let mut variants = Vec::new();
+    if listed.is_empty() {
+        option_names.push(DEFAULT_OPTION.0.into());
+        option_values.push(vec![DEFAULT_OPTION.1.into()]);
+        let mut v = json!({
+            "sku": get("sku"), "price": money(&get("price")), "compareAtPrice": money(&get("compare_at_price")),
+            "barcode": get("barcode"),
+            "optionValues": [{ "optionName": DEFAULT_OPTION.0, "name": DEFAULT_OPTION.1 }],
+        });
+        if let Some(id) = current_simple_id.filter(|id| !id.is_null()) {
+            v["id"] = id;
+        }
+        variants.push(v);
+    } else {
+        for v in &listed {
+            let mut values = Vec::new();
+            for part in v["options"].as_str().unwrap_or_default().split(" / ").filter(|p| !p.trim().is_empty()) {
+                let (name, value) = part.split_once(": ").unwrap_or(("Option", part));
+                let at = match option_names.iter().position(|n| n == name.trim()) {
+                    Some(at) => at,
+                    None => {
+                        option_names.push(name.trim().to_string());
+                        option_values.push(Vec::new());
+                        option_names.len() - 1
+                    }
+                };
+                if !option_values[at].iter().any(|x| x == value.trim()) {
+                    option_values[at].push(value.trim().to_string());
+                }
+                values.push(json!({ "optionName": name.trim(), "name": value.trim() }));
+            }
+            let mut out = json!({
+                "sku": v["sku"], "price": money(&v["price"]), "compareAtPrice": money(&v["compare_at_price"]),
+                "barcode": v.get("barcode").cloned().unwrap_or(Value::Null), "optionValues": values,
+            });
+            if let Some(id) = v["sku"].as_str().and_then(id_of) {
+                out["id"] = id;
+            }
+            variants.push(out);
+        }
+    }
+    let product_options: Vec<Value> = option_names
+        .iter()
+        .zip(&option_values)
+        .map(|(n, vals)| json!({ "name": n, "values": vals.iter().map(|v| json!({ "name": v })).collect::<Vec<_>>() }))
+        .collect();
+    let files: Vec<Value> = get("images")
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|u| json!({ "originalSource": u, "contentType": "IMAGE" }))
+        .collect();
+    json!({
+        "title": text("name"),
+        "descriptionHtml": text("description"),
+        "status": if get("status") == "publish" { "ACTIVE" } else { "DRAFT" },
+        "tags": get("tags").as_array().cloned().unwrap_or_default(),
+        "seo": { "title": get("seo_title"), "description": get("seo_description") },
+        "files": files,
+        "productOptions": product_options,
+        "variants": variants,
+    })
+}
