@@ -163,6 +163,11 @@ impl std::fmt::Display for DataType {
     }
 }
 
+/// The coupon fields both WooCommerce and Shopify keep (all but the products a coupon is
+/// limited to).
+pub const COUPON_TERMS: &[&str] =
+    &["code", "discount_type", "amount", "expires_at", "usage_limit", "usage_limit_per_customer", "minimum_amount"];
+
 /// The fields of a product variant, with how each compares (matched by `sku`).
 pub const VARIANT_FIELDS: [(&str, FieldKind); 6] = [
     ("sku", FieldKind::Text),

@@ -25,7 +25,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use serde_json::{json, Value};
-use storesync_core::stores::catalog::{Action, CatalogRecord, DataType};
+use storesync_core::stores::catalog::{Action, CatalogRecord, DataType, COUPON_TERMS};
 use storesync_core::stores::catalog_sync::{CatalogOutcome, CatalogStore, CatalogWrite};
 use storesync_core::stores::{Platform, StoreError};
 
@@ -140,15 +140,7 @@ fn spec(data_type: DataType) -> Result<&'static Spec, StoreError> {
         object: "codeDiscountNode",
         node: "codeDiscountNode",
         id_in_input: false,
-        neutral: &[
-            "code",
-            "discount_type",
-            "amount",
-            "expires_at",
-            "usage_limit",
-            "usage_limit_per_customer",
-            "minimum_amount",
-        ],
+        neutral: COUPON_TERMS,
     };
     match data_type {
         DataType::Pages => Ok(&PAGES),

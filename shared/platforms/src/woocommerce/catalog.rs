@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use serde_json::{json, Map, Value};
-use storesync_core::stores::catalog::{Action, CatalogRecord, DataType};
+use storesync_core::stores::catalog::{Action, CatalogRecord, DataType, COUPON_TERMS};
 use storesync_core::stores::catalog_sync::{CatalogOutcome, CatalogStore, CatalogWrite};
 use storesync_core::stores::{Platform, StoreError};
 
@@ -322,15 +322,7 @@ impl CatalogStore for WooCatalog {
         match data_type {
             DataType::Pages => &["slug", "title", "content", "status"],
             DataType::Posts => &["slug", "title", "content", "status", "excerpt", "categories", "tags"],
-            DataType::Coupons => &[
-                "code",
-                "discount_type",
-                "amount",
-                "expires_at",
-                "usage_limit",
-                "usage_limit_per_customer",
-                "minimum_amount",
-            ],
+            DataType::Coupons => COUPON_TERMS,
             DataType::Collections => &["slug", "name", "description", "image"],
             DataType::Products => super::products::FIELDS,
             DataType::Inventory => &[],

@@ -14,19 +14,6 @@ use serde_json::{json, Map, Value};
 use super::{arg, connection, object, select, GqlError, Inner};
 use crate::shopify::{gid, gid_id};
 
-/// Shopify's handle from a title: lower case, runs of anything but letters and digits as `-`.
-fn handleize(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.trim().to_lowercase().chars() {
-        if c.is_alphanumeric() {
-            out.push(c);
-        } else if !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    out.trim_matches('-').to_string()
-}
-
 /// A kind of content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Kind {
@@ -192,7 +179,7 @@ fn apply(kind: Kind, s: &Inner, id: u64, p: &mut Map<String, Value>, input: &Val
     // Handles are unique among a blog's articles, and among the shop's pages, collections, blogs.
     let same_scope = |q: &Map<String, Value>| kind != Kind::Article || q.get("blogId") == next.get("blogId");
     let items = kind.items(s);
-    let given = input.get("handle").and_then(Value::as_str).map(handleize).filter(|h| !h.is_empty());
+    let given = input.get("handle").and_then(Value::as_str).map(crate::slugify).filter(|h| !h.is_empty());
     let handle = match given {
         Some(h) => {
             if items.iter().any(|(other, q)| *other != id && same_scope(q) && q["handle"] == json!(h)) {
@@ -202,7 +189,7 @@ fn apply(kind: Kind, s: &Inner, id: u64, p: &mut Map<String, Value>, input: &Val
         }
         None if creating => {
             // Shopify makes a handle from the title, unique with a number.
-            let base = handleize(next.get("title").and_then(Value::as_str).unwrap_or_default());
+            let base = crate::slugify(next.get("title").and_then(Value::as_str).unwrap_or_default());
             let mut h = base.clone();
             let mut n = 1;
             while items.values().any(|q| same_scope(q) && q["handle"] == json!(h)) {

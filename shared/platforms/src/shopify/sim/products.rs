@@ -16,21 +16,9 @@ fn user_error(field: &[&str], message: &str, code: &str) -> Value {
     json!({ "field": field, "message": message, "code": code })
 }
 
-fn handleize(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.trim().to_lowercase().chars() {
-        if c.is_alphanumeric() {
-            out.push(c);
-        } else if !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    out.trim_matches('-').to_string()
-}
-
 /// A handle from `title` no other product holds.
 pub(super) fn unique_handle(s: &Inner, title: &str, id: u64) -> String {
-    let base = handleize(title);
+    let base = crate::slugify(title);
     let taken = |h: &str| s.product_fields.iter().any(|(other, p)| *other != id && p["handle"] == json!(h));
     let mut h = base.clone();
     let mut n = 1;
@@ -115,7 +103,7 @@ fn product_set(s: &mut Inner, input: &Value, identifier: &Value) -> Result<u64, 
                 fields.insert("images".into(), Value::from(urls));
             }
             "handle" => {
-                let h = handleize(v.as_str().unwrap_or_default());
+                let h = crate::slugify(v.as_str().unwrap_or_default());
                 if s.product_fields.iter().any(|(other, p)| *other != id && p["handle"] == json!(h)) {
                     errors.push(user_error(&["input", "handle"], "Handle has already been taken", "TAKEN"));
                 }

@@ -142,19 +142,7 @@ const READ_ONLY: [&str; 14] = [
     "used_by",
 ];
 
-/// WordPress's `sanitize_title`, as far as slugs go: lower case, runs of anything but letters
-/// and digits as one `-`.
-pub fn slugify(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.trim().to_lowercase().chars() {
-        if c.is_alphanumeric() {
-            out.push(c);
-        } else if !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    out.trim_matches('-').to_string()
-}
+use crate::slugify;
 
 /// The text of a WordPress rendered field: a string, or `{raw}`.
 fn raw_text(v: &Value) -> Option<String> {
