@@ -261,14 +261,22 @@ async fn inventory_is_refused_by_the_catalog_port_by_name() {
 async fn shop_store(
     sim: &storesync_platforms::shopify::sim::ShopifySim,
 ) -> storesync_platforms::shopify::catalog::ShopifyCatalog {
+    shop_store_with(sim, Duration::from_secs(10)).await
+}
+
+async fn shop_store_with(
+    sim: &storesync_platforms::shopify::sim::ShopifySim,
+    timeout: Duration,
+) -> storesync_platforms::shopify::catalog::ShopifyCatalog {
     use storesync_platforms::shopify::client::ShopifyClient;
     sim.add_location("Main warehouse");
     let app = sim.router();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    let client =
-        ShopifyClient::new(&base, "shpat", storesync_platforms::shopify::API_VERSION, Duration::from_secs(10)).unwrap();
+    let mut client = ShopifyClient::new(&base, "shpat", storesync_platforms::shopify::API_VERSION, timeout).unwrap();
+    // The client's retries without their back-off, to keep the tests short.
+    client.backoff = Duration::ZERO;
     storesync_platforms::shopify::catalog::ShopifyCatalog::new(client)
 }
 
@@ -451,4 +459,81 @@ async fn products_sync_with_their_variations_and_categories() {
     assert_eq!(variations, [("GB-L".to_string(), "50.00".to_string()), ("GB-S".to_string(), "30.00".to_string())]);
     let rose = &products("Rosé 2023")[0];
     assert_eq!((rose["status"].as_str(), rose["sku"].as_str()), (Some("draft"), Some("ROS-23")));
+}
+
+/// Products WooCommerce → Shopify through faults: 5xx answers and lost replies on 30 % of the
+/// calls, and a bucket that throttles. Every selected product ends succeeded, or failed with its
+/// error (its chunk dead-lettered); no create is applied twice (a lost create is looked up on the
+/// chunk's next delivery instead of being sent again), and a compare afterwards finds only what
+/// failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn products_reach_shopify_through_faults_and_throttling_without_duplicates() {
+    use storesync_core::stores::sync::SYNC_DLQ;
+    use storesync_platforms::fault::Fault;
+    use storesync_platforms::shopify::sim::{Bucket, ShopifySim};
+    let woo_sim = WooSim::new("ck", "cs");
+    // A full bucket of 1,000 points restored at 5,000 a second: the calls are paced, the test
+    // stays short (a products read asks 992 points a page).
+    let shop_sim = ShopifySim::new("shpat", Bucket { size: 1000.0, restore_rate: 5000.0 });
+    for n in 0..240 {
+        let sku = format!("P-{n:04}");
+        if n % 4 == 0 {
+            let attrs = json!([{ "name": "Size", "options": ["S", "L"], "variation": true, "visible": true }]);
+            let p =
+                woo_sim.seed_product(json!({ "name": format!("Box {n}"), "type": "variable", "attributes": attrs }));
+            let id = p.unwrap()["id"].as_u64().unwrap();
+            for (size, price) in [("S", "10.00"), ("L", "20.00")] {
+                woo_sim
+                    .seed_variation(
+                        id,
+                        json!({ "sku": format!("{sku}-{size}"), "regular_price": price,
+                                                "attributes": [{ "name": "Size", "option": size }] }),
+                    )
+                    .unwrap();
+            }
+        } else {
+            woo_sim.seed_product(json!({ "name": format!("Wine {n}"), "sku": sku, "regular_price": "9.50" })).unwrap();
+        }
+        // Shopify has a third of the simple products already, at another price.
+        if n % 3 == 0 && n % 4 != 0 {
+            shop_sim.add_product(&format!("Wine {n}"), &[(sku.as_str(), "Default Title", "8.00")], 1);
+        }
+    }
+    // Answers held back past the client's timeout: lost, though Shopify applied the call.
+    let (woo, shop) = (store(&woo_sim).await, shop_store_with(&shop_sim, Duration::from_millis(300)).await);
+    let dir = tempfile::tempdir().unwrap();
+    let local = Local::open(dir.path(), Default::default()).unwrap();
+    let ports = local.workflow.ports();
+    let plan =
+        compare_catalog(ports, DataType::Products, &woo, &shop, "dana", CompareOptions::default()).await.unwrap();
+    let count = |a: Action| plan.comparison.items.iter().filter(|i| i.action == a).count();
+    assert_eq!((count(Action::Update), count(Action::Create)), (60, 180));
+    let run = start_catalog(ports, &plan.id, &Selection::All, "dana", &SyncOptions::default()).await.unwrap();
+    shop_sim.fail_randomly(
+        0.3,
+        vec![Fault::Status { code: 503, retry_after_secs: None }, Fault::LostReply { millis: 500 }],
+        11,
+    );
+    storesync_local::stores::drain_catalog_queue(ports, &shop, 0, |_| {}).await.unwrap();
+    shop_sim.fail_randomly(0.0, vec![], 0);
+    assert!(shop_sim.stats().faults_served > 10, "{:?}", shop_sim.stats());
+    // The run spent several bucketfuls: the client paced itself on the restore rate.
+    assert!(shop_sim.stats().points > 5.0 * shop_sim.bucket().size, "{:?}", shop_sim.stats());
+
+    let r = catalog_report(ports, &run.id).await.unwrap();
+    assert_eq!(r.pending, 0);
+    assert_eq!(r.succeeded + r.failed, 240);
+    let failed: Vec<_> = r.items.iter().filter(|i| i.outcome == "failed").collect();
+    assert!(failed.iter().all(|i| i.error.as_deref().is_some_and(|e| !e.is_empty())), "{failed:#?}");
+    let dead = ports.queue.receive(SYNC_DLQ, 10, 60).await.unwrap();
+    assert_eq!(failed.is_empty(), dead.is_empty(), "a failed item's chunk is dead-lettered");
+    // No SKU on two products: nothing was created twice.
+    let skus: Vec<String> =
+        shop.read(DataType::Products).await.unwrap().iter().map(|p| p.text("sku").unwrap_or_default()).collect();
+    let unique: std::collections::HashSet<&String> = skus.iter().collect();
+    assert_eq!(unique.len(), skus.len(), "no product created twice");
+    // What is left to do is what failed.
+    let again =
+        compare_catalog(ports, DataType::Products, &woo, &shop, "dana", CompareOptions::default()).await.unwrap();
+    assert_eq!(again.comparison.items.len(), failed.len(), "{:#?}", again.comparison.items);
 }

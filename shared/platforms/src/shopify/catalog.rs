@@ -504,7 +504,15 @@ impl CatalogStore for ShopifyCatalog {
             }
             let mutation = format!("mutation({}) {{ {} }}", params.join(", "), fields.join(" "));
             let cost = fields.len() as f64 * MUTATION_COST;
-            let data = self.client.graphql(&mutation, Value::Object(vars), cost).await.map_err(store_error("write"))?;
+            // Creates carry no idempotency key: a lost answer is not repeated here; the chunk's
+            // next delivery looks each create up first.
+            let creates = chunk.iter().any(|w| w.action == Action::Create);
+            let data = if creates {
+                self.client.graphql_unrepeatable(&mutation, Value::Object(vars), cost).await
+            } else {
+                self.client.graphql(&mutation, Value::Object(vars), cost).await
+            }
+            .map_err(store_error("write"))?;
             for (i, w) in chunk.iter().enumerate() {
                 let r = &data[format!("p{i}")];
                 if r.is_null() {

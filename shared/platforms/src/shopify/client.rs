@@ -132,6 +132,18 @@ impl ShopifyClient {
     /// bucket first, retries throttled answers after the wait Shopify's numbers call for, and
     /// other transient failures up to [`ATTEMPTS`] times.
     pub async fn graphql(&self, query: &str, variables: Value, cost: f64) -> Result<Value, ShopifyError> {
+        self.run(query, variables, cost, ATTEMPTS).await
+    }
+
+    /// A mutation that a repeat could apply twice (a create without an idempotency key): retried
+    /// only when throttled (Shopify then applied nothing); any other failure is returned at once,
+    /// since a lost answer may have been applied — the caller looks its objects up before trying
+    /// again.
+    pub async fn graphql_unrepeatable(&self, query: &str, variables: Value, cost: f64) -> Result<Value, ShopifyError> {
+        self.run(query, variables, cost, 1).await
+    }
+
+    async fn run(&self, query: &str, variables: Value, cost: f64, attempts: u32) -> Result<Value, ShopifyError> {
         let mut failures = 0;
         loop {
             let wait = self.pacer.lock().await.map(|p| p.wait_for(cost)).unwrap_or_default();
@@ -141,7 +153,7 @@ impl ShopifyClient {
             match self.once(query, &variables).await {
                 Ok(data) => return Ok(data),
                 Err(e) if matches!(&e, ShopifyError::Graphql { code, .. } if code == "THROTTLED") => continue,
-                Err(e) if e.transient() && failures + 1 < ATTEMPTS => {
+                Err(e) if e.transient() && failures + 1 < attempts => {
                     failures += 1;
                     tracing::debug!(error = %e, attempt = failures, "Shopify call retried");
                     tokio::time::sleep(self.backoff * failures).await;
