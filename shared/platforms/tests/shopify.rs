@@ -472,3 +472,52 @@ async fn product_set_replaces_list_fields_and_keeps_left_out_scalars() {
     assert_eq!(v["data"]["productDelete"]["deletedProductId"], json!(id));
     assert!(sim.product(&id).is_none());
 }
+
+#[tokio::test]
+async fn a_large_catalog_is_read_through_one_bulk_operation_streamed_as_jsonl() {
+    use storesync_core::stores::catalog::DataType;
+    use storesync_core::stores::catalog_sync::CatalogStore;
+    use storesync_platforms::shopify::catalog::ShopifyCatalog;
+    use storesync_platforms::shopify::products::BULK_ABOVE;
+    let n = BULK_ABOVE as usize + 50;
+    let (sim, base, _) = shop(n, Bucket::default()).await;
+    sim.add_product("Gift box", &[("GB-S", "Small", "30.00"), ("GB-L", "Large", "50.00")], 1);
+    let before = sim.stats().requests;
+    let records = ShopifyCatalog::new(client(&base)).read(DataType::Products).await.unwrap();
+    assert_eq!(records.len(), n + 1);
+    // The count, the run, the polls until it completed: not 21 pages of 15.
+    let calls = sim.stats().requests - before;
+    assert!(calls <= 5, "{calls} calls");
+    let gift = records.iter().find(|r| r.text("name").as_deref() == Some("Gift box")).unwrap();
+    assert_eq!(gift.fields["variants"].as_array().map(Vec::len), Some(2));
+    assert_eq!(gift.text("sku").as_deref(), Some("GB-L"));
+    let shirt = records.iter().find(|r| r.text("sku").as_deref() == Some("SKU-0007")).unwrap();
+    assert_eq!(shirt.fields["price"], "19.90");
+
+    // The operation as Shopify reports it, and its JSONL: children after their parent.
+    let run = "mutation($q: String!) { bulkOperationRunQuery(query: $q) { bulkOperation { id status } userErrors { code } } }";
+    let q = "{ products { edges { node { id title variants { edges { node { id sku } } } } } } }";
+    let (_, v) = raw(&base, TOKEN, run, json!({ "q": q })).await;
+    let id = v["data"]["bulkOperationRunQuery"]["bulkOperation"]["id"].clone();
+    assert_eq!(v["data"]["bulkOperationRunQuery"]["bulkOperation"]["status"], "CREATED");
+    let poll = "query($id: ID!) { bulkOperation(id: $id) { status url objectCount } }";
+    let (_, v) = raw(&base, TOKEN, poll, json!({ "id": id })).await;
+    assert_eq!(
+        (v["data"]["bulkOperation"]["status"].as_str(), v["data"]["bulkOperation"]["url"].as_str()),
+        (Some("RUNNING"), None)
+    );
+    let (_, v) = raw(&base, TOKEN, poll, json!({ "id": id })).await;
+    let op = &v["data"]["bulkOperation"];
+    assert_eq!((op["status"].as_str(), op["objectCount"].as_str()), (Some("COMPLETED"), Some("603")));
+    let body = reqwest::get(op["url"].as_str().unwrap()).await.unwrap().text().await.unwrap();
+    let lines: Vec<Value> = body.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let last_two = &lines[lines.len() - 3..];
+    assert_eq!(last_two[0]["title"], "Gift box");
+    assert_eq!((last_two[1]["sku"].as_str(), &last_two[1]["__parentId"]), (Some("GB-S"), &last_two[0]["id"]));
+    // Five unfinished operations at most.
+    for _ in 0..5 {
+        raw(&base, TOKEN, run, json!({ "q": q })).await;
+    }
+    let (_, v) = raw(&base, TOKEN, run, json!({ "q": q })).await;
+    assert_eq!(v["data"]["bulkOperationRunQuery"]["userErrors"][0]["code"], "OPERATION_IN_PROGRESS");
+}

@@ -406,6 +406,12 @@ impl CatalogStore for ShopifyCatalog {
 
     async fn read(&self, data_type: DataType) -> Result<Vec<CatalogRecord>, StoreError> {
         let spec = spec(data_type)?;
+        if data_type == DataType::Products
+            && super::products::count(&self.client).await.map_err(store_error("read"))? > super::products::BULK_ABOVE
+        {
+            let nodes = super::products::read_bulk(&self.client).await.map_err(store_error("bulk read"))?;
+            return Ok(nodes.iter().map(super::products::record).collect());
+        }
         let (conn, fields) = (spec.connection, spec.fields);
         let page = page_size(spec);
         let query = format!(

@@ -163,6 +163,37 @@ impl ShopifyClient {
         }
     }
 
+    /// A bulk operation's result, line by line as it streams in (never whole in memory).
+    pub async fn download_lines(
+        &self,
+        url: &str,
+        mut line: impl FnMut(&str) -> Result<(), ShopifyError>,
+    ) -> Result<(), ShopifyError> {
+        let transport = |e: reqwest::Error| ShopifyError::Transport { url: url.to_string(), message: e.to_string() };
+        let mut resp = self.http.get(url).send().await.map_err(transport)?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            let body = resp.text().await.unwrap_or_default();
+            return Err(ShopifyError::Status { status, body: body.chars().take(300).collect() });
+        }
+        let mut pending: Vec<u8> = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(transport)? {
+            pending.extend_from_slice(&chunk);
+            while let Some(at) = pending.iter().position(|b| *b == b'\n') {
+                let l: Vec<u8> = pending.drain(..=at).collect();
+                let text = std::str::from_utf8(&l[..at]).map_err(|e| ShopifyError::Shape(e.to_string()))?;
+                if !text.trim().is_empty() {
+                    line(text)?;
+                }
+            }
+        }
+        let rest = std::str::from_utf8(&pending).map_err(|e| ShopifyError::Shape(e.to_string()))?;
+        if !rest.trim().is_empty() {
+            line(rest)?;
+        }
+        Ok(())
+    }
+
     async fn once(&self, query: &str, variables: &Value) -> Result<Value, ShopifyError> {
         let transport = |e: reqwest::Error| ShopifyError::Transport { url: self.url.clone(), message: e.to_string() };
         let resp = self

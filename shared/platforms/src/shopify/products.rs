@@ -11,7 +11,8 @@
 //!   merges the change into the product as it is now and names each kept variant by its id (a
 //!   variant left out would be deleted with its inventory).
 //! - Read 15 products a call, each with its first 20 variants (what one query's 1,000 points
-//!   allow); a product with more has the rest read 250 at a time.
+//!   allow; a product with more has the rest read 250 at a time) — or, for a shop of more than
+//!   [`BULK_ABOVE`] products, all at once through a bulk operation whose JSONL is streamed.
 
 use serde_json::{json, Map, Value};
 use storesync_core::stores::catalog::{product_sku, CatalogRecord};
@@ -129,6 +130,86 @@ pub async fn complete(client: &ShopifyClient, node: &mut Value) -> Result<(), Sh
         node["variants"]["pageInfo"] = page["pageInfo"].clone();
     }
     Ok(())
+}
+
+/// Above this many products a read is one bulk operation rather than pages of 15.
+pub const BULK_ABOVE: u64 = 250;
+
+/// How often a running bulk operation is looked at.
+const BULK_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The bulk query: every product with its media and variants (bulk queries take no page sizes).
+const BULK_QUERY: &str = "{ products { edges { node { id title handle descriptionHtml status tags \
+     seo { title description } media { edges { node { ... on MediaImage { id image { url } } } } } \
+     variants { edges { node { id sku barcode price compareAtPrice selectedOptions { name value } } } } } } } }";
+
+/// How many products the shop has.
+pub async fn count(client: &ShopifyClient) -> Result<u64, ShopifyError> {
+    let data = client.graphql("{ productsCount { count } }", json!({}), 1.0).await?;
+    Ok(data["productsCount"]["count"].as_u64().unwrap_or(0))
+}
+
+/// Every product through one bulk operation: run it, wait for it, then stream its JSONL (a
+/// product's line, then its media's and variants' lines with `__parentId`) into product nodes.
+pub async fn read_bulk(client: &ShopifyClient) -> Result<Vec<Value>, ShopifyError> {
+    let run = "mutation($q: String!) { bulkOperationRunQuery(query: $q) { bulkOperation { id status } userErrors { field message code } } }";
+    let data = client.graphql(run, json!({ "q": BULK_QUERY }), 10.0).await?;
+    let payload = &data["bulkOperationRunQuery"];
+    if let Some(e) = payload["userErrors"].as_array().and_then(|e| e.first()) {
+        return Err(ShopifyError::Graphql {
+            code: e["code"].as_str().unwrap_or("USER_ERROR").to_string(),
+            message: e["message"].as_str().unwrap_or_default().to_string(),
+        });
+    }
+    let id = payload["bulkOperation"]["id"].clone();
+    let poll = "query($id: ID!) { bulkOperation(id: $id) { status errorCode url objectCount } }";
+    let url = loop {
+        let op = client.graphql(poll, json!({ "id": id }), 1.0).await?;
+        let op = &op["bulkOperation"];
+        match op["status"].as_str().unwrap_or_default() {
+            "COMPLETED" => break op["url"].as_str().map(str::to_string),
+            "CREATED" | "RUNNING" => tokio::time::sleep(BULK_POLL).await,
+            other => {
+                return Err(ShopifyError::Graphql {
+                    code: format!("BULK_{other}"),
+                    message: format!("bulk operation {id} ended {other}: {}", op["errorCode"]),
+                })
+            }
+        }
+    };
+    // No URL: the operation found nothing.
+    let Some(url) = url else { return Ok(Vec::new()) };
+    let mut products: Vec<Value> = Vec::new();
+    let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    client
+        .download_lines(&url, |line| {
+            let mut v: Value =
+                serde_json::from_str(line).map_err(|e| ShopifyError::Shape(format!("{e}: {line:.200}")))?;
+            match v.get("__parentId").and_then(Value::as_str).map(str::to_string) {
+                None => {
+                    v["media"] = json!({ "nodes": [] });
+                    v["variants"] = json!({ "nodes": [] });
+                    at.insert(v["id"].as_str().unwrap_or_default().to_string(), products.len());
+                    products.push(v);
+                }
+                Some(parent) => {
+                    let Some(p) = at.get(&parent).and_then(|i| products.get_mut(*i)) else {
+                        return Err(ShopifyError::Shape(format!("a line before its parent {parent}")));
+                    };
+                    let list = if v["id"].as_str().is_some_and(|i| i.contains("/ProductVariant/")) {
+                        "variants"
+                    } else {
+                        "media"
+                    };
+                    if let Some(nodes) = p[list]["nodes"].as_array_mut() {
+                        nodes.push(v);
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(products)
 }
 
 /// The product with a variant whose SKU is `sku`.

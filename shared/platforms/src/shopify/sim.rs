@@ -117,6 +117,10 @@ struct Inner {
     articles: BTreeMap<u64, Map<String, Value>>,
     /// Basic code discounts (`discounts`), as `DiscountCodeBasic` reads.
     discounts: BTreeMap<u64, Map<String, Value>>,
+    /// Bulk operations (`bulk`), and the shop's base URL as the latest request reached it (the
+    /// operations' result URLs are under it).
+    bulk: BTreeMap<u64, bulk::BulkOp>,
+    base_url: String,
     available: f64,
     refilled: Option<Instant>,
     faults: FaultPlan,
@@ -131,6 +135,7 @@ pub struct ShopifySim {
     bucket: Bucket,
 }
 
+mod bulk;
 mod content;
 mod discounts;
 mod products;
@@ -255,7 +260,10 @@ impl ShopifySim {
     /// The router, to be mounted at the shop's base (it serves
     /// `/admin/api/{version}/graphql.json`).
     pub fn router(&self) -> Router {
-        Router::new().route("/admin/api/{version}/graphql.json", post(graphql)).with_state(self.clone())
+        Router::new()
+            .route("/admin/api/{version}/graphql.json", post(graphql))
+            .route("/bulk/{file}", axum::routing::get(bulk_file))
+            .with_state(self.clone())
     }
 
     /// Points available now (refilled at the restore rate since the last request).
@@ -286,14 +294,27 @@ fn errors_body(errors: &[GqlError]) -> Vec<Value> {
     errors.iter().map(|e| json!({ "message": e.message, "extensions": { "code": e.code } })).collect()
 }
 
+/// A bulk operation's JSONL result.
+async fn bulk_file(State(sim): State<ShopifySim>, Path(file): Path<String>) -> Response {
+    match bulk::file(&sim.lock(), &file) {
+        Some(body) => ([("content-type", "application/jsonl")], body).into_response(),
+        None => (StatusCode::NOT_FOUND, "NoSuchKey").into_response(),
+    }
+}
+
 async fn graphql(
     State(sim): State<ShopifySim>,
     Path(version): Path<String>,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
     let fault = {
         let mut s = sim.lock();
+        // The shop's base as this request reached it (a prefix when mounted under one).
+        let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+        let prefix = uri.path().split("/admin/api/").next().unwrap_or_default();
+        s.base_url = format!("http://{host}{prefix}");
         let now = Instant::now();
         s.stats.requests += 1;
         s.stats.first_at.get_or_insert(now);
@@ -414,6 +435,9 @@ impl ShopifySim {
                         Value::Null
                     }
                 }
+            } else if f.name == "bulkOperation" {
+                actual += 1.0;
+                select(&bulk::poll(&mut s, &arg(&f.arguments, "id", &op.vars)), &f.selection_set)
             } else {
                 match resolve_root(&s, f, &op.vars, &mut actual) {
                     Ok(v) => v,
@@ -466,6 +490,7 @@ impl ShopifySim {
                 Ok(select(&result, &f.selection_set))
             }
             "productSet" | "productDelete" => Ok(select(&products::mutate(s, f, vars), &f.selection_set)),
+            "bulkOperationRunQuery" => Ok(select(&bulk::mutate(s, f, vars), &f.selection_set)),
             other => match content::mutate(s, f, vars)? {
                 Some(v) => Ok(v),
                 None if other.starts_with("discountCode") => discounts::mutate(s, f, vars)?
@@ -730,6 +755,10 @@ fn resolve_root(
             let ids = s.variants.iter().filter(|(_, v)| sku.as_ref().is_none_or(|k| v.sku == *k)).map(|(id, _)| *id);
             Ok(connection(ids.collect(), f, vars, actual, |id, set, a| variant(s, id, set, vars, a)))
         }
+        "productsCount" => {
+            *actual += 1.0;
+            Ok(select(&json!({ "count": s.products.len(), "precision": "EXACT" }), &f.selection_set))
+        }
         "product" => {
             *actual += 1.0;
             let id = arg(&f.arguments, "id", vars).as_str().and_then(|g| gid_id("Product", g));
@@ -790,9 +819,14 @@ fn product(s: &Inner, id: u64, set: &SelectionSet<'_, String>, vars: &Map<String
                 .as_array()
                 .into_iter()
                 .flatten()
-                .map(|url| json!({ "__typename": "MediaImage", "image": { "url": url } }))
+                .enumerate()
+                .map(|(i, url)| {
+                    json!({ "__typename": "MediaImage", "id": gid("MediaImage", id * 100 + i as u64), "image": { "url": url } })
+                })
                 .collect();
-            Some(select(&json!({ "nodes": nodes, "pageInfo": { "hasNextPage": false } }), &f.selection_set))
+            let edges: Vec<Value> = nodes.iter().map(|n| json!({ "node": n })).collect();
+            let conn = json!({ "nodes": nodes, "edges": edges, "pageInfo": { "hasNextPage": false } });
+            Some(select(&conn, &f.selection_set))
         }
         _ => None,
     })
