@@ -420,6 +420,13 @@ async fn every_catalog_type_syncs_between_woocommerce_and_shopify_both_ways() {
     let out = shop.write(DataType::Pages, &[write(""), write("About")]).await.unwrap();
     assert_eq!(out[0], CatalogOutcome::Failed { error: "BLANK: Title can't be blank".into() });
     assert!(matches!(&out[1], CatalogOutcome::Done { id } if Some(id.as_str()) == about["id"].as_str()));
+    // A delete repeated after its answer was lost finds the page gone: done, not failed.
+    let delete = CatalogWrite { action: Action::Delete, fields: BTreeMap::new(), ..write("") };
+    for _ in 0..2 {
+        let out = shop.write(DataType::Pages, std::slice::from_ref(&delete)).await.unwrap();
+        assert!(matches!(&out[0], CatalogOutcome::Done { .. }), "{out:?}");
+    }
+    assert!(shop_sim.pages().iter().all(|p| p["handle"] != "about-us"));
 }
 
 /// Products between WooCommerce stores: prices as WooCommerce keeps them (a sale is the

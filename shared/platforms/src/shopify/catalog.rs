@@ -544,7 +544,9 @@ impl CatalogStore for ShopifyCatalog {
                     .filter(|(k, _)| *k != "userErrors")
                     .find_map(|(_, v)| v.as_str().or(v["id"].as_str()))
                     .map(str::to_string);
-                out[n * 100 + i] = match (errors.is_empty(), id.or(w.id.clone())) {
+                // A delete of what is gone already (a repeat after a lost answer) has its way.
+                let gone = w.action == Action::Delete && errors.iter().all(|e| e.contains("does not exist"));
+                out[n * 100 + i] = match (errors.is_empty() || gone, id.or(w.id.clone())) {
                     (true, Some(id)) => CatalogOutcome::Done { id },
                     (true, None) => CatalogOutcome::Failed { error: format!("unexpected answer: {r}") },
                     (false, _) => CatalogOutcome::Failed { error: errors.join("; ") },
