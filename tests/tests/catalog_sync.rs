@@ -544,3 +544,26 @@ async fn products_reach_shopify_through_faults_and_throttling_without_duplicates
         compare_catalog(ports, DataType::Products, &woo, &shop, "dana", CompareOptions::default()).await.unwrap();
     assert_eq!(again.comparison.items.len(), failed.len(), "{:#?}", again.comparison.items);
 }
+
+/// A delete repeated after its answer was lost finds the object gone: done, not failed — for
+/// WordPress's one-by-one deletes and WooCommerce's batches alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_delete_on_woocommerce_is_done_not_failed() {
+    use storesync_core::stores::catalog_sync::{CatalogOutcome, CatalogWrite};
+    let (_, dst_sim) = catalogs();
+    let dst = store(&dst_sim).await;
+    for t in [DataType::Pages, DataType::Coupons, DataType::Products] {
+        let victim = dst.read(t).await.unwrap().remove(0);
+        let delete = CatalogWrite {
+            action: Action::Delete,
+            id: Some(victim.id.clone()),
+            key: String::new(),
+            fields: BTreeMap::new(),
+        };
+        for _ in 0..2 {
+            let out = dst.write(t, std::slice::from_ref(&delete)).await.unwrap();
+            assert_eq!(out[0], CatalogOutcome::Done { id: victim.id.clone() }, "{t}");
+        }
+        assert!(dst.read(t).await.unwrap().iter().all(|r| r.id != victim.id), "{t}: deleted");
+    }
+}

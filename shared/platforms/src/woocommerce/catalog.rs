@@ -17,7 +17,7 @@ use storesync_core::stores::catalog::{Action, CatalogRecord, DataType, COUPON_TE
 use storesync_core::stores::catalog_sync::{CatalogOutcome, CatalogStore, CatalogWrite};
 use storesync_core::stores::{Platform, StoreError};
 
-use super::client::{WooClient, WooError};
+use super::client::{is_gone, WooClient, WooError};
 use super::sim::BATCH_LIMIT;
 
 pub struct WooCatalog {
@@ -240,6 +240,10 @@ impl WooCatalog {
                 },
                 // Nothing written yet: the whole chunk is retried (a create is looked up first).
                 Err(e) if e.transient() && out.is_empty() => return Err(store_error("write")(e)),
+                // A delete of what is gone already (a repeat after a lost answer) has its way.
+                Err(WooError::Http { code, .. }) if w.action == Action::Delete && is_gone(&code) => {
+                    CatalogOutcome::Done { id: w.id.clone().unwrap_or_default() }
+                }
                 Err(e) => CatalogOutcome::Failed { error: e.to_string() },
             });
         }
@@ -295,7 +299,13 @@ impl WooCatalog {
                     continue;
                 }
                 let entry = &answer[kind][k];
-                out[n * BATCH_LIMIT + i] = match (entry.get("error"), entry["id"].as_u64()) {
+                // A delete of what is gone already (a repeat after a lost answer) has its way.
+                let gone = kind == "delete" && entry["error"]["code"].as_str().is_some_and(is_gone);
+                let id = match gone {
+                    true => chunk[i].id.as_deref().and_then(|id| id.parse::<u64>().ok()),
+                    false => entry["id"].as_u64(),
+                };
+                out[n * BATCH_LIMIT + i] = match (entry.get("error").filter(|_| !gone), id) {
                     (Some(e), _) => CatalogOutcome::Failed {
                         error: format!(
                             "{}: {}",

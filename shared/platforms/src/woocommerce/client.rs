@@ -33,6 +33,12 @@ pub enum WooError {
 /// Attempts at a GET before its error is returned.
 pub const GET_ATTEMPTS: u32 = 5;
 
+/// Whether an error code says the object is not there (an unknown id, already trashed): what a
+/// delete repeated after a lost answer meets.
+pub fn is_gone(code: &str) -> bool {
+    code.ends_with("_invalid_id") || code.ends_with("already_trashed") || code == "woocommerce_rest_term_invalid"
+}
+
 impl WooError {
     /// Worth another attempt: 408, 429, 5xx, or no answer.
     pub fn transient(&self) -> bool {

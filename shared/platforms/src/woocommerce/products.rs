@@ -21,7 +21,7 @@ use serde_json::{json, Map, Value};
 use storesync_core::stores::catalog::{product_sku, Action, CatalogRecord};
 use storesync_core::stores::catalog_sync::{CatalogOutcome, CatalogWrite};
 
-use super::client::{WooClient, WooError};
+use super::client::{is_gone, WooClient, WooError};
 use super::sim::BATCH_LIMIT;
 
 /// The neutral product fields WooCommerce keeps.
@@ -360,7 +360,13 @@ pub async fn write(client: &WooClient, writes: &[CatalogWrite]) -> Result<Vec<Ca
             let Some((kind, k)) = slot else { continue };
             let entry = &answer[kind][k];
             let at = n * BATCH_LIMIT + i;
-            out[at] = match (batch_error(entry), entry["id"].as_u64()) {
+            // A delete of what is gone already (a repeat after a lost answer) has its way.
+            let gone = kind == "delete" && entry["error"]["code"].as_str().is_some_and(is_gone);
+            let id = match gone {
+                true => w.id.as_deref().and_then(|id| id.parse::<u64>().ok()),
+                false => entry["id"].as_u64(),
+            };
+            out[at] = match (batch_error(entry).filter(|_| !gone), id) {
                 (Some(error), _) => CatalogOutcome::Failed { error },
                 (None, None) => CatalogOutcome::Failed { error: format!("unexpected answer: {entry}") },
                 (None, Some(id)) => {
