@@ -64,14 +64,17 @@ fn seed_pages(woo: &WooSim, shopify: &ShopifySim) {
 
 impl Simulation {
     /// Simulators for a runtime listening on `bound`, seeded with orders 5000–5499 and products
-    /// SKU-0000–SKU-0499 (10 in stock each), the ids the storm's events name.
+    /// SKU-0000–SKU-0499 (10 in stock each, 19.90, every 50th at a new price of 24.90 on
+    /// WooCommerce), the ids the storm's events name.
     pub fn new(bound: SocketAddr) -> Self {
         let woo = WooSim::new(SIM_KEY, SIM_SECRET);
         for n in 0..SIM_ENTITIES {
             woo.seed_order(5000 + n as u64, "processing");
             let sku = format!("SKU-{n:04}");
-            let product =
-                json!({ "name": format!("Simulated {sku}"), "sku": sku, "manage_stock": true, "stock_quantity": 10 });
+            // Shopify's price, but every 50th product's is new on WooCommerce.
+            let price = if n % 50 == 0 { "24.90" } else { "19.90" };
+            let product = json!({ "name": format!("Simulated {sku}"), "sku": sku, "regular_price": price,
+                                  "manage_stock": true, "stock_quantity": 10 });
             if let Err(e) = woo.seed_product(product) {
                 tracing::warn!(sku, error = e, "seeding the simulated store");
             }

@@ -209,3 +209,43 @@ async fn pages_sync_to_shopify_and_roll_back_through_the_cli() {
     let results = storesync(&state, &env, &["store", "results", &run]).await;
     assert!(results.contains("pages): 3 objects, 3 succeeded"), "{results}");
 }
+
+/// Products from WooCommerce to Shopify through the CLI on the demo catalog: compare, sync, a
+/// compare that finds nothing, and a rollback after which a compare finds the first plan's
+/// updates and creates again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn products_sync_to_shopify_and_roll_back_through_the_cli() {
+    let sim = start_sim().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let env = sim.store_env.clone();
+    let out = storesync(&state, &env, &["store", "compare", "--source", "woocommerce", "--type", "products"]).await;
+    let counts = |out: &str| {
+        let n = |what: &str| {
+            out.split(", ")
+                .find_map(|p| {
+                    p.trim().strip_suffix(what).and_then(|x| x.split_whitespace().last()?.parse::<usize>().ok())
+                })
+                .unwrap_or(usize::MAX)
+        };
+        (n(" to update"), n(" to create"))
+    };
+    // Every 50th price is new on WooCommerce; the last ten products are only there.
+    let (updates, creates) = counts(&out);
+    assert_eq!((updates, creates), (10, 10), "{out}");
+    let plan = second_word(&out);
+    let out = storesync(&state, &env, &["store", "sync", &plan, "--yes"]).await;
+    assert!(
+        out.contains(&format!("{} objects, {} succeeded, 0 failed, 0 pending", updates + creates, updates + creates)),
+        "{out}"
+    );
+    let run = second_word(&out);
+    let again = storesync(&state, &env, &["store", "compare", "--source", "woocommerce", "--type", "products"]).await;
+    assert!(again.contains("0 to update, 0 to create"), "{again}");
+
+    let rb = second_word(&storesync(&state, &env, &["store", "rollback", &run]).await);
+    let out = storesync(&state, &env, &["store", "sync", &rb, "--yes", "--override-blast"]).await;
+    assert!(out.contains(" 0 failed"), "{out}");
+    let after = storesync(&state, &env, &["store", "compare", "--source", "woocommerce", "--type", "products"]).await;
+    assert_eq!(counts(&after), (updates, creates), "as before the sync: {after}");
+}
