@@ -95,8 +95,10 @@ fn seed_products(src: &WooSim, dst: &WooSim) {
         let id = sim.content(ContentKind::ProductCategories).iter().find(|c| c["name"] == name).unwrap()["id"].clone();
         json!([{ "id": id }])
     };
+    let dry = src.seed_content(ContentKind::ProductTags, json!({ "name": "Dry" })).unwrap();
     src.seed_product(json!({ "name": "Merlot 2019", "sku": "MER-19", "regular_price": "20.00", "sale_price": "15.00",
                              "weight": "0.75", "categories": category(src, "Red wine"),
+                             "tags": [{ "id": dry["id"] }], "global_unique_id": "7290000000017",
                              "images": [{ "src": "https://example.com/merlot.jpg" }] }))
         .unwrap();
     dst.seed_product(json!({ "name": "Merlot 2019", "sku": "MER-19", "regular_price": "22.00", "weight": "0.75" }))
@@ -113,7 +115,10 @@ fn seed_products(src: &WooSim, dst: &WooSim) {
         for (sku, size, price) in variations {
             sim.seed_variation(
                 p["id"].as_u64().unwrap(),
-                json!({ "sku": sku, "regular_price": price, "attributes": [{ "name": "Size", "option": size }] }),
+                json!({ "sku": sku, "regular_price": price, "attributes": [{ "name": "Size", "option": size }],
+                        // The large box has a weight and barcode of its own.
+                        "weight": if *sku == "GB-L" { "1.5" } else { "" },
+                        "global_unique_id": if *sku == "GB-L" { "7290000000024" } else { "" } }),
             )
             .unwrap();
         }
@@ -356,6 +361,21 @@ async fn every_catalog_type_syncs_between_woocommerce_and_shopify_both_ways() {
         assert_eq!(catalog_report(ports, &back.id).await.unwrap().failed, 0);
         assert_eq!(state(destination, t).await, before, "{t}: rolled back field for field");
     }
+    // A product reaches Shopify with its tags, barcode and weight (the variant's, in grams).
+    let plan =
+        compare_catalog(ports, DataType::Products, &woo, &shop, "dana", CompareOptions::default()).await.unwrap();
+    let run = start_catalog(ports, &plan.id, &Selection::All, "dana", &SyncOptions::default()).await.unwrap();
+    drain(&local, &shop).await;
+    assert_eq!(catalog_report(ports, &run.id).await.unwrap().failed, 0);
+    let merlot = state(&shop, DataType::Products).await.into_iter().find(|p| p["sku"] == "MER-19").unwrap();
+    assert_eq!(
+        (merlot["tags"].clone(), merlot["barcode"].clone(), merlot["weight_grams"].clone()),
+        (json!(["Dry"]), json!("7290000000017"), json!(750))
+    );
+    let gift = state(&shop, DataType::Products).await.into_iter().find(|p| p["name"] == "Gift box").unwrap();
+    let large = gift["variants"].as_array().unwrap().iter().find(|v| v["sku"] == "GB-L").unwrap().clone();
+    assert_eq!((large["weight_grams"].clone(), large["barcode"].clone()), (json!(1500), json!("7290000000024")));
+
     // A post reaches Shopify as an article of its blog, with its tags and excerpt.
     let plan = compare_catalog(ports, DataType::Posts, &woo, &shop, "dana", CompareOptions::default()).await.unwrap();
     let run = start_catalog(ports, &plan.id, &Selection::All, "dana", &SyncOptions::default()).await.unwrap();
@@ -442,7 +462,12 @@ async fn products_sync_with_their_variations_and_categories() {
     let plan = compare_catalog(ports, DataType::Products, &src, &dst, "dana", CompareOptions::default()).await.unwrap();
     let merlot = plan.comparison.items.iter().find(|i| i.key == "MER-19").unwrap();
     let fields: Vec<&str> = merlot.changes.iter().map(|c| c.field.as_str()).collect();
-    assert_eq!(fields, ["price", "compare_at_price", "images", "categories"], "{:#?}", merlot.changes);
+    assert_eq!(
+        fields,
+        ["price", "compare_at_price", "barcode", "images", "categories", "tags"],
+        "{:#?}",
+        merlot.changes
+    );
     let run = start_catalog(ports, &plan.id, &Selection::All, "dana", &SyncOptions::default()).await.unwrap();
     drain(&local, &dst).await;
     assert_eq!(catalog_report(ports, &run.id).await.unwrap().failed, 0);
@@ -455,15 +480,24 @@ async fn products_sync_with_their_variations_and_categories() {
     assert_eq!((m["regular_price"].as_str(), m["sale_price"].as_str()), (Some("20.00"), Some("15.00")));
     let red = dst_sim.content(ContentKind::ProductCategories).into_iter().find(|c| c["name"] == "Red wine").unwrap();
     assert_eq!(m["categories"][0]["id"], red["id"], "the destination's own category");
+    let dry = dst_sim.content(ContentKind::ProductTags).into_iter().find(|t| t["name"] == "Dry").unwrap();
+    assert_eq!(
+        (m["tags"][0]["id"].clone(), m["global_unique_id"].as_str()),
+        (dry["id"].clone(), Some("7290000000017"))
+    );
     let gift = &products("Gift box")[0];
-    let variations: Vec<(String, String)> = (1..200)
+    let variations: Vec<(String, String, String, String)> = (1..200)
         .filter_map(|id| dst_sim.variation(id))
         .filter(|v| gift["variations"].as_array().unwrap().contains(&v["id"]))
-        .map(|v| (v["sku"].as_str().unwrap().to_string(), v["regular_price"].as_str().unwrap().to_string()))
+        .map(|v| {
+            let s = |k: &str| v[k].as_str().unwrap().to_string();
+            (s("sku"), s("regular_price"), s("weight"), s("global_unique_id"))
+        })
         .collect();
     let mut variations = variations;
     variations.sort();
-    assert_eq!(variations, [("GB-L".to_string(), "50.00".to_string()), ("GB-S".to_string(), "30.00".to_string())]);
+    let row = |a: &str, b: &str, c: &str, d: &str| (a.to_string(), b.to_string(), c.to_string(), d.to_string());
+    assert_eq!(variations, [row("GB-L", "50.00", "1.5", "7290000000024"), row("GB-S", "30.00", "", "")]);
     let rose = &products("Rosé 2023")[0];
     assert_eq!((rose["status"].as_str(), rose["sku"].as_str()), (Some("draft"), Some("ROS-23")));
 }

@@ -446,6 +446,7 @@ async fn product_set_replaces_list_fields_and_keeps_left_out_scalars() {
     // Variants and tags given replace; the description left out is kept; GB-L is deleted.
     let mut kept = variant("GB-S", "S", "32");
     kept["id"] = small.clone();
+    kept["inventoryItem"] = json!({ "measurement": { "weight": { "value": 1.5, "unit": "POUNDS" } } });
     let (_, v) = raw(
         &base,
         TOKEN,
@@ -460,6 +461,29 @@ async fn product_set_replaces_list_fields_and_keeps_left_out_scalars() {
     assert_eq!((p["variants"][0]["id"].clone(), p["variants"][0]["price"].clone()), (small, json!("32.00")));
     assert_eq!((p["descriptionHtml"].as_str(), p["tags"].clone()), (Some("<p>Two</p>"), json!([])));
     assert!(sim.inventory_items().iter().all(|(sku, _)| sku != "GB-L"), "its inventory item went with it");
+    let weights = "query($id: ID!) { product(id: $id) { variants(first: 5) { nodes { sku \
+                   inventoryItem { measurement { weight { unit value } } } } } } }";
+    let (_, v) = raw(&base, TOKEN, weights, json!({ "id": id })).await;
+    let nodes = &v["data"]["product"]["variants"]["nodes"];
+    assert_eq!(nodes[0]["inventoryItem"]["measurement"]["weight"], json!({ "unit": "POUNDS", "value": 1.5 }));
+    assert_eq!(
+        nodes[1]["inventoryItem"]["measurement"]["weight"],
+        json!({ "unit": "KILOGRAMS", "value": 0.0 }),
+        "no weight given: 0, as Shopify has it"
+    );
+    assert_eq!(
+        v["extensions"]["cost"]["requestedQueryCost"],
+        1.0 + 2.0 + 5.0 * 4.0,
+        "variant, inventoryItem, measurement, weight"
+    );
+    let mut heavy = variant("GB-S", "S", "32");
+    heavy["inventoryItem"] = json!({ "measurement": { "weight": { "value": 3, "unit": "STONES" } } });
+    let (_, v) = raw(&base, TOKEN, set, json!({ "id": id, "in": { "variants": [heavy] } })).await;
+    assert_eq!(
+        v["data"]["productSet"]["userErrors"][0]["field"],
+        json!(["input", "variants", "0", "inventoryItem", "measurement", "weight", "unit"])
+    );
+    assert_eq!(sim.product(&id).unwrap()["variants"].as_array().map(Vec::len), Some(2), "nothing applied");
 
     let (_, v) = raw(&base, TOKEN, set, json!({ "in": { "title": " " } })).await;
     assert_eq!(v["data"]["productSet"]["userErrors"][0]["code"], "BLANK");

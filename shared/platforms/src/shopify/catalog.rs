@@ -396,10 +396,6 @@ impl CatalogStore for ShopifyCatalog {
         spec(data_type).map(|s| s.neutral).unwrap_or(&[])
     }
 
-    fn variant_fields(&self) -> &'static [&'static str] {
-        &["sku", "options", "price", "compare_at_price", "barcode"]
-    }
-
     async fn check(&self) -> Result<(), StoreError> {
         self.client.locations().await.map(|_| ()).map_err(store_error("connection check"))
     }

@@ -10,8 +10,11 @@
 //! - Written whole with `productSet` (it replaces list fields: variants, tags, files): an update
 //!   merges the change into the product as it is now and names each kept variant by its id (a
 //!   variant left out would be deleted with its inventory).
-//! - Read 15 products a call, each with its first 20 variants (what one query's 1,000 points
-//!   allow; a product with more has the rest read 250 at a time) — or, for a shop of more than
+//! - `weight_grams` is a variant's inventory item `measurement.weight` (any `WeightUnit`, read
+//!   in whole grams, written in `GRAMS`); Shopify's 0 is no weight (null), as WooCommerce's
+//!   empty weight is.
+//! - Read 13 products a call, each with its first 10 variants (what one query's 1,000 points
+//!   allow; a product with more has the rest read 150 at a time) — or, for a shop of more than
 //!   [`BULK_ABOVE`] products, all at once through a bulk operation whose JSONL is streamed.
 
 use serde_json::{json, Map, Value};
@@ -20,16 +23,25 @@ use storesync_core::stores::catalog_sync::CatalogWrite;
 
 use super::client::{ShopifyClient, ShopifyError};
 
-const VARIANT_FIELDS: &str = "id sku barcode price compareAtPrice selectedOptions { name value }";
+const VARIANT_FIELDS: &str =
+    "id sku barcode price compareAtPrice selectedOptions { name value } inventoryItem { measurement { weight { unit value } } }";
+
+/// What one variant of [`VARIANT_FIELDS`] costs: 1, `selectedOptions` 1, `inventoryItem` 3.
+const VARIANT_COST: f64 = 5.0;
+
+/// Variants read with their product; a product with more has the rest read
+/// [`MORE_VARIANTS`] at a time.
+const FIRST_VARIANTS: usize = 10;
+const MORE_VARIANTS: usize = 150;
 
 /// A product node's selection.
 pub const FIELDS: &str = "id title handle descriptionHtml status tags seo { title description } \
      media(first: 10) { nodes { ... on MediaImage { image { url } } } } \
-     variants(first: 20) { nodes { id sku barcode price compareAtPrice selectedOptions { name value } } \
-     pageInfo { hasNextPage endCursor } }";
+     variants(first: 10) { nodes { id sku barcode price compareAtPrice selectedOptions { name value } \
+     inventoryItem { measurement { weight { unit value } } } } pageInfo { hasNextPage endCursor } }";
 
-/// What one node of [`FIELDS`] costs: 1, `seo` 1, `media` 2 + 10 × 2, `variants` 2 + 20 × 2.
-pub const NODE_COST: f64 = 66.0;
+/// What one node of [`FIELDS`] costs: 1, `seo` 1, `media` 2 + 10 × 2, `variants` 2 + 10 × 5.
+pub const NODE_COST: f64 = 1.0 + 1.0 + (2.0 + 10.0 * 2.0) + (2.0 + FIRST_VARIANTS as f64 * VARIANT_COST);
 
 /// The neutral product fields Shopify keeps.
 pub const NEUTRAL: &[&str] = &[
@@ -40,6 +52,7 @@ pub const NEUTRAL: &[&str] = &[
     "price",
     "compare_at_price",
     "barcode",
+    "weight_grams",
     "images",
     "tags",
     "seo_title",
@@ -56,6 +69,26 @@ fn options(selected: &Value) -> Vec<(String, String)> {
         .flatten()
         .filter_map(|o| Some((o["name"].as_str()?.to_string(), o["value"].as_str()?.to_string())))
         .collect()
+}
+
+/// A variant's inventory item weight in whole grams.
+fn grams(v: &Value) -> Value {
+    let w = &v["inventoryItem"]["measurement"]["weight"];
+    let per_unit = match w["unit"].as_str() {
+        Some("GRAMS") => 1.0,
+        Some("KILOGRAMS") => 1000.0,
+        Some("OUNCES") => 28.349_523_125,
+        Some("POUNDS") => 453.592_37,
+        _ => return Value::Null,
+    };
+    // Shopify's variants all weigh something: 0 is no weight given.
+    let g = w["value"].as_f64().map(|x| (x * per_unit).round() as i64).filter(|g| *g > 0);
+    g.map(Value::from).unwrap_or(Value::Null)
+}
+
+/// A weight in grams as an inventory item input (none: 0).
+fn weight_input(grams: &Value) -> Value {
+    json!({ "measurement": { "weight": { "value": grams.as_f64().unwrap_or(0.0), "unit": "GRAMS" } } })
 }
 
 fn is_default(v: &Value) -> bool {
@@ -78,7 +111,7 @@ pub fn record(p: &Value) -> CatalogRecord {
                 let opts: Vec<String> =
                     options(&v["selectedOptions"]).iter().map(|(n, x)| format!("{n}: {x}")).collect();
                 json!({ "id": v["id"], "sku": v["sku"], "options": opts.join(" / "), "price": v["price"],
-                        "compare_at_price": v["compareAtPrice"], "barcode": v["barcode"] })
+                        "compare_at_price": v["compareAtPrice"], "barcode": v["barcode"], "weight_grams": grams(v) })
             })
             .collect()
     };
@@ -100,6 +133,7 @@ pub fn record(p: &Value) -> CatalogRecord {
         ("price", one["price"].clone()),
         ("compare_at_price", one["compareAtPrice"].clone()),
         ("barcode", one["barcode"].clone()),
+        ("weight_grams", if simple { grams(&one) } else { Value::Null }),
         ("images", Value::from(images)),
         ("tags", p["tags"].clone()),
         ("seo_title", p["seo"]["title"].clone()),
@@ -117,11 +151,12 @@ pub fn record(p: &Value) -> CatalogRecord {
 /// Reads the variants beyond the node's first page into it.
 pub async fn complete(client: &ShopifyClient, node: &mut Value) -> Result<(), ShopifyError> {
     let query = format!(
-        "query($id: ID!, $after: String) {{ product(id: $id) {{ variants(first: 250, after: $after) {{ nodes {{ {VARIANT_FIELDS} }} pageInfo {{ hasNextPage endCursor }} }} }} }}"
+        "query($id: ID!, $after: String) {{ product(id: $id) {{ variants(first: {MORE_VARIANTS}, after: $after) {{ nodes {{ {VARIANT_FIELDS} }} pageInfo {{ hasNextPage endCursor }} }} }} }}"
     );
+    let cost = 1.0 + 2.0 + MORE_VARIANTS as f64 * VARIANT_COST;
     while node["variants"]["pageInfo"]["hasNextPage"] == true {
         let after = node["variants"]["pageInfo"]["endCursor"].clone();
-        let data = client.graphql(&query, json!({ "id": node["id"], "after": after }), 503.0).await?;
+        let data = client.graphql(&query, json!({ "id": node["id"], "after": after }), cost).await?;
         let page = &data["product"]["variants"];
         let more = page["nodes"].as_array().cloned().unwrap_or_default();
         if let Some(list) = node["variants"]["nodes"].as_array_mut() {
@@ -132,7 +167,7 @@ pub async fn complete(client: &ShopifyClient, node: &mut Value) -> Result<(), Sh
     Ok(())
 }
 
-/// Above this many products a read is one bulk operation rather than pages of 15.
+/// Above this many products a read is one bulk operation rather than pages of 13.
 pub const BULK_ABOVE: u64 = 250;
 
 /// How often a running bulk operation is looked at.
@@ -141,7 +176,8 @@ const BULK_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 /// The bulk query: every product with its media and variants (bulk queries take no page sizes).
 const BULK_QUERY: &str = "{ products { edges { node { id title handle descriptionHtml status tags \
      seo { title description } media { edges { node { ... on MediaImage { id image { url } } } } } \
-     variants { edges { node { id sku barcode price compareAtPrice selectedOptions { name value } } } } } } } }";
+     variants { edges { node { id sku barcode price compareAtPrice selectedOptions { name value } \
+     inventoryItem { measurement { weight { unit value } } } } } } } } } }";
 
 /// How many products the shop has.
 pub async fn count(client: &ShopifyClient) -> Result<u64, ShopifyError> {
@@ -264,6 +300,7 @@ pub fn input(w: &CatalogWrite, current: Option<&CatalogRecord>) -> Value {
         if let Some(id) = current_simple_id.filter(|id| !id.is_null()) {
             v["id"] = id;
         }
+        v["inventoryItem"] = weight_input(&get("weight_grams"));
         variants.push(v);
     } else {
         for v in &listed {
@@ -290,6 +327,7 @@ pub fn input(w: &CatalogWrite, current: Option<&CatalogRecord>) -> Value {
             if let Some(id) = v["sku"].as_str().and_then(id_of) {
                 out["id"] = id;
             }
+            out["inventoryItem"] = weight_input(&v["weight_grams"]);
             variants.push(out);
         }
     }

@@ -82,6 +82,9 @@ struct Variant {
     item: u64,
     compare_at: Option<String>,
     barcode: Option<String>,
+    /// The inventory item's `measurement.weight`: (value, unit: `GRAMS`, `KILOGRAMS`, `OUNCES`
+    /// or `POUNDS`); none reads as 0 kilograms.
+    weight: Option<(f64, String)>,
     /// `selectedOptions`: (option name, value).
     options: Vec<(String, String)>,
 }
@@ -190,6 +193,7 @@ impl ShopifySim {
                     item,
                     compare_at: None,
                     barcode: None,
+                    weight: None,
                     options: vec![(
                         if variants.len() == 1 { "Title" } else { "Option" }.to_string(),
                         vtitle.to_string(),
@@ -849,9 +853,16 @@ fn variant(s: &Inner, id: u64, set: &SelectionSet<'_, String>, vars: &Map<String
 }
 
 fn item(s: &Inner, id: u64, set: &SelectionSet<'_, String>, vars: &Map<String, Value>, actual: &mut f64) -> Value {
-    let sku = s.items.get(&id).and_then(|v| s.variants.get(v)).map(|v| v.sku.clone());
+    let variant = s.items.get(&id).and_then(|v| s.variants.get(v));
+    let sku = variant.map(|v| v.sku.clone());
     let scalars = json!({ "id": gid("InventoryItem", id), "sku": sku, "tracked": true });
     object(set, &scalars, |f| match f.name.as_str() {
+        "measurement" => {
+            // Every variant has a weight: 0 in the shop's unit until one is set.
+            let (value, unit) = variant.and_then(|v| v.weight.clone()).unwrap_or((0.0, "KILOGRAMS".into()));
+            let weight = json!({ "value": value, "unit": unit });
+            Some(select(&json!({ "weight": weight }), &f.selection_set))
+        }
         "inventoryLevel" => {
             let loc = arg(&f.arguments, "locationId", vars).as_str().and_then(|g| gid_id("Location", g));
             Some(loc.map(|l| level(s, id, l, &f.selection_set, vars)).unwrap_or(Value::Null))

@@ -339,10 +339,6 @@ impl CatalogStore for WooCatalog {
         }
     }
 
-    fn variant_fields(&self) -> &'static [&'static str] {
-        &["sku", "options", "price", "compare_at_price", "weight_grams"]
-    }
-
     async fn check(&self) -> Result<(), StoreError> {
         self.client.list_page("/products?per_page=1").await.map(|_| ()).map_err(store_error("connection check"))
     }

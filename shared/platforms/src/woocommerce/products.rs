@@ -6,14 +6,15 @@
 //! - Prices: WooCommerce's `regular_price` with a `sale_price` is `compare_at_price` with a
 //!   `price` (Shopify's pair); without a sale, `price` is the regular price.
 //! - `weight_grams` from the store's weight in kilograms (WooCommerce's default unit).
-//! - `images` their URLs in order; `categories` by name (written as the ids the store has,
-//!   categories it lacks are created first).
+//! - `images` their URLs in order; `categories` and `tags` by name (written as the ids the store
+//!   has, terms it lacks are created first).
+//! - `barcode` is the product's or variation's `global_unique_id` (GTIN, UPC, EAN or ISBN;
+//!   WooCommerce 9.2+, unique across the store).
 //! - A product write goes through `/products/batch` (100 per call); its variants, when they
 //!   change, through `/products/{id}/variations/batch`: the variations are matched by SKU,
 //!   updated, created or deleted so the product ends with exactly the given list.
 //!
-//! Not kept by WooCommerce without plugins: barcodes, product SEO fields, product tags are not
-//! mapped yet.
+//! Not kept by WooCommerce without a plugin: the product SEO title and description.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -32,9 +33,11 @@ pub const FIELDS: &[&str] = &[
     "status",
     "price",
     "compare_at_price",
+    "barcode",
     "weight_grams",
     "images",
     "categories",
+    "tags",
     "variants",
 ];
 
@@ -71,7 +74,10 @@ fn grams(weight: &Value) -> Value {
     weight
         .as_str()
         .and_then(|w| w.trim().parse::<f64>().ok())
-        .map(|kg| json!((kg * 1000.0).round() as i64))
+        .map(|kg| (kg * 1000.0).round() as i64)
+        // A weight of 0 is none given, as on Shopify (whose variants all weigh something).
+        .filter(|g| *g > 0)
+        .map(Value::from)
         .unwrap_or(Value::Null)
 }
 
@@ -115,7 +121,8 @@ pub fn variant(v: &Value) -> Value {
     let (price, compare_at) = prices(v);
     json!({
         "sku": v["sku"], "options": options(&v["attributes"]), "price": price,
-        "compare_at_price": compare_at, "weight_grams": grams(&v["weight"]),
+        "compare_at_price": compare_at, "barcode": empty_null(&v["global_unique_id"]),
+        "weight_grams": grams(&v["weight"]),
     })
 }
 
@@ -140,9 +147,11 @@ pub fn record(o: &Value, variations: &[Value]) -> CatalogRecord {
         ("status", json!(if o["status"] == "publish" { "publish" } else { "draft" })),
         ("price", price),
         ("compare_at_price", compare_at),
+        ("barcode", if variations.is_empty() { empty_null(&o["global_unique_id"]) } else { Value::Null }),
         ("weight_grams", if variations.is_empty() { grams(&o["weight"]) } else { Value::Null }),
         ("images", names(&o["images"], "src")),
         ("categories", names(&o["categories"], "name")),
+        ("tags", names(&o["tags"], "name")),
         ("variants", Value::from(variants)),
     ]
     .into_iter()
@@ -175,41 +184,53 @@ pub async fn find(client: &WooClient, sku: &str) -> Result<Option<String>, WooEr
     }))
 }
 
-/// Product categories by name, creating the missing ones.
-async fn category_ids(client: &WooClient, known: &mut HashMap<String, u64>, names: &Value) -> Result<Value, WooError> {
-    let mut ids = Vec::new();
-    for name in names.as_array().into_iter().flatten().filter_map(Value::as_str) {
-        let key = name.trim().to_lowercase();
-        let id = match known.get(&key) {
-            Some(id) => *id,
-            None => {
-                let id = match client.request("POST", "/products/categories", Some(&json!({ "name": name }))).await {
-                    Ok(c) => c["id"].as_u64().unwrap_or(0),
-                    // Created meanwhile: the store names the one it has.
-                    Err(WooError::Http { code, .. }) if code == "term_exists" => {
-                        let all = client.list_all("/products/categories").await?;
-                        all.iter()
-                            .find(|c| c["name"].as_str().is_some_and(|n| n.trim().eq_ignore_ascii_case(name.trim())))
-                            .and_then(|c| c["id"].as_u64())
-                            .unwrap_or(0)
-                    }
-                    Err(e) => return Err(e),
-                };
-                known.insert(key, id);
-                id
-            }
-        };
-        ids.push(json!({ "id": id }));
+/// Product categories and tags by name (lower case), each loaded when a write first needs it.
+#[derive(Default)]
+struct Terms {
+    known: HashMap<&'static str, HashMap<String, u64>>,
+}
+
+impl Terms {
+    /// `names` as `[{id}]` of the taxonomy under `path` (`/products/categories`,
+    /// `/products/tags`), creating the missing terms.
+    async fn ids(&mut self, client: &WooClient, path: &'static str, names: &Value) -> Result<Value, WooError> {
+        if !self.known.contains_key(path) {
+            let all = client.list_all(path).await?;
+            let by_name = all.iter().filter_map(|c| Some((c["name"].as_str()?.to_lowercase(), c["id"].as_u64()?)));
+            self.known.insert(path, by_name.collect());
+        }
+        let mut ids = Vec::new();
+        for name in names.as_array().into_iter().flatten().filter_map(Value::as_str) {
+            let key = name.trim().to_lowercase();
+            let id = match self.known.get(path).and_then(|k| k.get(&key)) {
+                Some(id) => *id,
+                None => {
+                    let id = match client.request("POST", path, Some(&json!({ "name": name }))).await {
+                        Ok(c) => c["id"].as_u64().unwrap_or(0),
+                        // Created meanwhile: the store names the one it has.
+                        Err(WooError::Http { code, .. }) if code == "term_exists" => {
+                            let all = client.list_all(path).await?;
+                            all.iter()
+                                .find(|c| {
+                                    c["name"].as_str().is_some_and(|n| n.trim().eq_ignore_ascii_case(name.trim()))
+                                })
+                                .and_then(|c| c["id"].as_u64())
+                                .unwrap_or(0)
+                        }
+                        Err(e) => return Err(e),
+                    };
+                    self.known.entry(path).or_default().insert(key, id);
+                    id
+                }
+            };
+            ids.push(json!({ "id": id }));
+        }
+        Ok(Value::from(ids))
     }
-    Ok(Value::from(ids))
 }
 
 /// The product-level body of a write (variants aside).
-async fn body(
-    client: &WooClient,
-    categories: &mut HashMap<String, u64>,
-    w: &CatalogWrite,
-) -> Result<Map<String, Value>, WooError> {
+async fn body(client: &WooClient, terms: &mut Terms, w: &CatalogWrite) -> Result<Map<String, Value>, WooError> {
     let mut b = Map::new();
     let f = &w.fields;
     for (k, v) in f {
@@ -231,7 +252,13 @@ async fn body(
                 b.insert("images".into(), Value::from(images));
             }
             "categories" => {
-                b.insert("categories".into(), category_ids(client, categories, v).await?);
+                b.insert("categories".into(), terms.ids(client, "/products/categories", v).await?);
+            }
+            "tags" => {
+                b.insert("tags".into(), terms.ids(client, "/products/tags", v).await?);
+            }
+            "barcode" if f.get("variants").and_then(Value::as_array).is_none_or(|a| a.is_empty()) => {
+                b.insert("global_unique_id".into(), if v.is_null() { json!("") } else { v.clone() });
             }
             _ => {}
         }
@@ -270,6 +297,7 @@ fn variation_body(v: &Value) -> Value {
         attributes(&v["options"]).into_iter().map(|(name, option)| json!({ "name": name, "option": option })).collect();
     json!({
         "sku": v["sku"], "regular_price": regular, "sale_price": sale,
+        "global_unique_id": v["barcode"].as_str().unwrap_or_default(),
         "weight": kilograms(&v["weight_grams"]), "attributes": attrs,
     })
 }
@@ -321,17 +349,12 @@ async fn set_variations(client: &WooClient, product: &str, variants: &[Value]) -
 /// list through its product's variation batch.
 pub async fn write(client: &WooClient, writes: &[CatalogWrite]) -> Result<Vec<CatalogOutcome>, WooError> {
     let mut out = vec![CatalogOutcome::Failed { error: "not written".into() }; writes.len()];
-    let mut categories: HashMap<String, u64> = if writes.iter().any(|w| w.fields.contains_key("categories")) {
-        let all = client.list_all("/products/categories").await?;
-        all.iter().filter_map(|c| Some((c["name"].as_str()?.to_lowercase(), c["id"].as_u64()?))).collect()
-    } else {
-        HashMap::new()
-    };
+    let mut terms = Terms::default();
     for (n, chunk) in writes.chunks(BATCH_LIMIT).enumerate() {
         let (mut create, mut update, mut delete) = (vec![], vec![], vec![]);
         let mut slots: Vec<Option<(&'static str, usize)>> = Vec::new();
         for (i, w) in chunk.iter().enumerate() {
-            let mut b = body(client, &mut categories, w).await?;
+            let mut b = body(client, &mut terms, w).await?;
             match (w.action, w.id.as_deref().and_then(|id| id.parse::<u64>().ok())) {
                 (Action::Create, _) => {
                     slots.push(Some(("create", create.len())));

@@ -152,7 +152,8 @@ fn product_skeleton() -> Map<String, Value> {
 const PRODUCT_SKELETON: &str = r#"{
         "id": 0, "name": "", "slug": "", "permalink": "", "date_created": null, "date_created_gmt": null,
         "date_modified": null, "date_modified_gmt": null, "type": "simple", "status": "publish", "featured": false,
-        "catalog_visibility": "visible", "description": "", "short_description": "", "sku": "", "price": "",
+        "catalog_visibility": "visible", "description": "", "short_description": "", "sku": "", "global_unique_id": "",
+        "price": "",
         "regular_price": "", "sale_price": "", "date_on_sale_from": null, "date_on_sale_from_gmt": null,
         "date_on_sale_to": null, "date_on_sale_to_gmt": null, "price_html": "", "on_sale": false, "purchasable": true,
         "total_sales": 0, "virtual": false, "downloadable": false, "downloads": [], "download_limit": -1,
@@ -176,7 +177,7 @@ fn order_skeleton() -> Map<String, Value> {
     SKELETON.get_or_init(|| serde_json::from_str(ORDER_SKELETON).unwrap_or_default()).clone()
 }
 
-const VARIATION_SKELETON: &str = r#"{"id": 0, "date_created": "", "date_created_gmt": "", "date_modified": "", "date_modified_gmt": "", "description": "", "permalink": "", "sku": "", "price": "", "regular_price": "", "sale_price": "", "date_on_sale_from": null, "date_on_sale_from_gmt": null, "date_on_sale_to": null, "date_on_sale_to_gmt": null, "on_sale": false, "status": "publish", "purchasable": true, "virtual": false, "downloadable": false, "downloads": [], "download_limit": -1, "download_expiry": -1, "tax_status": "taxable", "tax_class": "", "manage_stock": false, "stock_quantity": null, "stock_status": "instock", "backorders": "no", "backorders_allowed": false, "backordered": false, "weight": "", "dimensions": {"length": "", "width": "", "height": ""}, "shipping_class": "", "shipping_class_id": 0, "image": null, "attributes": [], "menu_order": 0, "meta_data": [], "_links": {}}"#;
+const VARIATION_SKELETON: &str = r#"{"id": 0, "date_created": "", "date_created_gmt": "", "date_modified": "", "date_modified_gmt": "", "description": "", "permalink": "", "sku": "", "global_unique_id": "", "price": "", "regular_price": "", "sale_price": "", "date_on_sale_from": null, "date_on_sale_from_gmt": null, "date_on_sale_to": null, "date_on_sale_to_gmt": null, "on_sale": false, "status": "publish", "purchasable": true, "virtual": false, "downloadable": false, "downloads": [], "download_limit": -1, "download_expiry": -1, "tax_status": "taxable", "tax_class": "", "manage_stock": false, "stock_quantity": null, "stock_status": "instock", "backorders": "no", "backorders_allowed": false, "backordered": false, "weight": "", "dimensions": {"length": "", "width": "", "height": ""}, "shipping_class": "", "shipping_class_id": 0, "image": null, "attributes": [], "menu_order": 0, "meta_data": [], "_links": {}}"#;
 
 const ORDER_SKELETON: &str = r#"{"id": 0, "parent_id": 0, "number": "", "order_key": "", "created_via": "rest-api", "version": "7.9.0", "status": "pending", "currency": "USD", "date_created": "", "date_created_gmt": "", "date_modified": "", "date_modified_gmt": "", "discount_total": "0.00", "discount_tax": "0.00", "shipping_total": "0.00", "shipping_tax": "0.00", "cart_tax": "0.00", "total": "0.00", "total_tax": "0.00", "prices_include_tax": false, "customer_id": 0, "customer_ip_address": "", "customer_user_agent": "", "customer_note": "", "billing": {"first_name": "", "last_name": "", "company": "", "address_1": "", "address_2": "", "city": "", "state": "", "postcode": "", "country": "", "email": "", "phone": ""}, "shipping": {"first_name": "", "last_name": "", "company": "", "address_1": "", "address_2": "", "city": "", "state": "", "postcode": "", "country": ""}, "payment_method": "", "payment_method_title": "", "transaction_id": "", "date_paid": null, "date_paid_gmt": null, "date_completed": null, "date_completed_gmt": null, "cart_hash": "", "meta_data": [], "line_items": [], "tax_lines": [], "shipping_lines": [], "fee_lines": [], "coupon_lines": [], "refunds": [], "_links": {}}"#;
 
@@ -372,20 +373,29 @@ fn apply(inner: &Inner, p: &mut Map<String, Value>, body: &Map<String, Value>) -
         }
         match k.as_str() {
             "regular_price" | "sale_price" if !(v.is_string()) => return Err(bad(k, "prices are strings".into())),
-            "sku" => {
-                let sku = v.as_str().unwrap_or_default();
+            "sku" | "global_unique_id" => {
+                let value = v.as_str().unwrap_or_default();
                 let id = p.get("id").and_then(Value::as_u64).unwrap_or(0);
-                let taken = !sku.is_empty()
-                    && inner.products.values().any(|o| o["sku"] == json!(sku) && o["id"].as_u64() != Some(id));
+                let others = inner.products.values().chain(inner.variations.values().map(|(_, v)| v));
+                let taken = !value.is_empty()
+                    && others.filter(|o| o["id"].as_u64() != Some(id)).any(|o| o[k.as_str()] == json!(value));
                 if taken {
-                    return Err((StatusCode::BAD_REQUEST, "product_invalid_sku", "Invalid or duplicated SKU.".into()));
+                    return Err(match k.as_str() {
+                        "sku" => (StatusCode::BAD_REQUEST, "product_invalid_sku", "Invalid or duplicated SKU.".into()),
+                        _ => (
+                            StatusCode::BAD_REQUEST,
+                            "product_invalid_global_unique_id",
+                            "Invalid or duplicated GTIN, UPC, EAN or ISBN.".into(),
+                        ),
+                    });
                 }
             }
             "stock_quantity" if !(v.is_i64() || v.is_null()) => return Err(bad(k, "an integer".into())),
-            "categories" => {
-                // Written as `[{id}]`, read as `[{id, name, slug}]` from the store's categories;
-                // an id the store lacks is skipped, as WordPress's `wp_set_object_terms` does.
-                let store = inner.content.get(content::Kind::ProductCategories.key());
+            "categories" | "tags" => {
+                // Written as `[{id}]`, read as `[{id, name, slug}]` from the store's terms; an
+                // id the store lacks is skipped, as WordPress's `wp_set_object_terms` does.
+                let taxonomy = if k == "tags" { content::Kind::ProductTags } else { content::Kind::ProductCategories };
+                let store = inner.content.get(taxonomy.key());
                 let out: Vec<Value> = v
                     .as_array()
                     .into_iter()

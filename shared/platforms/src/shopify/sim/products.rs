@@ -59,6 +59,9 @@ fn remove_variant(s: &mut Inner, vid: u64) {
     }
 }
 
+/// Shopify's `WeightUnit`.
+const WEIGHT_UNITS: [&str; 4] = ["GRAMS", "KILOGRAMS", "OUNCES", "POUNDS"];
+
 fn product_set(s: &mut Inner, input: &Value, identifier: &Value) -> Result<u64, Vec<Value>> {
     let given = identifier.get("id").or(input.get("id")).and_then(Value::as_str);
     let existing = match given {
@@ -118,6 +121,14 @@ fn product_set(s: &mut Inner, input: &Value, identifier: &Value) -> Result<u64, 
             )),
         }
     }
+    for (i, v) in input.get("variants").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        let unit = &v["inventoryItem"]["measurement"]["weight"]["unit"];
+        if !unit.is_null() && !unit.as_str().is_some_and(|u| WEIGHT_UNITS.contains(&u)) {
+            let at = i.to_string();
+            let field = ["input", "variants", at.as_str(), "inventoryItem", "measurement", "weight", "unit"];
+            errors.push(user_error(&field, &format!("Unit {unit} is not a WeightUnit"), "INVALID"));
+        }
+    }
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -170,6 +181,7 @@ fn product_set(s: &mut Inner, input: &Value, identifier: &Value) -> Result<u64, 
                         item,
                         compare_at: None,
                         barcode: None,
+                        weight: None,
                         options: Vec::new(),
                     };
                     s.variants.insert(vid, variant);
@@ -193,6 +205,10 @@ fn product_set(s: &mut Inner, input: &Value, identifier: &Value) -> Result<u64, 
             }
             if let Some(b) = v.get("barcode") {
                 x.barcode = text(b).filter(|b| !b.is_empty());
+            }
+            if let Some(w) = v["inventoryItem"].get("measurement").map(|m| &m["weight"]) {
+                x.weight =
+                    w["value"].as_f64().map(|value| (value, w["unit"].as_str().unwrap_or("KILOGRAMS").to_string()));
             }
             if !options.is_empty() {
                 x.title = options.iter().map(|(_, v)| v.as_str()).collect::<Vec<_>>().join(" / ");

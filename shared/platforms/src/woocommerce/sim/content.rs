@@ -23,6 +23,7 @@ use super::{batch_with, error, now_fields, paginate_with, BatchOp, Inner, WcErro
 pub enum Kind {
     Coupons,
     ProductCategories,
+    ProductTags,
     Pages,
     Posts,
     Categories,
@@ -34,6 +35,7 @@ impl Kind {
         match self {
             Self::Coupons => "coupons",
             Self::ProductCategories => "products/categories",
+            Self::ProductTags => "products/tags",
             Self::Pages => "pages",
             Self::Posts => "posts",
             Self::Categories => "categories",
@@ -47,7 +49,7 @@ impl Kind {
     }
 
     fn term(self) -> bool {
-        matches!(self, Self::ProductCategories | Self::Categories | Self::Tags)
+        matches!(self, Self::ProductCategories | Self::ProductTags | Self::Categories | Self::Tags)
     }
 
     fn path(self) -> String {
@@ -61,7 +63,9 @@ impl Kind {
     fn invalid_id(self, status: StatusCode) -> Response {
         match self {
             Self::Coupons => error(status, "woocommerce_rest_shop_coupon_invalid_id", "Invalid ID."),
-            Self::ProductCategories => error(status, "woocommerce_rest_term_invalid", "Resource does not exist."),
+            Self::ProductCategories | Self::ProductTags => {
+                error(status, "woocommerce_rest_term_invalid", "Resource does not exist.")
+            }
             Self::Pages | Self::Posts => error(StatusCode::NOT_FOUND, "rest_post_invalid_id", "Invalid post ID."),
             Self::Categories | Self::Tags => error(StatusCode::NOT_FOUND, "rest_term_invalid", "Term does not exist."),
         }
@@ -82,6 +86,9 @@ impl Kind {
                 "id": 0, "name": "", "slug": "", "parent": 0, "description": "", "display": "default",
                 "image": null, "menu_order": 0, "count": 0, "_links": {}
             }),
+            Self::ProductTags => {
+                json!({ "id": 0, "name": "", "slug": "", "description": "", "count": 0, "_links": {} })
+            }
             Self::Pages | Self::Posts => {
                 let mut p = json!({
                     "id": 0, "date": null, "date_gmt": null, "guid": { "rendered": "" }, "modified": null,
@@ -509,7 +516,7 @@ fn routes(kind: Kind) -> Router<WooSim> {
 
 /// WooCommerce's content routes, merged into the `/wp-json/wc/v3` router.
 pub(super) fn wc_routes() -> Router<WooSim> {
-    routes(Kind::Coupons).merge(routes(Kind::ProductCategories))
+    routes(Kind::Coupons).merge(routes(Kind::ProductCategories)).merge(routes(Kind::ProductTags))
 }
 
 impl WooSim {
