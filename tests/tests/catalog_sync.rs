@@ -106,11 +106,10 @@ fn seed_products(src: &WooSim, dst: &WooSim) {
     src.seed_product(json!({ "name": "Rosé 2023", "sku": "ROS-23", "regular_price": "12.50", "status": "draft" }))
         .unwrap();
     let attrs = json!([{ "name": "Size", "options": ["Small", "Large"], "variation": true, "visible": true }]);
-    let gift = |sim: &WooSim, variations: &[(&str, &str, &str)]| {
+    let gift = |sim: &WooSim, variations: &[(&str, &str, &str)], categories: Value| {
         let p = sim
-            .seed_product(
-                json!({ "name": "Gift box", "type": "variable", "description": "Two bottles", "attributes": attrs }),
-            )
+            .seed_product(json!({ "name": "Gift box", "type": "variable", "description": "Two bottles",
+                                  "attributes": attrs, "categories": categories }))
             .unwrap();
         for (sku, size, price) in variations {
             sim.seed_variation(
@@ -123,8 +122,8 @@ fn seed_products(src: &WooSim, dst: &WooSim) {
             .unwrap();
         }
     };
-    gift(src, &[("GB-S", "Small", "30.00"), ("GB-L", "Large", "50.00")]);
-    gift(dst, &[("GB-S", "Small", "28.00"), ("GB-X", "Huge", "90.00")]);
+    gift(src, &[("GB-S", "Small", "30.00"), ("GB-L", "Large", "50.00")], category(src, "Gift sets"));
+    gift(dst, &[("GB-S", "Small", "28.00"), ("GB-X", "Huge", "90.00")], json!([]));
 }
 
 /// Delivers every queued chunk to the worker.
@@ -170,11 +169,12 @@ async fn every_catalog_type_syncs_compares_clean_and_rolls_back() {
     let ports = local.workflow.ports();
     let expect = [
         // (type, updates, creates)
-        (DataType::Products, 2, 1),
         (DataType::Pages, 1, 1),
         (DataType::Posts, 1, 1),
         (DataType::Coupons, 1, 1),
         (DataType::Collections, 1, 1),
+        // Last: a product sync creates the categories it names (a rollback leaves them).
+        (DataType::Products, 2, 1),
     ];
     for (t, updates, creates) in expect {
         let before = state(&dst, t).await;
@@ -331,8 +331,6 @@ async fn every_catalog_type_syncs_between_woocommerce_and_shopify_both_ways() {
     let ports = local.workflow.ports();
     // (type, source, destination, updates, creates)
     let runs: [(DataType, &dyn CatalogStore, &dyn CatalogStore, usize, usize); 10] = [
-        (DataType::Products, &woo, &shop, 2, 1),
-        (DataType::Products, &shop, &woo, 2, 0),
         (DataType::Posts, &woo, &shop, 1, 1),
         (DataType::Posts, &shop, &woo, 1, 1),
         (DataType::Pages, &woo, &shop, 1, 2),
@@ -341,6 +339,9 @@ async fn every_catalog_type_syncs_between_woocommerce_and_shopify_both_ways() {
         (DataType::Collections, &shop, &woo, 1, 0),
         (DataType::Coupons, &woo, &shop, 1, 1),
         (DataType::Coupons, &shop, &woo, 1, 1),
+        // Last: a product sync creates the collections it names (a rollback leaves them).
+        (DataType::Products, &woo, &shop, 2, 1),
+        (DataType::Products, &shop, &woo, 2, 0),
     ];
     for (t, source, destination, updates, creates) in runs {
         let before = state(destination, t).await;
@@ -375,6 +376,10 @@ async fn every_catalog_type_syncs_between_woocommerce_and_shopify_both_ways() {
     let gift = state(&shop, DataType::Products).await.into_iter().find(|p| p["name"] == "Gift box").unwrap();
     let large = gift["variants"].as_array().unwrap().iter().find(|v| v["sku"] == "GB-L").unwrap().clone();
     assert_eq!((large["weight_grams"].clone(), large["barcode"].clone()), (json!(1500), json!("7290000000024")));
+    // Its categories are the collections it is in: the shop's own "Red wine", a new "Gift sets".
+    assert_eq!((merlot["categories"].clone(), gift["categories"].clone()), (json!(["Red wine"]), json!(["Gift sets"])));
+    let titles: Vec<Value> = shop_sim.collections().into_iter().map(|c| c["title"].clone()).collect();
+    assert_eq!(titles.iter().filter(|t| **t == "Red wine").count(), 1, "{titles:?}");
 
     // A post reaches Shopify as an article of its blog, with its tags and excerpt.
     let plan = compare_catalog(ports, DataType::Posts, &woo, &shop, "dana", CompareOptions::default()).await.unwrap();
@@ -599,5 +604,77 @@ async fn a_repeated_delete_on_woocommerce_is_done_not_failed() {
             assert_eq!(out[0], CatalogOutcome::Done { id: victim.id.clone() }, "{t}");
         }
         assert!(dst.read(t).await.unwrap().iter().all(|r| r.id != victim.id), "{t}: deleted");
+    }
+}
+
+/// Pages and posts between two Shopify shops carry their SEO title and description (the
+/// `global.title_tag` / `global.description_tag` metafields): set, changed, and cleared (a
+/// `metafieldsDelete` beside the update); the rollback puts each back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seo_metafields_of_pages_and_articles_sync_between_shopify_shops() {
+    use storesync_platforms::shopify::sim::{Bucket, ShopifySim};
+    let seo = |title: &str, description: &str| {
+        json!([
+            { "namespace": "global", "key": "title_tag", "type": "single_line_text_field", "value": title },
+            { "namespace": "global", "key": "description_tag", "type": "single_line_text_field", "value": description },
+        ])
+    };
+    let (src_sim, dst_sim) = (ShopifySim::new("shpat", Bucket::default()), ShopifySim::new("shpat", Bucket::default()));
+    src_sim
+        .add_page(json!({ "title": "About us", "body": "Hi", "isPublished": true,
+                          "metafields": seo("About the winery", "Since 1999") }))
+        .unwrap();
+    src_sim.add_page(json!({ "title": "Shipping", "body": "Free", "isPublished": true })).unwrap();
+    dst_sim
+        .add_page(json!({ "title": "About us", "body": "Hi", "isPublished": true,
+                          "metafields": seo("About", "Since 1998") }))
+        .unwrap();
+    dst_sim
+        .add_page(json!({ "title": "Shipping", "body": "Free", "isPublished": true,
+                          "metafields": seo("Old shipping", "Old") }))
+        .unwrap();
+    for (sim, title) in [(&src_sim, "Harvest, in detail"), (&dst_sim, "Harvest")] {
+        let blog = sim.add_blog(json!({ "title": "News" })).unwrap();
+        sim.add_article(json!({ "title": "Harvest notes", "body": "Grapes", "isPublished": true,
+                                "author": { "name": "Dana" }, "blogId": blog["id"],
+                                "metafields": seo(title, "Notes") }))
+            .unwrap();
+    }
+    let (src, dst) = (shop_store(&src_sim).await, shop_store(&dst_sim).await);
+    let dir = tempfile::tempdir().unwrap();
+    let local = Local::open(dir.path(), Default::default()).unwrap();
+    let ports = local.workflow.ports();
+    for t in [DataType::Pages, DataType::Posts] {
+        let before = state(&dst, t).await;
+        let plan = compare_catalog(ports, t, &src, &dst, "dana", CompareOptions::default()).await.unwrap();
+        let mut changed: Vec<(String, String)> = plan
+            .comparison
+            .items
+            .iter()
+            .flat_map(|i| i.changes.iter().map(|c| (i.key.clone(), c.field.clone())))
+            .collect();
+        changed.sort();
+        let expected: Vec<(&str, &str)> = match t {
+            DataType::Pages => vec![
+                ("about-us", "seo_description"),
+                ("about-us", "seo_title"),
+                ("shipping", "seo_description"),
+                ("shipping", "seo_title"),
+            ],
+            _ => vec![("harvest-notes", "seo_title")],
+        };
+        let expected: Vec<(String, String)> = expected.iter().map(|(k, f)| (k.to_string(), f.to_string())).collect();
+        assert_eq!(changed, expected, "{t}");
+        let run = start_catalog(ports, &plan.id, &Selection::All, "dana", &SyncOptions::default()).await.unwrap();
+        drain(&local, &dst).await;
+        let r = catalog_report(ports, &run.id).await.unwrap();
+        assert_eq!((r.succeeded, r.failed), (expected.len().min(2), 0), "{t}: {:#?}", r.items);
+        let after = state(&dst, t).await;
+        assert_eq!(after, state(&src, t).await, "{t}: the SEO fields as the source has them, cleared ones too");
+        let inverse = rollback_catalog_plan(ports, &run.id, "dana").await.unwrap();
+        let back = start_catalog(ports, &inverse.id, &Selection::All, "dana", &SyncOptions::default()).await.unwrap();
+        drain(&local, &dst).await;
+        assert_eq!(catalog_report(ports, &back.id).await.unwrap().failed, 0);
+        assert_eq!(state(&dst, t).await, before, "{t}: rolled back field for field");
     }
 }

@@ -485,6 +485,20 @@ async fn product_set_replaces_list_fields_and_keeps_left_out_scalars() {
     );
     assert_eq!(sim.product(&id).unwrap()["variants"].as_array().map(Vec::len), Some(2), "nothing applied");
 
+    // Collections: the list is the product's memberships; an unknown one is a user error.
+    let gifts = sim.add_collection(json!({ "title": "Gifts" })).unwrap();
+    let (_, v) = raw(&base, TOKEN, set, json!({ "id": id, "in": { "collections": [gifts["id"]] } })).await;
+    assert_eq!(v["data"]["productSet"]["userErrors"], json!([]), "{v}");
+    let read = "query($id: ID!) { product(id: $id) { collections(first: 5) { nodes { title } } } }";
+    let (_, v) = raw(&base, TOKEN, read, json!({ "id": id })).await;
+    assert_eq!(v["data"]["product"]["collections"]["nodes"], json!([{ "title": "Gifts" }]));
+    let unknown = json!({ "id": id, "in": { "collections": [gifts["id"], "gid://shopify/Collection/999999"] } });
+    let (_, v) = raw(&base, TOKEN, set, unknown).await;
+    assert_eq!(
+        (&v["data"]["productSet"]["userErrors"][0]["field"], &v["data"]["productSet"]["userErrors"][0]["code"]),
+        (&json!(["input", "collections", "1"]), &json!("COLLECTION_DOES_NOT_EXIST"))
+    );
+
     let (_, v) = raw(&base, TOKEN, set, json!({ "in": { "title": " " } })).await;
     assert_eq!(v["data"]["productSet"]["userErrors"][0]["code"], "BLANK");
     let (_, v) = raw(&base, TOKEN, set, json!({ "id": "gid://shopify/Product/999999", "in": { "title": "x" } })).await;

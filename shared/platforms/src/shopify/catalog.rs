@@ -18,8 +18,10 @@
 //! when it has none) with the author "storesync". Shopify has no post categories (its blogs are
 //! the nearest thing): they are not compared.
 //!
-//! Not mapped yet: products (`productSet`), a collection's or a discount's products, and the
-//! pages' and articles' SEO metafields.
+//! Products are in `super::products`; a product's `categories` are the collections it is in,
+//! so a collection's products travel with the products (a collection compare leaves them alone).
+//!
+//! Not mapped yet: a discount's products, and the pages' and articles' SEO metafields.
 
 use std::collections::HashMap;
 
@@ -68,11 +70,23 @@ struct Spec {
     neutral: &'static [&'static str],
 }
 
+/// A page's or article's SEO title and description: the online store's `global.title_tag` and
+/// `global.description_tag` metafields (1 point each).
+macro_rules! seo_metafields {
+    () => {
+        "seoTitle: metafield(namespace: \"global\", key: \"title_tag\") { value } \
+         seoDescription: metafield(namespace: \"global\", key: \"description_tag\") { value }"
+    };
+}
+
+/// The metafield of each neutral SEO field.
+const SEO_METAFIELDS: [(&str, &str); 2] = [("seo_title", "title_tag"), ("seo_description", "description_tag")];
+
 fn spec(data_type: DataType) -> Result<&'static Spec, StoreError> {
     static PAGES: Spec = Spec {
         connection: "pages",
-        fields: "id title handle body isPublished",
-        node_cost: 1.0,
+        fields: concat!("id title handle body isPublished ", seo_metafields!()),
+        node_cost: 3.0,
         create: "pageCreate(page: $in)",
         update: "pageUpdate(id: $id, page: $in)",
         delete: "pageDelete(id: $id) { deletedPageId userErrors { field message code } }",
@@ -81,7 +95,7 @@ fn spec(data_type: DataType) -> Result<&'static Spec, StoreError> {
         object: "page",
         node: "page",
         id_in_input: false,
-        neutral: &["slug", "title", "content", "status"],
+        neutral: &["slug", "title", "content", "status", "seo_title", "seo_description"],
     };
     static COLLECTIONS: Spec = Spec {
         connection: "collections",
@@ -113,8 +127,8 @@ fn spec(data_type: DataType) -> Result<&'static Spec, StoreError> {
     };
     static POSTS: Spec = Spec {
         connection: "articles",
-        fields: "id title handle body summary isPublished tags image { url }",
-        node_cost: 2.0,
+        fields: concat!("id title handle body summary isPublished tags image { url } ", seo_metafields!()),
+        node_cost: 4.0,
         create: "articleCreate(article: $in)",
         update: "articleUpdate(id: $id, article: $in)",
         delete: "articleDelete(id: $id) { deletedArticleId userErrors { field message code } }",
@@ -123,7 +137,17 @@ fn spec(data_type: DataType) -> Result<&'static Spec, StoreError> {
         object: "article",
         node: "article",
         id_in_input: false,
-        neutral: &["slug", "title", "content", "excerpt", "status", "featured_image", "tags"],
+        neutral: &[
+            "slug",
+            "title",
+            "content",
+            "excerpt",
+            "status",
+            "featured_image",
+            "tags",
+            "seo_title",
+            "seo_description",
+        ],
     };
     static COUPONS: Spec = Spec {
         connection: "codeDiscountNodes",
@@ -182,12 +206,16 @@ fn record(data_type: DataType, p: &Value) -> CatalogRecord {
             ("status", json!(if p["isPublished"] == true { "publish" } else { "draft" })),
             ("featured_image", p["image"]["url"].clone()),
             ("tags", p["tags"].clone()),
+            ("seo_title", p["seoTitle"]["value"].clone()),
+            ("seo_description", p["seoDescription"]["value"].clone()),
         ],
         _ => vec![
             ("slug", p["handle"].clone()),
             ("title", p["title"].clone()),
             ("content", p["body"].clone()),
             ("status", json!(if p["isPublished"] == true { "publish" } else { "draft" })),
+            ("seo_title", p["seoTitle"]["value"].clone()),
+            ("seo_description", p["seoDescription"]["value"].clone()),
         ],
     };
     CatalogRecord {
@@ -276,12 +304,17 @@ fn coupon_input(w: &CatalogWrite, current: Option<&CatalogRecord>) -> Value {
 }
 
 /// A write's create or update input.
-fn input(data_type: DataType, w: &CatalogWrite, current: Option<&CatalogRecord>) -> Value {
+fn input(
+    data_type: DataType,
+    w: &CatalogWrite,
+    current: Option<&CatalogRecord>,
+    collections: &HashMap<String, String>,
+) -> Value {
     if data_type == DataType::Coupons {
         return coupon_input(w, current);
     }
     if data_type == DataType::Products {
-        return super::products::input(w, current);
+        return super::products::input(w, current, collections);
     }
     let mut input = serde_json::Map::new();
     let mut seo = serde_json::Map::new();
@@ -311,13 +344,74 @@ fn input(data_type: DataType, w: &CatalogWrite, current: Option<&CatalogRecord>)
     if !seo.is_empty() {
         input.insert("seo".into(), Value::Object(seo));
     }
+    if matches!(data_type, DataType::Pages | DataType::Posts) {
+        // The SEO fields given a value (a cleared one is deleted beside the update).
+        let metafields: Vec<Value> = SEO_METAFIELDS
+            .iter()
+            .filter_map(|(field, key)| {
+                let value = w.fields.get(*field)?.as_str().filter(|v| !v.trim().is_empty())?;
+                Some(json!({ "namespace": "global", "key": key, "type": "single_line_text_field", "value": value }))
+            })
+            .collect();
+        if !metafields.is_empty() {
+            input.insert("metafields".into(), Value::from(metafields));
+        }
+    }
     Value::Object(input)
+}
+
+/// The SEO metafields an update of a page or article clears, as `metafieldsDelete` identifiers.
+fn cleared_seo(data_type: DataType, w: &CatalogWrite, owner: &str) -> Vec<Value> {
+    if !matches!(data_type, DataType::Pages | DataType::Posts) {
+        return Vec::new();
+    }
+    SEO_METAFIELDS
+        .iter()
+        .filter(|(field, _)| w.fields.get(*field).is_some_and(|v| v.as_str().is_none_or(|v| v.trim().is_empty())))
+        .map(|(_, key)| json!({ "ownerId": owner, "namespace": "global", "key": key }))
+        .collect()
 }
 
 /// The author of the articles storesync creates (Shopify requires one; authors are not synced).
 pub const ARTICLE_AUTHOR: &str = "storesync";
 
 impl ShopifyCatalog {
+    /// The shop's collections by title (lower case) → id, for a product's `categories`; the
+    /// ones `writes` name that the shop lacks are created first.
+    async fn collections(&self, writes: &[CatalogWrite]) -> Result<HashMap<String, String>, StoreError> {
+        let mut known: HashMap<String, String> = HashMap::new();
+        for c in self.read(DataType::Collections).await? {
+            if let Some(name) = c.fields.get("name").and_then(Value::as_str) {
+                known.entry(name.trim().to_lowercase()).or_insert(c.id);
+            }
+        }
+        let mut named: Vec<String> = Vec::new();
+        for w in writes.iter().filter(|w| w.action != Action::Delete) {
+            let names = w.fields.get("categories").and_then(Value::as_array).into_iter().flatten();
+            named.extend(names.filter_map(Value::as_str).map(str::to_string));
+        }
+        let create = "mutation($in: CollectionInput!) { collectionCreate(input: $in) { collection { id } userErrors { field message code } } }";
+        for name in &named {
+            let key = name.trim().to_lowercase();
+            if known.contains_key(&key) {
+                continue;
+            }
+            let data = self
+                .client
+                .graphql_unrepeatable(create, json!({ "in": { "title": name.trim() } }), MUTATION_COST)
+                .await
+                .map_err(store_error("create collection"))?;
+            let id = data["collectionCreate"]["collection"]["id"].as_str().ok_or_else(|| StoreError {
+                platform: Platform::Shopify,
+                operation: "create collection",
+                message: format!("collection {name:?}: {}", data["collectionCreate"]["userErrors"]),
+                transient: false,
+            })?;
+            known.insert(key, id.to_string());
+        }
+        Ok(known)
+    }
+
     /// The blog new articles go to: the shop's first (a shop starts with "News"), created if it
     /// has none.
     async fn blog(&self) -> Result<String, StoreError> {
@@ -460,8 +554,15 @@ impl CatalogStore for ShopifyCatalog {
         let current = self.current(data_type, writes).await?;
         let creates = writes.iter().any(|w| w.action == Action::Create);
         let blog = if data_type == DataType::Posts && creates { Some(self.blog().await?) } else { None };
+        // A product's categories are the collections it is in.
+        let collections = match data_type {
+            DataType::Products if writes.iter().any(|w| w.action != Action::Delete) => self.collections(writes).await?,
+            _ => HashMap::new(),
+        };
         // At most 1,000 points a request: 100 mutations.
-        for (n, chunk) in writes.chunks(100).enumerate() {
+        // A page's or article's update may carry a metafield delete beside it.
+        let per_call = if matches!(data_type, DataType::Pages | DataType::Posts) { 50 } else { 100 };
+        for (n, chunk) in writes.chunks(per_call).enumerate() {
             let mut params = Vec::new();
             let mut fields = Vec::new();
             let mut vars = serde_json::Map::new();
@@ -473,7 +574,7 @@ impl CatalogStore for ShopifyCatalog {
                     (Action::Create, _) => {
                         params.push(named(spec.create_params));
                         fields.push(format!("p{i}: {}", payload(&named(spec.create))));
-                        let mut body = input(data_type, w, None);
+                        let mut body = input(data_type, w, None, &collections);
                         if let Some(blog) = &blog {
                             body["blogId"] = json!(blog);
                             body["author"] = json!({ "name": ARTICLE_AUTHOR });
@@ -481,7 +582,7 @@ impl CatalogStore for ShopifyCatalog {
                         vars.insert(input_var.clone(), body);
                     }
                     (Action::Update, Some(gid)) => {
-                        let mut body = input(data_type, w, current.get(gid.as_str()));
+                        let mut body = input(data_type, w, current.get(gid.as_str()), &collections);
                         params.push(named(spec.update_params));
                         if spec.id_in_input {
                             body["id"] = json!(gid);
@@ -490,6 +591,14 @@ impl CatalogStore for ShopifyCatalog {
                         }
                         fields.push(format!("p{i}: {}", payload(&named(spec.update))));
                         vars.insert(input_var.clone(), body);
+                        let cleared = cleared_seo(data_type, w, gid);
+                        if !cleared.is_empty() {
+                            params.push(format!("$m{i}: [MetafieldIdentifierInput!]!"));
+                            fields.push(format!(
+                                "m{i}: metafieldsDelete(metafields: $m{i}) {{ deletedMetafields {{ key }} userErrors {{ field message }} }}"
+                            ));
+                            vars.insert(format!("m{i}"), Value::from(cleared));
+                        }
                     }
                     (Action::Delete, Some(gid)) => {
                         params.push(format!("${id_var}: ID!"));
@@ -497,7 +606,8 @@ impl CatalogStore for ShopifyCatalog {
                         vars.insert(id_var.clone(), json!(gid));
                     }
                     (_, None) => {
-                        out[n * 100 + i] = CatalogOutcome::Failed { error: format!("no destination id for {}", w.key) };
+                        out[n * per_call + i] =
+                            CatalogOutcome::Failed { error: format!("no destination id for {}", w.key) };
                     }
                 }
             }
@@ -542,7 +652,7 @@ impl CatalogStore for ShopifyCatalog {
                     .map(str::to_string);
                 // A delete of what is gone already (a repeat after a lost answer) has its way.
                 let gone = w.action == Action::Delete && errors.iter().all(|e| e.contains("does not exist"));
-                out[n * 100 + i] = match (errors.is_empty() || gone, id.or(w.id.clone())) {
+                out[n * per_call + i] = match (errors.is_empty() || gone, id.or(w.id.clone())) {
                     (true, Some(id)) => CatalogOutcome::Done { id },
                     (true, None) => CatalogOutcome::Failed { error: format!("unexpected answer: {r}") },
                     (false, _) => CatalogOutcome::Failed { error: errors.join("; ") },

@@ -6,16 +6,20 @@
 //!   `Name: value / Name: value` from `selectedOptions`, prices, `barcode`) and the product's key
 //!   is the smallest variant SKU.
 //! - `status` `ACTIVE` is `publish`, anything else `draft`; `images` the URLs of its media
-//!   images; `tags`; `seo_title`/`seo_description` its `seo`.
+//!   images; `tags`; `seo_title`/`seo_description` its `seo`; `categories` the titles of the
+//!   collections it is in (written as `collections` ids; a title the shop lacks is created as
+//!   a collection first).
 //! - Written whole with `productSet` (it replaces list fields: variants, tags, files): an update
 //!   merges the change into the product as it is now and names each kept variant by its id (a
 //!   variant left out would be deleted with its inventory).
 //! - `weight_grams` is a variant's inventory item `measurement.weight` (any `WeightUnit`, read
 //!   in whole grams, written in `GRAMS`); Shopify's 0 is no weight (null), as WooCommerce's
 //!   empty weight is.
-//! - Read 13 products a call, each with its first 10 variants (what one query's 1,000 points
+//! - Read 11 products a call, each with its first 10 variants (what one query's 1,000 points
 //!   allow; a product with more has the rest read 150 at a time) — or, for a shop of more than
 //!   [`BULK_ABOVE`] products, all at once through a bulk operation whose JSONL is streamed.
+
+use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 use storesync_core::stores::catalog::{product_sku, CatalogRecord};
@@ -38,10 +42,12 @@ const MORE_VARIANTS: usize = 150;
 pub const FIELDS: &str = "id title handle descriptionHtml status tags seo { title description } \
      media(first: 10) { nodes { ... on MediaImage { image { url } } } } \
      variants(first: 10) { nodes { id sku barcode price compareAtPrice selectedOptions { name value } \
-     inventoryItem { measurement { weight { unit value } } } } pageInfo { hasNextPage endCursor } }";
+     inventoryItem { measurement { weight { unit value } } } } pageInfo { hasNextPage endCursor } } \
+     collections(first: 10) { nodes { title } }";
 
-/// What one node of [`FIELDS`] costs: 1, `seo` 1, `media` 2 + 10 × 2, `variants` 2 + 10 × 5.
-pub const NODE_COST: f64 = 1.0 + 1.0 + (2.0 + 10.0 * 2.0) + (2.0 + FIRST_VARIANTS as f64 * VARIANT_COST);
+/// What one node of [`FIELDS`] costs: 1, `seo` 1, `media` 2 + 10 × 2, `variants` 2 + 10 × 5,
+/// `collections` 2 + 10 × 1.
+pub const NODE_COST: f64 = 1.0 + 1.0 + (2.0 + 10.0 * 2.0) + (2.0 + FIRST_VARIANTS as f64 * VARIANT_COST) + (2.0 + 10.0);
 
 /// The neutral product fields Shopify keeps.
 pub const NEUTRAL: &[&str] = &[
@@ -54,6 +60,7 @@ pub const NEUTRAL: &[&str] = &[
     "barcode",
     "weight_grams",
     "images",
+    "categories",
     "tags",
     "seo_title",
     "seo_description",
@@ -116,6 +123,8 @@ pub fn record(p: &Value) -> CatalogRecord {
             .collect()
     };
     let skus: Vec<&str> = variants.iter().filter_map(|v| v["sku"].as_str()).collect();
+    let collections: Vec<Value> =
+        p["collections"]["nodes"].as_array().into_iter().flatten().map(|c| c["title"].clone()).collect();
     let images: Vec<Value> = p["media"]["nodes"]
         .as_array()
         .into_iter()
@@ -136,6 +145,7 @@ pub fn record(p: &Value) -> CatalogRecord {
         ("weight_grams", if simple { grams(&one) } else { Value::Null }),
         ("images", Value::from(images)),
         ("tags", p["tags"].clone()),
+        ("categories", Value::from(collections)),
         ("seo_title", p["seo"]["title"].clone()),
         ("seo_description", p["seo"]["description"].clone()),
         ("variants", Value::from(listed)),
@@ -167,7 +177,7 @@ pub async fn complete(client: &ShopifyClient, node: &mut Value) -> Result<(), Sh
     Ok(())
 }
 
-/// Above this many products a read is one bulk operation rather than pages of 13.
+/// Above this many products a read is one bulk operation rather than pages of 11.
 pub const BULK_ABOVE: u64 = 250;
 
 /// How often a running bulk operation is looked at.
@@ -177,7 +187,8 @@ const BULK_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 const BULK_QUERY: &str = "{ products { edges { node { id title handle descriptionHtml status tags \
      seo { title description } media { edges { node { ... on MediaImage { id image { url } } } } } \
      variants { edges { node { id sku barcode price compareAtPrice selectedOptions { name value } \
-     inventoryItem { measurement { weight { unit value } } } } } } } } } }";
+     inventoryItem { measurement { weight { unit value } } } } } } \
+     collections { edges { node { id title } } } } } } }";
 
 /// How many products the shop has.
 pub async fn count(client: &ShopifyClient) -> Result<u64, ShopifyError> {
@@ -225,6 +236,7 @@ pub async fn read_bulk(client: &ShopifyClient) -> Result<Vec<Value>, ShopifyErro
                 None => {
                     v["media"] = json!({ "nodes": [] });
                     v["variants"] = json!({ "nodes": [] });
+                    v["collections"] = json!({ "nodes": [] });
                     at.insert(v["id"].as_str().unwrap_or_default().to_string(), products.len());
                     products.push(v);
                 }
@@ -232,8 +244,11 @@ pub async fn read_bulk(client: &ShopifyClient) -> Result<Vec<Value>, ShopifyErro
                     let Some(p) = at.get(&parent).and_then(|i| products.get_mut(*i)) else {
                         return Err(ShopifyError::Shape(format!("a line before its parent {parent}")));
                     };
-                    let list = if v["id"].as_str().is_some_and(|i| i.contains("/ProductVariant/")) {
+                    let id = v["id"].as_str().unwrap_or_default();
+                    let list = if id.contains("/ProductVariant/") {
                         "variants"
+                    } else if id.contains("/Collection/") {
+                        "collections"
                     } else {
                         "media"
                     };
@@ -265,7 +280,7 @@ fn money(v: &Value) -> Value {
 
 /// A write as a `ProductSetInput`: the product as it is now (`current`) with the write's fields
 /// over it, lists whole.
-pub fn input(w: &CatalogWrite, current: Option<&CatalogRecord>) -> Value {
+pub fn input(w: &CatalogWrite, current: Option<&CatalogRecord>, collections: &HashMap<String, String>) -> Value {
     let mut f: Map<String, Value> = current.map(|c| c.fields.clone().into_iter().collect()).unwrap_or_default();
     for (k, v) in &w.fields {
         f.insert(k.clone(), v.clone());
@@ -342,7 +357,7 @@ pub fn input(w: &CatalogWrite, current: Option<&CatalogRecord>) -> Value {
         .flatten()
         .map(|u| json!({ "originalSource": u, "contentType": "IMAGE" }))
         .collect();
-    json!({
+    let mut out = json!({
         "title": text("name"),
         "descriptionHtml": text("description"),
         "status": if get("status") == "publish" { "ACTIVE" } else { "DRAFT" },
@@ -351,5 +366,12 @@ pub fn input(w: &CatalogWrite, current: Option<&CatalogRecord>) -> Value {
         "files": files,
         "productOptions": product_options,
         "variants": variants,
-    })
+    });
+    // The collections the product is in (a name the shop lacks was created before).
+    if let Some(names) = f.get("categories").and_then(Value::as_array) {
+        let ids: Vec<&String> =
+            names.iter().filter_map(Value::as_str).filter_map(|n| collections.get(&n.trim().to_lowercase())).collect();
+        out["collections"] = json!(ids);
+    }
+    out
 }

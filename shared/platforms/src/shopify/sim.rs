@@ -818,6 +818,16 @@ fn product(s: &Inner, id: u64, set: &SelectionSet<'_, String>, vars: &Map<String
     scalars["title"] = json!(title);
     object(set, &scalars, |f| match f.name.as_str() {
         "variants" => Some(connection(variants.clone(), f, vars, actual, |vid, vs, a| variant(s, vid, vs, vars, a))),
+        "collections" => {
+            let ids: Vec<u64> = scalars["collections"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_u64)
+                .filter(|c| s.collections.contains_key(c))
+                .collect();
+            Some(connection(ids, f, vars, actual, |c, cs, _| content::node(content::Kind::Collection, s, c, cs)))
+        }
         "media" => {
             let nodes: Vec<Value> = scalars["images"]
                 .as_array()

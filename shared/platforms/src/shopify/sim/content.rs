@@ -6,7 +6,10 @@
 //! `collectionCreate(input:)`,
 //! `collectionUpdate(input: {id, …})` (no `id`: a top-level `BAD_REQUEST`, as Shopify answers)
 //! and `collectionDelete(input: {id})`, each answering `userErrors` as Shopify does (a blank
-//! title, a taken handle, an unknown object) rather than top-level errors.
+//! title, a taken handle, an unknown object) rather than top-level errors. Pages and articles
+//! keep metafields (`metafields: [{namespace, key, type, value}]` in their inputs, read with
+//! `metafield(namespace:, key:)`, removed with `metafieldsDelete`): the online store's SEO
+//! title and description are `global.title_tag` and `global.description_tag`.
 
 use graphql_parser::query::{Field, SelectionSet};
 use serde_json::{json, Map, Value};
@@ -102,7 +105,9 @@ fn now() -> String {
 
 /// An object as the API shows it.
 fn value(kind: Kind, id: u64, p: &Map<String, Value>) -> Value {
-    let mut v = Value::Object(p.clone());
+    let mut shown = p.clone();
+    shown.remove(METAFIELDS);
+    let mut v = Value::Object(shown);
     v["id"] = json!(gid(kind.gid_kind(), id));
     if kind == Kind::Article {
         v["blog"] = json!({ "id": p.get("blogId") });
@@ -129,11 +134,66 @@ pub(super) fn one(kind: Kind, s: &Inner, f: &Field<'_, String>, vars: &Map<Strin
     id.map(|id| node(kind, s, id, &f.selection_set)).unwrap_or(Value::Null)
 }
 
-fn node(kind: Kind, s: &Inner, id: u64, set: &SelectionSet<'_, String>) -> Value {
+pub(super) fn node(kind: Kind, s: &Inner, id: u64, set: &SelectionSet<'_, String>) -> Value {
     match kind.items(s).get(&id) {
-        Some(p) => object(set, &value(kind, id, p), |_| None),
+        Some(p) => object(set, &value(kind, id, p), |f| match f.name.as_str() {
+            // `metafield(namespace:, key:)` (its arguments written in the query).
+            "metafield" => {
+                let none = Map::new();
+                let (ns, key) = (arg(&f.arguments, "namespace", &none), arg(&f.arguments, "key", &none));
+                let at = format!("{}.{}", ns.as_str().unwrap_or_default(), key.as_str().unwrap_or_default());
+                Some(
+                    p.get(METAFIELDS).and_then(|m| m.get(&at)).map(|m| select(m, &f.selection_set)).unwrap_or_default(),
+                )
+            }
+            _ => None,
+        }),
         None => Value::Null,
     }
+}
+
+/// Where a page's or article's metafields are kept (`namespace.key` → `{namespace, key, type,
+/// value}`); not a field of the API's object.
+const METAFIELDS: &str = "_metafields";
+
+/// `metafields: [{namespace, key, type, value}]` of a create or update input, set over `next`'s.
+fn set_metafields(next: &mut Map<String, Value>, field: &str, list: &Value, errors: &mut Vec<Value>) {
+    let mut kept = next.get(METAFIELDS).and_then(Value::as_object).cloned().unwrap_or_default();
+    for (i, m) in list.as_array().into_iter().flatten().enumerate() {
+        let at = i.to_string();
+        let text = |k: &str| m[k].as_str().map(str::trim).filter(|v| !v.is_empty());
+        let (Some(ns), Some(key)) = (text("namespace"), text("key")) else {
+            errors.push(user_error(&[field, "metafields", &at, "key"], "Key can't be blank", "BLANK"));
+            continue;
+        };
+        let Some(value) = text("value") else {
+            errors.push(user_error(&[field, "metafields", &at, "value"], "Value can't be blank", "BLANK"));
+            continue;
+        };
+        let kind = text("type").unwrap_or("single_line_text_field");
+        kept.insert(format!("{ns}.{key}"), json!({ "namespace": ns, "key": key, "type": kind, "value": value }));
+    }
+    next.insert(METAFIELDS.into(), Value::Object(kept));
+}
+
+/// `metafieldsDelete(metafields: [{ownerId, namespace, key}])`: each deleted one, or null
+/// when the owner has no such metafield.
+fn delete_metafields(s: &mut Inner, list: &Value) -> Value {
+    let mut deleted = Vec::new();
+    for m in list.as_array().into_iter().flatten() {
+        let owner = m["ownerId"].as_str().unwrap_or_default();
+        let at = format!("{}.{}", m["namespace"].as_str().unwrap_or_default(), m["key"].as_str().unwrap_or_default());
+        let found = [Kind::Page, Kind::Article].into_iter().find_map(|kind| {
+            let id = gid_id(kind.gid_kind(), owner)?;
+            let p = kind.items_mut(s).get_mut(&id)?;
+            p.get_mut(METAFIELDS)?.as_object_mut()?.remove(&at)
+        });
+        deleted.push(match found {
+            Some(_) => json!({ "ownerId": owner, "namespace": m["namespace"], "key": m["key"] }),
+            None => Value::Null,
+        });
+    }
+    json!({ "deletedMetafields": deleted, "userErrors": [] })
 }
 
 /// Applies a create or update input to an object; the user errors, if any (then the object is
@@ -145,6 +205,9 @@ fn apply(kind: Kind, s: &Inner, id: u64, p: &mut Map<String, Value>, input: &Val
     for (k, v) in input.as_object().into_iter().flatten() {
         match k.as_str() {
             "id" if kind == Kind::Collection => {}
+            "metafields" if matches!(kind, Kind::Page | Kind::Article) => {
+                set_metafields(&mut next, field, v, &mut errors);
+            }
             "image" => {
                 // `ImageInput {src, altText}` (an article's: `{url, altText}`), read back as
                 // `Image {url, altText}`.
@@ -281,6 +344,7 @@ pub(super) fn mutate(
         "pageCreate" => payload(Kind::Page, false, create(Kind::Page, s, &a("page"))),
         "pageUpdate" => payload(Kind::Page, false, update(Kind::Page, s, &a("id"), &a("page"))),
         "pageDelete" => payload(Kind::Page, true, delete(Kind::Page, s, &a("id"))),
+        "metafieldsDelete" => delete_metafields(s, &a("metafields")),
         "blogCreate" => payload(Kind::Blog, false, create(Kind::Blog, s, &a("blog"))),
         "articleCreate" => {
             // A new blog may come with the article (`blog: {title}`) instead of `blogId`.

@@ -112,8 +112,26 @@ fn product_set(s: &mut Inner, input: &Value, identifier: &Value) -> Result<u64, 
                 }
                 fields.insert(k.clone(), json!(h));
             }
-            "id" | "title" | "productOptions" | "variants" | "vendor" | "productType" | "collections"
-            | "metafields" => {}
+            "collections" => {
+                // The custom collections the product is in: the list replaces its memberships.
+                let ids: Vec<Option<u64>> = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|g| g.as_str().and_then(|g| gid_id("Collection", g)).filter(|c| s.collections.contains_key(c)))
+                    .collect();
+                match ids.iter().position(Option::is_none) {
+                    Some(at) => errors.push(user_error(
+                        &["input", "collections", &at.to_string()],
+                        "Collection does not exist",
+                        "COLLECTION_DOES_NOT_EXIST",
+                    )),
+                    None => {
+                        fields.insert(k.clone(), Value::from(ids.into_iter().flatten().collect::<Vec<_>>()));
+                    }
+                }
+            }
+            "id" | "title" | "productOptions" | "variants" | "vendor" | "productType" | "metafields" => {}
             other => errors.push(user_error(
                 &["input", other],
                 &format!("Field '{other}' is not defined on the input"),
