@@ -69,15 +69,6 @@ fn catalogs() -> (WooSim, WooSim) {
     seed(&dst, ContentKind::Posts, &[json!({ "title": "Harvest notes", "content": "Grapes", "status": "publish" })]);
     seed(
         &src,
-        ContentKind::Coupons,
-        &[
-            json!({ "code": "SUMMER10", "discount_type": "percent", "amount": "10", "usage_limit": 100 }),
-            json!({ "code": "WELCOME5", "discount_type": "fixed_cart", "amount": "5", "date_expires": "2027-01-31T23:59:59" }),
-        ],
-    );
-    seed(&dst, ContentKind::Coupons, &[json!({ "code": "summer10", "discount_type": "percent", "amount": "15" })]);
-    seed(
-        &src,
         ContentKind::ProductCategories,
         &[
             json!({ "name": "Red wine", "description": "From the cellar" }),
@@ -86,6 +77,19 @@ fn catalogs() -> (WooSim, WooSim) {
     );
     seed(&dst, ContentKind::ProductCategories, &[json!({ "name": "Red wine", "description": "Reds" })]);
     seed_products(&src, &dst);
+    // WELCOME5 is limited to the merlot (named by id, read by its key: its SKU).
+    let id_of =
+        |name: &str| (1..10_000).find_map(|id| src.product(id).filter(|p| p["name"] == name)).unwrap()["id"].clone();
+    seed(
+        &src,
+        ContentKind::Coupons,
+        &[
+            json!({ "code": "SUMMER10", "discount_type": "percent", "amount": "10", "usage_limit": 100 }),
+            json!({ "code": "WELCOME5", "discount_type": "fixed_cart", "amount": "5", "date_expires": "2027-01-31T23:59:59",
+                    "product_ids": [id_of("Merlot 2019")] }),
+        ],
+    );
+    seed(&dst, ContentKind::Coupons, &[json!({ "code": "summer10", "discount_type": "percent", "amount": "15" })]);
     (src, dst)
 }
 
@@ -406,12 +410,36 @@ async fn every_catalog_type_syncs_between_woocommerce_and_shopify_both_ways() {
     let summer = &code("summer10")["codeDiscount"];
     assert_eq!(summer["customerGets"]["value"], json!({ "__typename": "DiscountPercentage", "percentage": 0.1 }));
     assert_eq!((summer["usageLimit"].clone(), summer["minimumRequirement"].clone()), (json!(100), Value::Null));
+    use storesync_core::stores::catalog_sync::{CatalogOutcome, CatalogWrite};
     let welcome = &code("welcome5")["codeDiscount"];
     assert_eq!(welcome["endsAt"], "2027-01-31T23:59:59Z");
     assert_eq!(welcome["customerGets"]["value"]["amount"]["amount"], "5.0");
     assert_eq!(welcome["customerGets"]["value"]["appliesOnEachItem"], false);
+    // Limited to the merlot: the shop's own product, read back by its key.
+    let merlot = shop.find(DataType::Products, "MER-19").await.unwrap().unwrap();
+    assert_eq!(welcome["customerGets"]["items"]["products"]["nodes"], json!([{ "id": merlot }]));
+    let read = shop.read(DataType::Coupons).await.unwrap();
+    let read = read.iter().find(|r| r.fields["code"].as_str().is_some_and(|c| c.eq_ignore_ascii_case("welcome5")));
+    assert_eq!(read.unwrap().fields["product_skus"], json!(["MER-19"]));
+    // A coupon limited to a product the shop lacks is that coupon's failure, naming the product.
+    let rose_only = CatalogWrite {
+        action: Action::Create,
+        id: None,
+        key: "ROSE".into(),
+        fields: [
+            ("code", json!("ROSE")),
+            ("discount_type", json!("percent")),
+            ("amount", json!("5")),
+            ("product_skus", json!(["NOPE-1", "MER-19"])),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect(),
+    };
+    let out = shop.write(DataType::Coupons, &[rose_only]).await.unwrap();
+    assert!(matches!(&out[0], CatalogOutcome::Failed { error } if error.contains("(NOPE-1)")), "{out:?}");
+    assert!(shop.find(DataType::Coupons, "ROSE").await.unwrap().is_none(), "nothing written");
     // A code Shopify already has (codes are unique without case) is that object's own failure.
-    use storesync_core::stores::catalog_sync::{CatalogOutcome, CatalogWrite};
     let dup = CatalogWrite {
         action: Action::Create,
         id: None,

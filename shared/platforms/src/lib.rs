@@ -22,6 +22,26 @@ pub fn slugify(s: &str) -> String {
     out.trim_matches('-').to_string()
 }
 
+/// The error of a coupon write naming products (by key) the destination does not have.
+pub(crate) fn missing_products(
+    w: &storesync_core::stores::catalog_sync::CatalogWrite,
+    known: &std::collections::HashMap<String, impl Sized>,
+) -> Option<String> {
+    let keys = w
+        .fields
+        .get("product_skus")
+        .and_then(serde_json::Value::as_array)
+        .filter(|_| w.action != storesync_core::stores::catalog::Action::Delete)?;
+    let missing: Vec<&str> =
+        keys.iter().filter_map(serde_json::Value::as_str).filter(|k| !known.contains_key(*k)).collect();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "the coupon is limited to products the destination lacks ({}): sync the products first",
+            missing.join(", ")
+        )
+    })
+}
+
 /// The simulators under one router, as `storesync serve --simulate` and the tests mount them:
 /// WooCommerce at `/sim/woocommerce/wp-json/wc/v3/…` (and its WordPress at `…/wp-json/wp/v2/…`), the WMS at `/sim/wms/…`, Shopify at
 /// `/sim/shopify/admin/api/<version>/graphql.json` (the shop's base URL is `…/sim/shopify`).

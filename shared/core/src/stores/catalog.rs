@@ -163,10 +163,18 @@ impl std::fmt::Display for DataType {
     }
 }
 
-/// The coupon fields both WooCommerce and Shopify keep (all but the products a coupon is
-/// limited to).
-pub const COUPON_TERMS: &[&str] =
-    &["code", "discount_type", "amount", "expires_at", "usage_limit", "usage_limit_per_customer", "minimum_amount"];
+/// The coupon fields WooCommerce and Shopify keep: the terms, and `product_skus`, the keys of
+/// the products a coupon is limited to (empty: every product).
+pub const COUPON_FIELDS: &[&str] = &[
+    "code",
+    "discount_type",
+    "amount",
+    "expires_at",
+    "usage_limit",
+    "usage_limit_per_customer",
+    "minimum_amount",
+    "product_skus",
+];
 
 /// The fields of a product variant, with how each compares (matched by `sku`).
 pub const VARIANT_FIELDS: [(&str, FieldKind); 6] = [

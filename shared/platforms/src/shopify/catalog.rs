@@ -21,13 +21,15 @@
 //! Products are in `super::products`; a product's `categories` are the collections it is in,
 //! so a collection's products travel with the products (a collection compare leaves them alone).
 //!
-//! Not mapped yet: a discount's products, and the pages' and articles' SEO metafields.
+//! A discount's products (`customerGets.items`) are `product_skus`, each product's key (read by
+//! id after the page, written by key through a variant look-up); pages' and articles' SEO is
+//! their `global.title_tag` / `global.description_tag` metafields.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use serde_json::{json, Value};
-use storesync_core::stores::catalog::{Action, CatalogRecord, DataType, COUPON_TERMS};
+use storesync_core::stores::catalog::{product_sku, Action, CatalogRecord, DataType, COUPON_FIELDS};
 use storesync_core::stores::catalog_sync::{CatalogOutcome, CatalogStore, CatalogWrite};
 use storesync_core::stores::{Platform, StoreError};
 
@@ -153,9 +155,10 @@ fn spec(data_type: DataType) -> Result<&'static Spec, StoreError> {
         connection: "codeDiscountNodes",
         fields: "id codeDiscount { __typename ... on DiscountCodeBasic { title startsAt endsAt usageLimit \
                  appliesOncePerCustomer codes(first: 1) { nodes { code } } customerGets { value { __typename \
-                 ... on DiscountPercentage { percentage } ... on DiscountAmount { amount { amount } appliesOnEachItem } } } \
+                 ... on DiscountPercentage { percentage } ... on DiscountAmount { amount { amount } appliesOnEachItem } } \
+                 items { __typename ... on DiscountProducts { products(first: 20) { nodes { id } } } } } \
                  minimumRequirement { __typename ... on DiscountMinimumSubtotal { greaterThanOrEqualToSubtotal { amount } } } } }",
-        node_cost: 10.0,
+        node_cost: 33.0,
         create: "discountCodeBasicCreate(basicCodeDiscount: $in)",
         update: "discountCodeBasicUpdate(id: $id, basicCodeDiscount: $in)",
         delete: "discountCodeDelete(id: $id) { deletedCodeDiscountId userErrors { field message code } }",
@@ -164,7 +167,7 @@ fn spec(data_type: DataType) -> Result<&'static Spec, StoreError> {
         object: "codeDiscountNode",
         node: "codeDiscountNode",
         id_in_input: false,
-        neutral: COUPON_TERMS,
+        neutral: COUPON_FIELDS,
     };
     match data_type {
         DataType::Pages => Ok(&PAGES),
@@ -249,12 +252,34 @@ fn coupon_fields(d: &Value) -> Vec<(&'static str, Value)> {
         ("usage_limit", d["usageLimit"].clone()),
         ("usage_limit_per_customer", if d["appliesOncePerCustomer"] == true { json!(1) } else { Value::Null }),
         ("minimum_amount", d["minimumRequirement"]["greaterThanOrEqualToSubtotal"]["amount"].clone()),
+        // The products' ids: the read turns them into `product_skus` (a write names them).
+        ("_product_ids", Value::from(product_ids(d))),
     ]
+}
+
+/// The ids of the products a discount is limited to (none: every product).
+fn product_ids(d: &Value) -> Vec<Value> {
+    let nodes = d["customerGets"]["items"]["products"]["nodes"].as_array();
+    nodes.into_iter().flatten().map(|n| n["id"].clone()).collect()
+}
+
+/// The products (by key) a discount is limited to, as `DiscountItemsInput`: every product, or
+/// the named ones added and the others the discount has now removed.
+fn discount_items(keys: &Value, current: Option<&CatalogRecord>, ids: &HashMap<String, String>) -> Value {
+    let wanted: Vec<&String> =
+        keys.as_array().into_iter().flatten().filter_map(Value::as_str).filter_map(|k| ids.get(k)).collect();
+    if wanted.is_empty() {
+        return json!({ "all": true });
+    }
+    let now = current.and_then(|c| c.fields.get("_product_ids")).and_then(Value::as_array).cloned().unwrap_or_default();
+    let remove: Vec<&Value> =
+        now.iter().filter(|id| !id.as_str().is_some_and(|id| wanted.iter().any(|w| *w == id))).collect();
+    json!({ "products": { "productsToAdd": wanted, "productsToRemove": remove } })
 }
 
 /// A coupon write as a `DiscountCodeBasicInput`; `current` fills the half of the value (type or
 /// amount) an update does not change, since Shopify takes the value whole.
-fn coupon_input(w: &CatalogWrite, current: Option<&CatalogRecord>) -> Value {
+fn coupon_input(w: &CatalogWrite, current: Option<&CatalogRecord>, ids: &HashMap<String, String>) -> Value {
     let mut input = serde_json::Map::new();
     let field = |k: &str| w.fields.get(k).or_else(|| current.and_then(|c| c.fields.get(k))).cloned();
     for (k, v) in &w.fields {
@@ -283,6 +308,10 @@ fn coupon_input(w: &CatalogWrite, current: Option<&CatalogRecord>) -> Value {
             _ => {}
         }
     }
+    let mut gets = serde_json::Map::new();
+    if let Some(keys) = w.fields.get("product_skus") {
+        gets.insert("items".into(), discount_items(keys, current, ids));
+    }
     if w.fields.contains_key("discount_type") || w.fields.contains_key("amount") {
         let amount = field("amount").unwrap_or_default();
         let number = amount.as_str().and_then(|a| a.trim().parse::<f64>().ok()).or(amount.as_f64()).unwrap_or(0.0);
@@ -293,7 +322,10 @@ fn coupon_input(w: &CatalogWrite, current: Option<&CatalogRecord>) -> Value {
             }
             None => Value::Null,
         };
-        input.insert("customerGets".into(), json!({ "value": value, "items": { "all": true } }));
+        gets.insert("value".into(), value);
+    }
+    if !gets.is_empty() {
+        input.insert("customerGets".into(), Value::Object(gets));
     }
     if w.action == Action::Create {
         input.insert("title".into(), field("code").unwrap_or_default());
@@ -308,13 +340,15 @@ fn input(
     data_type: DataType,
     w: &CatalogWrite,
     current: Option<&CatalogRecord>,
-    collections: &HashMap<String, String>,
+    // The ids of what the writes name: a product's collections by title (lower case), a
+    // coupon's products by key.
+    ids: &HashMap<String, String>,
 ) -> Value {
     if data_type == DataType::Coupons {
-        return coupon_input(w, current);
+        return coupon_input(w, current, ids);
     }
     if data_type == DataType::Products {
-        return super::products::input(w, current, collections);
+        return super::products::input(w, current, ids);
     }
     let mut input = serde_json::Map::new();
     let mut seo = serde_json::Map::new();
@@ -376,6 +410,70 @@ fn cleared_seo(data_type: DataType, w: &CatalogWrite, owner: &str) -> Vec<Value>
 pub const ARTICLE_AUTHOR: &str = "storesync";
 
 impl ShopifyCatalog {
+    /// The ids of the products coupon writes name by key (one variant look-up per key).
+    async fn product_ids(&self, writes: &[CatalogWrite]) -> Result<HashMap<String, String>, StoreError> {
+        let mut keys: Vec<String> = writes
+            .iter()
+            .filter_map(|w| w.fields.get("product_skus").and_then(Value::as_array))
+            .flatten()
+            .filter_map(|k| k.as_str().map(str::to_string))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        let mut out = HashMap::new();
+        for key in keys {
+            if let Some(id) = super::products::find(&self.client, &key).await.map_err(store_error("find products"))? {
+                out.insert(key, id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Coupons' product ids as `product_skus`: each product's key, read by id in aliased
+    /// `product(id:)` queries (a product gone reads as `#id`).
+    async fn coupon_products(&self, records: &mut [CatalogRecord]) -> Result<(), StoreError> {
+        let mut gids: Vec<String> = records
+            .iter()
+            .filter_map(|r| r.fields.get("_product_ids").and_then(Value::as_array))
+            .flatten()
+            .filter_map(|g| g.as_str().map(str::to_string))
+            .collect();
+        gids.sort();
+        gids.dedup();
+        // 1 + variants 2 + 50 × 1 points a product.
+        const PER_PRODUCT: f64 = 53.0;
+        let mut keys: HashMap<String, String> = HashMap::new();
+        for chunk in gids.chunks(((MAX_QUERY_COST - 2.0) / PER_PRODUCT) as usize) {
+            let params: Vec<String> = (0..chunk.len()).map(|i| format!("$p{i}: ID!")).collect();
+            let fields: Vec<String> = (0..chunk.len())
+                .map(|i| format!("p{i}: product(id: $p{i}) {{ variants(first: 50) {{ nodes {{ sku }} }} }}"))
+                .collect();
+            let query = format!("query({}) {{ {} }}", params.join(", "), fields.join(" "));
+            let vars: serde_json::Map<String, Value> =
+                chunk.iter().enumerate().map(|(i, id)| (format!("p{i}"), json!(id))).collect();
+            let cost = chunk.len() as f64 * PER_PRODUCT;
+            let data = self.client.graphql(&query, Value::Object(vars), cost).await.map_err(store_error("read"))?;
+            for (i, gid) in chunk.iter().enumerate() {
+                let nodes = data[format!("p{i}")]["variants"]["nodes"].as_array().cloned().unwrap_or_default();
+                let skus: Vec<&str> = nodes.iter().filter_map(|v| v["sku"].as_str()).collect();
+                let key = product_sku("", &skus);
+                if !key.is_empty() {
+                    keys.insert(gid.clone(), key);
+                }
+            }
+        }
+        for r in records {
+            let ids = r.fields.get("_product_ids").and_then(Value::as_array).cloned().unwrap_or_default();
+            let named: Vec<String> = ids
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|g| keys.get(g).cloned().unwrap_or_else(|| format!("#{}", g.rsplit('/').next().unwrap_or(g))))
+                .collect();
+            r.fields.insert("product_skus".into(), json!(named));
+        }
+        Ok(())
+    }
+
     /// The shop's collections by title (lower case) → id, for a product's `categories`; the
     /// ones `writes` name that the shop lacks are created first.
     async fn collections(&self, writes: &[CatalogWrite]) -> Result<HashMap<String, String>, StoreError> {
@@ -451,7 +549,8 @@ impl ShopifyCatalog {
             w.action == Action::Update
                 && (data_type == DataType::Products
                     || (data_type == DataType::Coupons
-                        && (w.fields.contains_key("amount") != w.fields.contains_key("discount_type"))))
+                        && (w.fields.contains_key("product_skus")
+                            || w.fields.contains_key("amount") != w.fields.contains_key("discount_type"))))
         };
         let ids: Vec<&str> = writes.iter().filter(needs).filter_map(|w| w.id.as_deref()).collect();
         let mut out = HashMap::new();
@@ -522,6 +621,9 @@ impl CatalogStore for ShopifyCatalog {
                 out.push(record(data_type, &n));
             }
             if page["pageInfo"]["hasNextPage"] != true {
+                if data_type == DataType::Coupons {
+                    self.coupon_products(&mut out).await?;
+                }
                 return Ok(out);
             }
             after = page["pageInfo"]["endCursor"].clone();
@@ -554,9 +656,10 @@ impl CatalogStore for ShopifyCatalog {
         let current = self.current(data_type, writes).await?;
         let creates = writes.iter().any(|w| w.action == Action::Create);
         let blog = if data_type == DataType::Posts && creates { Some(self.blog().await?) } else { None };
-        // A product's categories are the collections it is in.
-        let collections = match data_type {
+        // A product's categories are the collections it is in; a coupon's products, products.
+        let ids = match data_type {
             DataType::Products if writes.iter().any(|w| w.action != Action::Delete) => self.collections(writes).await?,
+            DataType::Coupons => self.product_ids(writes).await?,
             _ => HashMap::new(),
         };
         // At most 1,000 points a request: 100 mutations.
@@ -570,11 +673,16 @@ impl CatalogStore for ShopifyCatalog {
                 let (input_var, id_var) = (format!("in{i}"), format!("id{i}"));
                 let named =
                     |call: &str| call.replace("$in", &format!("${input_var}")).replace("$id", &format!("${id_var}"));
+                // A coupon limited to a product this shop lacks is not written half.
+                if let Some(missing) = crate::missing_products(w, &ids) {
+                    out[n * per_call + i] = CatalogOutcome::Failed { error: missing };
+                    continue;
+                }
                 match (w.action, &w.id) {
                     (Action::Create, _) => {
                         params.push(named(spec.create_params));
                         fields.push(format!("p{i}: {}", payload(&named(spec.create))));
-                        let mut body = input(data_type, w, None, &collections);
+                        let mut body = input(data_type, w, None, &ids);
                         if let Some(blog) = &blog {
                             body["blogId"] = json!(blog);
                             body["author"] = json!({ "name": ARTICLE_AUTHOR });
@@ -582,7 +690,7 @@ impl CatalogStore for ShopifyCatalog {
                         vars.insert(input_var.clone(), body);
                     }
                     (Action::Update, Some(gid)) => {
-                        let mut body = input(data_type, w, current.get(gid.as_str()), &collections);
+                        let mut body = input(data_type, w, current.get(gid.as_str()), &ids);
                         params.push(named(spec.update_params));
                         if spec.id_in_input {
                             body["id"] = json!(gid);

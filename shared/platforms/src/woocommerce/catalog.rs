@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use serde_json::{json, Map, Value};
-use storesync_core::stores::catalog::{Action, CatalogRecord, DataType, COUPON_TERMS};
+use storesync_core::stores::catalog::{Action, CatalogRecord, DataType, COUPON_FIELDS};
 use storesync_core::stores::catalog_sync::{CatalogOutcome, CatalogStore, CatalogWrite};
 use storesync_core::stores::{Platform, StoreError};
 
@@ -94,6 +94,15 @@ fn record(data_type: DataType, o: &Value, terms: &Terms) -> CatalogRecord {
             // No minimum reads "0.00" (or ""): null, as the other platforms have it.
             let min = o["minimum_amount"].as_str().filter(|m| m.parse::<f64>().is_ok_and(|x| x > 0.0));
             put("minimum_amount", min.map(|m| json!(m)).unwrap_or(Value::Null));
+            // A product this store cannot name by key (a single variation) reads as `#id`.
+            let products: Vec<String> = o["product_ids"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_u64)
+                .map(|id| terms.product_keys.get(&id).cloned().unwrap_or_else(|| format!("#{id}")))
+                .collect();
+            put("product_skus", json!(products));
         }
         DataType::Collections => {
             put("slug", o["slug"].clone());
@@ -111,6 +120,10 @@ fn record(data_type: DataType, o: &Value, terms: &Terms) -> CatalogRecord {
 #[derive(Default)]
 struct Terms {
     by_id: HashMap<(&'static str, u64), String>,
+    /// Products by id → their key (a coupon's `product_ids` read as `product_skus`).
+    product_keys: HashMap<u64, String>,
+    /// Product keys → the product's id (`product_skus` written as `product_ids`).
+    product_ids: HashMap<String, u64>,
 }
 
 impl Terms {
@@ -142,6 +155,55 @@ impl WooCatalog {
             }
         }
         Ok(t)
+    }
+
+    /// The keys of the products coupons are limited to, by id (`?include=`, 100 per call;
+    /// a variable product's key needs its variations).
+    async fn product_keys(&self, coupons: &[Value], terms: &mut Terms) -> Result<(), WooError> {
+        let mut ids: Vec<u64> =
+            coupons.iter().filter_map(|c| c["product_ids"].as_array()).flatten().filter_map(Value::as_u64).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for chunk in ids.chunks(BATCH_LIMIT) {
+            let list: Vec<String> = chunk.iter().map(u64::to_string).collect();
+            let found = self.client.list_all(&format!("/products?include={}&status=any", list.join(","))).await?;
+            for p in &found {
+                let variations = if p["type"] == "variable" {
+                    self.client.list_all(&format!("/products/{}/variations", p["id"])).await?
+                } else {
+                    Vec::new()
+                };
+                let key =
+                    super::products::record(p, &variations).fields["sku"].as_str().unwrap_or_default().to_string();
+                if let (Some(id), false) = (p["id"].as_u64(), key.is_empty()) {
+                    terms.product_keys.insert(id, key);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The ids of the products coupon writes name by key (`?sku=`, 100 per call; a variation's
+    /// SKU names its parent).
+    async fn product_ids(&self, writes: &[CatalogWrite], terms: &mut Terms) -> Result<(), WooError> {
+        let mut keys: Vec<String> = writes
+            .iter()
+            .filter_map(|w| w.fields.get("product_skus").and_then(Value::as_array))
+            .flatten()
+            .filter_map(|k| k.as_str().map(str::to_string))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        for chunk in keys.chunks(BATCH_LIMIT) {
+            let found = self.client.list_all(&format!("/products?sku={}&status=any", chunk.join(","))).await?;
+            for p in &found {
+                let parent = p["parent_id"].as_u64().filter(|id| *id > 0);
+                if let (Some(sku), Some(id)) = (p["sku"].as_str(), parent.or(p["id"].as_u64())) {
+                    terms.product_ids.insert(sku.to_string(), id);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The ids of these term names, creating those WordPress does not have yet.
@@ -198,6 +260,10 @@ impl WooCatalog {
                 }
                 (DataType::Coupons, "expires_at") => ("date_expires", v.clone()),
                 (DataType::Coupons, "usage_limit_per_customer") => ("usage_limit_per_user", v.clone()),
+                (DataType::Coupons, "product_skus") => {
+                    let keys = v.as_array().into_iter().flatten().filter_map(Value::as_str);
+                    ("product_ids", json!(keys.filter_map(|k| terms.product_ids.get(k)).collect::<Vec<_>>()))
+                }
                 (DataType::Collections, "slug" | "name" | "description") => (k.as_str(), v.clone()),
                 (DataType::Collections, "image") => {
                     ("image", if v.is_null() { Value::Null } else { json!({ "src": v }) })
@@ -259,11 +325,20 @@ impl WooCatalog {
     ) -> Result<Vec<CatalogOutcome>, StoreError> {
         let mut out = vec![CatalogOutcome::Failed { error: "not written".into() }; writes.len()];
         let mut terms = Terms::default();
+        if data_type == DataType::Coupons {
+            self.product_ids(writes, &mut terms).await.map_err(store_error("read products"))?;
+        }
         for (n, chunk) in writes.chunks(BATCH_LIMIT).enumerate() {
             let (mut create, mut update, mut delete) = (vec![], vec![], vec![]);
             let mut slots: Vec<(&'static str, usize)> = Vec::new();
             for (i, w) in chunk.iter().enumerate() {
                 let at = n * BATCH_LIMIT + i;
+                // A coupon limited to a product this store lacks is not written half.
+                if let Some(missing) = crate::missing_products(w, &terms.product_ids) {
+                    out[at] = CatalogOutcome::Failed { error: missing };
+                    slots.push(("", 0));
+                    continue;
+                }
                 let mut body = self.body(data_type, w, &mut terms).await.map_err(store_error("write"))?;
                 match (w.action, w.id.as_deref().and_then(|id| id.parse::<u64>().ok())) {
                     (Action::Create, _) => {
@@ -332,7 +407,7 @@ impl CatalogStore for WooCatalog {
         match data_type {
             DataType::Pages => &["slug", "title", "content", "status"],
             DataType::Posts => &["slug", "title", "content", "status", "excerpt", "categories", "tags"],
-            DataType::Coupons => COUPON_TERMS,
+            DataType::Coupons => COUPON_FIELDS,
             DataType::Collections => &["slug", "name", "description", "image"],
             DataType::Products => super::products::FIELDS,
             DataType::Inventory => &[],
@@ -348,9 +423,12 @@ impl CatalogStore for WooCatalog {
             return super::products::read(&self.client).await.map_err(store_error("read"));
         }
         let (path, wordpress) = collection(data_type)?;
-        let terms = if data_type == DataType::Posts { self.terms().await? } else { Terms::default() };
+        let mut terms = if data_type == DataType::Posts { self.terms().await? } else { Terms::default() };
         let path = if wordpress { format!("{path}?context=edit&status={STATUSES}") } else { path.to_string() };
         let all = self.client.list_all(&path).await.map_err(store_error("read"))?;
+        if data_type == DataType::Coupons {
+            self.product_keys(&all, &mut terms).await.map_err(store_error("read products"))?;
+        }
         Ok(all.iter().map(|o| record(data_type, o, &terms)).collect())
     }
 

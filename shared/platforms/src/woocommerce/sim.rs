@@ -521,12 +521,16 @@ fn paginate_with(
 
 async fn list_products(State(sim): State<WooSim>, Query(q): Query<BTreeMap<String, String>>) -> Response {
     let skus: Option<Vec<&str>> = q.get("sku").map(|s| s.split(',').map(str::trim).collect());
+    // `?include=1,2`: those products (not variations, as WooCommerce lists them).
+    let include: Option<Vec<u64>> =
+        q.get("include").map(|s| s.split(',').filter_map(|i| i.trim().parse().ok()).collect());
     let inner = sim.lock();
     let wanted = |sku: &Value| skus.as_ref().is_none_or(|s| s.iter().any(|x| sku == &json!(x)));
     let products: Vec<&Map<String, Value>> = inner
         .products
         .values()
         .filter(|p| wanted(&p["sku"]))
+        .filter(|p| include.as_ref().is_none_or(|ids| p["id"].as_u64().is_some_and(|id| ids.contains(&id))))
         .filter(|p| q.get("type").is_none_or(|t| p["type"] == json!(t)))
         .collect();
     // `?sku=` also finds variations.

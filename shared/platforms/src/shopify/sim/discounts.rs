@@ -60,6 +60,63 @@ fn code_of(d: &Map<String, Value>) -> &str {
     d.get("codes").and_then(|c| c["nodes"][0]["code"].as_str()).unwrap_or_default()
 }
 
+/// A `DiscountCustomerGetsValueInput` as read back, or its user error.
+fn discount_value(value: &Value, errors: &mut Vec<Value>) -> Option<Value> {
+    if let Some(p) = value.get("percentage") {
+        match p.as_f64() {
+            Some(p) if (0.0..=1.0).contains(&p) => Some(json!({ "__typename": "DiscountPercentage", "percentage": p })),
+            _ => {
+                errors.push(user_error("customerGets", "Value must be between 0.0 and 1.0", "VALUE_OUTSIDE_RANGE"));
+                None
+            }
+        }
+    } else if let Some(a) = value.get("discountAmount") {
+        match amount(&a["amount"]) {
+            Some(x) if x > 0.0 => Some(json!({
+                "__typename": "DiscountAmount",
+                "amount": { "amount": decimal(x), "currencyCode": "USD" },
+                "appliesOnEachItem": a["appliesOnEachItem"].as_bool().unwrap_or(false),
+            })),
+            _ => {
+                errors.push(user_error("customerGets", "Value must be greater than 0", "GREATER_THAN"));
+                None
+            }
+        }
+    } else {
+        errors.push(user_error("customerGets", "Value can't be blank", "BLANK"));
+        None
+    }
+}
+
+/// A `DiscountItemsInput` over the items a discount has: `{all: true}`, or
+/// `{products: {productsToAdd, productsToRemove}}` (read back as `DiscountProducts` with its
+/// `products` connection); an unknown product is a user error.
+fn discount_items(s: &Inner, current: &Value, items: &Value) -> Result<Value, Value> {
+    if items["all"] == true {
+        return Ok(json!({ "__typename": "AllDiscountItems", "allItems": true }));
+    }
+    let Some(products) = items.get("products") else {
+        return Err(user_error("customerGets", "Items must be all or a list of products", "INVALID"));
+    };
+    let mut ids: Vec<Value> = match current["__typename"].as_str() {
+        Some("DiscountProducts") => current["products"]["nodes"].as_array().cloned().unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let given = |k: &str| products[k].as_array().cloned().unwrap_or_default();
+    for id in given("productsToAdd") {
+        if !id.as_str().and_then(|g| gid_id("Product", g)).is_some_and(|p| s.products.contains_key(&p)) {
+            return Err(user_error("customerGets", &format!("Product {id} does not exist"), "INVALID"));
+        }
+        let node = json!({ "id": id });
+        if !ids.contains(&node) {
+            ids.push(node);
+        }
+    }
+    let remove = given("productsToRemove");
+    ids.retain(|n| !remove.contains(&n["id"]));
+    Ok(json!({ "__typename": "DiscountProducts", "products": { "nodes": ids }, "productVariants": { "nodes": [] } }))
+}
+
 /// Applies a `DiscountCodeBasicInput`; the user errors, if any (then nothing changes).
 fn apply(s: &Inner, id: u64, d: &mut Map<String, Value>, input: &Value, creating: bool) -> Vec<Value> {
     let mut errors = Vec::new();
@@ -86,41 +143,24 @@ fn apply(s: &Inner, id: u64, d: &mut Map<String, Value>, input: &Value, creating
                 Err(()) => errors.push(user_error(k, &format!("{k} is not a valid date and time"), "INVALID")),
             },
             "customerGets" => {
-                let value = &v["value"];
-                let read = if let Some(p) = value.get("percentage") {
-                    match p.as_f64() {
-                        Some(p) if (0.0..=1.0).contains(&p) => {
-                            Some(json!({ "__typename": "DiscountPercentage", "percentage": p }))
-                        }
-                        _ => {
-                            errors.push(user_error(
-                                "customerGets",
-                                "Value must be between 0.0 and 1.0",
-                                "VALUE_OUTSIDE_RANGE",
-                            ));
-                            None
+                let all = json!({ "__typename": "AllDiscountItems", "allItems": true });
+                let mut gets = next.get("customerGets").cloned().unwrap_or(json!({ "value": null, "items": all }));
+                match v.get("value").filter(|x| !x.is_null()) {
+                    Some(value) => {
+                        if let Some(read) = discount_value(value, &mut errors) {
+                            gets["value"] = read;
                         }
                     }
-                } else if let Some(a) = value.get("discountAmount") {
-                    match amount(&a["amount"]) {
-                        Some(x) if x > 0.0 => Some(json!({
-                            "__typename": "DiscountAmount",
-                            "amount": { "amount": decimal(x), "currencyCode": "USD" },
-                            "appliesOnEachItem": a["appliesOnEachItem"].as_bool().unwrap_or(false),
-                        })),
-                        _ => {
-                            errors.push(user_error("customerGets", "Value must be greater than 0", "GREATER_THAN"));
-                            None
-                        }
-                    }
-                } else {
-                    errors.push(user_error("customerGets", "Value can't be blank", "BLANK"));
-                    None
-                };
-                if let Some(value) = read {
-                    let items = json!({ "__typename": "AllDiscountItems", "allItems": true });
-                    next.insert("customerGets".into(), json!({ "value": value, "items": items }));
+                    None if creating => errors.push(user_error("customerGets", "Value can't be blank", "BLANK")),
+                    None => {}
                 }
+                if let Some(items) = v.get("items").filter(|x| !x.is_null()) {
+                    match discount_items(s, &gets["items"], items) {
+                        Ok(read) => gets["items"] = read,
+                        Err(e) => errors.push(e),
+                    }
+                }
+                next.insert("customerGets".into(), gets);
             }
             "minimumRequirement" => {
                 let subtotal = v.get("subtotal").and_then(|s| amount(&s["greaterThanOrEqualToSubtotal"]));
