@@ -55,6 +55,11 @@ pub enum FieldKind {
     List,
     /// Product variants: objects compared by SKU, each field by its own kind.
     Variants,
+    /// An image URL, compared by its file name: a platform keeps its own copy of an image it
+    /// is given (WordPress's uploads, Shopify's CDN), under the same name.
+    Image,
+    /// Image URLs in order, each compared by its file name.
+    Images,
 }
 
 impl DataType {
@@ -103,7 +108,7 @@ impl DataType {
                 ("compare_at_price", Money),
                 ("barcode", Text),
                 ("weight_grams", Number),
-                ("images", List),
+                ("images", Images),
                 ("categories", Set),
                 ("tags", Set),
                 ("seo_title", Text),
@@ -124,7 +129,7 @@ impl DataType {
                 ("content", Text),
                 ("excerpt", Text),
                 ("status", Text),
-                ("featured_image", Text),
+                ("featured_image", Image),
                 ("categories", Set),
                 ("tags", Set),
                 ("seo_title", Text),
@@ -144,7 +149,7 @@ impl DataType {
                 ("slug", Text),
                 ("name", Text),
                 ("description", Text),
-                ("image", Text),
+                ("image", Image),
                 ("product_skus", Set),
                 ("seo_title", Text),
                 ("seo_description", Text),
@@ -332,7 +337,11 @@ pub fn canonical(kind: FieldKind, v: &Value) -> Value {
                 .collect();
             Value::from(set.into_iter().collect::<Vec<_>>())
         }
-        FieldKind::List => Value::from(
+        FieldKind::Image => match v {
+            Value::String(s) if !s.trim().is_empty() => Value::String(s.trim().to_string()),
+            _ => Value::Null,
+        },
+        FieldKind::List | FieldKind::Images => Value::from(
             v.as_array()
                 .into_iter()
                 .flatten()
@@ -358,6 +367,26 @@ pub fn canonical(kind: FieldKind, v: &Value) -> Value {
             variants.sort_by(|a, b| a["sku"].as_str().cmp(&b["sku"].as_str()));
             Value::from(variants)
         }
+    }
+}
+
+/// An image URL's file name (lower case, without query or fragment): what two platforms'
+/// copies of one image share.
+pub fn image_name(url: &str) -> String {
+    let path = url.split(['?', '#']).next().unwrap_or_default();
+    path.rsplit('/').next().unwrap_or_default().to_lowercase()
+}
+
+/// Whether two canonical values are the same for `kind` (images by file name).
+fn same(kind: FieldKind, a: &Value, b: &Value) -> bool {
+    let names = |v: &Value| match v {
+        Value::String(s) => Value::String(image_name(s)),
+        Value::Array(a) => Value::from(a.iter().filter_map(Value::as_str).map(image_name).collect::<Vec<_>>()),
+        other => other.clone(),
+    };
+    match kind {
+        FieldKind::Image | FieldKind::Images => names(a) == names(b),
+        _ => a == b,
     }
 }
 
@@ -393,7 +422,7 @@ pub fn diff(data_type: DataType, source: &CatalogRecord, destination: Option<&Ca
             continue;
         }
         let before = destination.and_then(|d| d.fields.get(*field)).map(|v| canonical(*kind, v)).unwrap_or(Value::Null);
-        if after != before && !(destination.is_none() && after.is_null()) {
+        if !same(*kind, &after, &before) && !(destination.is_none() && after.is_null()) {
             out.push(FieldChange { field: field.to_string(), before, after });
         }
     }
@@ -573,6 +602,35 @@ mod tests {
     fn rec(id: &str, fields: Value) -> CatalogRecord {
         let fields = fields.as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         CatalogRecord { id: id.into(), fields }
+    }
+
+    #[test]
+    fn images_compare_by_file_name_and_carry_the_source_url() {
+        let src = rec(
+            "1",
+            json!({ "slug": "harvest", "featured_image": "https://cdn.shopify.com/s/files/1/Harvest.JPG?v=17",
+                                   "title": "Harvest" }),
+        );
+        let same = rec(
+            "9",
+            json!({ "slug": "harvest", "featured_image": "https://wine.example/wp-content/uploads/2026/12/harvest.jpg",
+                                    "title": "Harvest" }),
+        );
+        assert_eq!(diff(DataType::Posts, &src, Some(&same)), vec![], "one image, two copies");
+        let other = rec(
+            "9",
+            json!({ "slug": "harvest", "featured_image": "https://wine.example/uploads/vines.jpg",
+                                     "title": "Harvest" }),
+        );
+        let changes = diff(DataType::Posts, &src, Some(&other));
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].after, json!("https://cdn.shopify.com/s/files/1/Harvest.JPG?v=17"), "the URL to fetch");
+        let p = |images: Value| rec("1", json!({ "sku": "A", "images": images }));
+        let (a, b) =
+            (json!(["https://x/a.jpg", "https://x/b.jpg"]), json!(["https://y/up/a.jpg", "https://y/up/b.jpg"]));
+        assert_eq!(diff(DataType::Products, &p(a.clone()), Some(&p(b.clone()))), vec![]);
+        let reordered = json!(["https://y/up/b.jpg", "https://y/up/a.jpg"]);
+        assert_eq!(diff(DataType::Products, &p(a), Some(&p(reordered))).len(), 1, "images keep their order");
     }
 
     fn now() -> DateTime<Utc> {
