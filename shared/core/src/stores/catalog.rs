@@ -422,7 +422,9 @@ pub fn diff(data_type: DataType, source: &CatalogRecord, destination: Option<&Ca
             continue;
         }
         let before = destination.and_then(|d| d.fields.get(*field)).map(|v| canonical(*kind, v)).unwrap_or(Value::Null);
-        if !same(*kind, &after, &before) && !(destination.is_none() && after.is_null()) {
+        // A new record's empty fields are simply absent.
+        let absent = destination.is_none() && after.is_null();
+        if !absent && !same(*kind, &after, &before) {
             out.push(FieldChange { field: field.to_string(), before, after });
         }
     }
