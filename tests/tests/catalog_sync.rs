@@ -267,6 +267,31 @@ async fn inventory_is_refused_by_the_catalog_port_by_name() {
     }
 }
 
+/// A CDN serving images by name (`/img/{name}`; `missing.jpg` is not there), and how many
+/// it served.
+async fn image_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let served = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = served.clone();
+    let app = axum::Router::new().route(
+        "/img/{name}",
+        axum::routing::get(move |axum::extract::Path(name): axum::extract::Path<String>| {
+            let count = count.clone();
+            async move {
+                if name == "missing.jpg" {
+                    return Err(axum::http::StatusCode::NOT_FOUND);
+                }
+                count.fetch_add(1, Ordering::SeqCst);
+                Ok(([("content-type", "image/jpeg")], format!("JPEG bytes of {name}")))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/img", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (base, served)
+}
+
 async fn shop_store(
     sim: &storesync_platforms::shopify::sim::ShopifySim,
 ) -> storesync_platforms::shopify::catalog::ShopifyCatalog {
@@ -297,6 +322,7 @@ async fn every_catalog_type_syncs_between_woocommerce_and_shopify_both_ways() {
     use storesync_platforms::shopify::sim::{Bucket, ShopifySim};
     let (woo_sim, _) = catalogs();
     let shop_sim = ShopifySim::new("shpat", Bucket::default());
+    let (cdn, served) = image_server().await;
     shop_sim
         .add_page(json!({ "title": "About us", "body": "<p>We pour since 1999.</p>", "isPublished": true }))
         .unwrap();
@@ -326,7 +352,7 @@ async fn every_catalog_type_syncs_between_woocommerce_and_shopify_both_ways() {
         shop_sim
             .add_article(json!({ "title": title, "body": body, "tags": tags, "isPublished": true,
                                  "author": { "name": "Dana" }, "blogId": news["id"],
-                                 "image": { "url": "https://example.com/winter.jpg" } }))
+                                 "image": { "url": format!("{cdn}/Winter.jpg?v=2") } }))
             .unwrap();
     }
     let (woo, shop) = (store(&woo_sim).await, shop_store(&shop_sim).await);
@@ -397,6 +423,19 @@ async fn every_catalog_type_syncs_between_woocommerce_and_shopify_both_ways() {
         (tasting["blog"]["id"].clone(), tasting["author"]["name"].clone()),
         (news["id"].clone(), json!("storesync"))
     );
+
+    // An article's image reaches WordPress's media library once, under its file name, as the
+    // posts' featured media (both articles show the same image).
+    let plan = compare_catalog(ports, DataType::Posts, &shop, &woo, "dana", CompareOptions::default()).await.unwrap();
+    let run = start_catalog(ports, &plan.id, &Selection::All, "dana", &SyncOptions::default()).await.unwrap();
+    drain(&local, &woo).await;
+    assert_eq!(catalog_report(ports, &run.id).await.unwrap().failed, 0);
+    let media = woo_sim.content(ContentKind::Media);
+    let posts = woo_sim.content(ContentKind::Posts);
+    let winter = posts.iter().find(|p| p["slug"] == "winter-hours").unwrap();
+    let image = media.iter().find(|m| m["id"] == winter["featured_media"]).expect("featured media");
+    assert!(image["source_url"].as_str().unwrap().ends_with("/Winter.jpg"), "{image}");
+    assert_eq!((media.len(), served.load(std::sync::atomic::Ordering::SeqCst)), (1, 1), "{media:#?}");
 
     // A coupon reaches Shopify as its discount: 10 % is 0.1, the expiry UTC.
     let plan = compare_catalog(ports, DataType::Coupons, &woo, &shop, "dana", CompareOptions::default()).await.unwrap();
@@ -705,4 +744,39 @@ async fn seo_metafields_of_pages_and_articles_sync_between_shopify_shops() {
         assert_eq!(catalog_report(ports, &back.id).await.unwrap().failed, 0);
         assert_eq!(state(&dst, t).await, before, "{t}: rolled back field for field");
     }
+}
+
+/// A post whose image cannot be fetched is that post's failure, named by the image's URL, and
+/// nothing of it is written; the other posts sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_whose_image_cannot_be_fetched_fails_alone() {
+    use storesync_platforms::shopify::sim::{Bucket, ShopifySim};
+    let woo_sim = WooSim::new("ck", "cs");
+    let shop_sim = ShopifySim::new("shpat", Bucket::default());
+    let (cdn, _) = image_server().await;
+    let news = shop_sim.add_blog(json!({ "title": "News" })).unwrap();
+    for (title, image) in [("Harvest notes", "harvest.png"), ("Winter hours", "missing.jpg")] {
+        shop_sim
+            .add_article(json!({ "title": title, "body": "Text", "isPublished": true, "author": { "name": "Dana" },
+                                 "blogId": news["id"], "image": { "url": format!("{cdn}/{image}") } }))
+            .unwrap();
+    }
+    let (woo, shop) = (store(&woo_sim).await, shop_store(&shop_sim).await);
+    let dir = tempfile::tempdir().unwrap();
+    let local = Local::open(dir.path(), Default::default()).unwrap();
+    let ports = local.workflow.ports();
+    let plan = compare_catalog(ports, DataType::Posts, &shop, &woo, "dana", CompareOptions::default()).await.unwrap();
+    let run = start_catalog(ports, &plan.id, &Selection::All, "dana", &SyncOptions::default()).await.unwrap();
+    drain(&local, &woo).await;
+    let r = catalog_report(ports, &run.id).await.unwrap();
+    assert_eq!((r.succeeded, r.failed), (1, 1), "{:#?}", r.items);
+    let failed = r.items.iter().find(|i| i.error.is_some()).unwrap();
+    let error = failed.error.clone().unwrap();
+    assert!(error.contains(&format!("{cdn}/missing.jpg")), "{error}");
+    let posts: Vec<Value> = woo_sim.content(ContentKind::Posts).into_iter().map(|p| p["slug"].clone()).collect();
+    assert_eq!(posts, vec![json!("harvest-notes")]);
+    let media = woo_sim.content(ContentKind::Media);
+    assert_eq!(media.len(), 1);
+    assert!(media[0]["source_url"].as_str().unwrap().ends_with("/harvest.png"), "{media:#?}");
+    assert_eq!(media[0]["mime_type"], "image/jpeg", "the type the image was served as");
 }

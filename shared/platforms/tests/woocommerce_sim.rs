@@ -445,3 +445,49 @@ async fn wordpress_needs_the_credentials_too() {
     let (code, _, v) = c.call("GET", "/wp/v2/pages?slug=shipping", None).await;
     assert_eq!((code, v[0]["title"]["rendered"].as_str()), (200, Some("Shipping")));
 }
+
+#[tokio::test]
+async fn the_media_library_takes_uploads_by_file_name_and_posts_feature_only_its_ids() {
+    let c = Client::start().await;
+    let upload = |name: Option<&str>, mime: &str, body: &'static [u8]| {
+        let mut req = c
+            .http
+            .post(format!("{}/wp/v2/media", c.root))
+            .basic_auth("ck_test", Some("cs_test"))
+            .header("content-type", mime)
+            .body(body);
+        if let Some(n) = name {
+            req = req.header("content-disposition", format!("attachment; filename=\"{n}\""));
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (code, first) = upload(Some("Winter Hours.jpg"), "image/jpeg", b"jpeg").await;
+    assert_eq!((code, first["media_type"].as_str(), first["status"].as_str()), (201, Some("image"), Some("inherit")));
+    assert!(first["source_url"].as_str().unwrap().ends_with("/Winter-Hours.jpg"), "{first}");
+    let (_, second) = upload(Some("Winter Hours.jpg"), "image/jpeg", b"jpeg").await;
+    assert!(second["source_url"].as_str().unwrap().ends_with("/Winter-Hours-1.jpg"), "a taken name: {second}");
+    let (code, v) = upload(None, "image/jpeg", b"jpeg").await;
+    assert_eq!((code, v["code"].as_str()), (400, Some("rest_upload_no_content_disposition")));
+    let (code, v) = upload(Some("a.jpg"), "image/jpeg", b"").await;
+    assert_eq!((code, v["code"].as_str()), (400, Some("rest_upload_no_data")));
+    let (code, v) = upload(Some("run.sh"), "text/x-sh", b"echo").await;
+    assert_eq!((code, v["code"].as_str()), (500, Some("rest_upload_sideload_error")));
+    // Found by id and by a word of its name.
+    let (_, _, found) = c.call("GET", &format!("/wp/v2/media?include={},999", first["id"]), None).await;
+    assert_eq!(found.as_array().unwrap().len(), 1);
+    let (_, _, found) = c.call("GET", "/wp/v2/media?search=winter", None).await;
+    assert_eq!(found.as_array().unwrap().len(), 2);
+    // A post features a media id of the library, or none (0).
+    let (code, _, post) =
+        c.call("POST", "/wp/v2/posts", Some(json!({ "title": "Hours", "featured_media": first["id"] }))).await;
+    assert_eq!((code, &post["featured_media"]), (201, &first["id"]), "{post}");
+    let (code, _, v) =
+        c.call("POST", &format!("/wp/v2/posts/{}", post["id"]), Some(json!({ "featured_media": 424242 }))).await;
+    assert_eq!((code, v["code"].as_str()), (400, Some("rest_invalid_featured_media")));
+    let (code, _, v) =
+        c.call("POST", &format!("/wp/v2/posts/{}", post["id"]), Some(json!({ "featured_media": 0 }))).await;
+    assert_eq!((code, &v["featured_media"]), (200, &json!(0)));
+}

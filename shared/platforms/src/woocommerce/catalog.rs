@@ -5,15 +5,18 @@
 //!
 //! Products are `products`'s.
 //!
-//! Not mapped yet: a post's featured image (WordPress
-//! keeps a media id), SEO fields (WordPress has none without a plugin), a coupon's products and
-//! a category's products (they live on the products).
+//! A post's featured image is a media library id in WordPress: read as the media's URL,
+//! written by finding the media of that file name or uploading the image (fetched from the
+//! source's URL) first.
+//!
+//! Not mapped: SEO fields (WordPress has none without a plugin) and a category's products
+//! (they live on the products).
 
 use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use serde_json::{json, Map, Value};
-use storesync_core::stores::catalog::{Action, CatalogRecord, DataType, COUPON_FIELDS};
+use storesync_core::stores::catalog::{image_name, Action, CatalogRecord, DataType, COUPON_FIELDS};
 use storesync_core::stores::catalog_sync::{CatalogOutcome, CatalogStore, CatalogWrite};
 use storesync_core::stores::{Platform, StoreError};
 
@@ -82,6 +85,8 @@ fn record(data_type: DataType, o: &Value, terms: &Terms) -> CatalogRecord {
                 put("excerpt", text(&o["excerpt"]));
                 put("categories", terms.names("categories", &o["categories"]));
                 put("tags", terms.names("tags", &o["tags"]));
+                let image = o["featured_media"].as_u64().and_then(|id| terms.media.get(&id));
+                put("featured_image", image.map(|url| json!(url)).unwrap_or(Value::Null));
             }
         }
         DataType::Coupons => {
@@ -124,6 +129,8 @@ struct Terms {
     product_keys: HashMap<u64, String>,
     /// Product keys → the product's id (`product_skus` written as `product_ids`).
     product_ids: HashMap<String, u64>,
+    /// The media library's ids → their URLs (a post's `featured_media`).
+    media: HashMap<u64, String>,
 }
 
 impl Terms {
@@ -181,6 +188,55 @@ impl WooCatalog {
             }
         }
         Ok(())
+    }
+
+    /// The URLs of the posts' featured media (`?include=`, 100 per call).
+    async fn media_urls(&self, posts: &[Value], terms: &mut Terms) -> Result<(), WooError> {
+        let mut ids: Vec<u64> =
+            posts.iter().filter_map(|p| p["featured_media"].as_u64()).filter(|id| *id > 0).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for chunk in ids.chunks(BATCH_LIMIT) {
+            let list: Vec<String> = chunk.iter().map(u64::to_string).collect();
+            let path = format!("/wp/v2/media?include={}&per_page={BATCH_LIMIT}", list.join(","));
+            for m in self.client.list_all(&path).await? {
+                if let (Some(id), Some(url)) = (m["id"].as_u64(), m["source_url"].as_str()) {
+                    terms.media.insert(id, url.to_string());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The media id of the image at `url`: the library's file of that name, else the image
+    /// fetched from `url` and uploaded. Null is none (0).
+    async fn media_id(&self, terms: &mut Terms, url: &Value) -> Result<Value, WooError> {
+        let Some(url) = url.as_str().filter(|u| !u.is_empty()) else { return Ok(json!(0)) };
+        let name = image_name(url);
+        let known = |terms: &Terms| terms.media.iter().find(|(_, u)| image_name(u) == name).map(|(id, _)| *id);
+        if let Some(id) = known(terms) {
+            return Ok(json!(id));
+        }
+        let stem = name.rsplit_once('.').map_or(name.as_str(), |(stem, _)| stem);
+        for m in self.client.list_all(&format!("/wp/v2/media?search={stem}")).await? {
+            if let (Some(id), Some(u)) = (m["id"].as_u64(), m["source_url"].as_str()) {
+                terms.media.insert(id, u.to_string());
+            }
+        }
+        if let Some(id) = known(terms) {
+            return Ok(json!(id));
+        }
+        let (bytes, content_type) = self.client.download(url).await?;
+        // Uploaded under the source's file name, as it is spelled there.
+        let file = url.split(['?', '#']).next().and_then(|p| p.rsplit('/').next()).unwrap_or(&name);
+        let m = self.client.upload_media(file, &content_type, bytes).await?;
+        match (m["id"].as_u64(), m["source_url"].as_str()) {
+            (Some(id), Some(u)) => {
+                terms.media.insert(id, u.to_string());
+                Ok(json!(id))
+            }
+            _ => Ok(json!(0)),
+        }
     }
 
     /// The ids of the products coupon writes name by key (`?sku=`, 100 per call; a variation's
@@ -251,6 +307,7 @@ impl WooCatalog {
             let (name, value) = match (data_type, k.as_str()) {
                 (DataType::Posts, "categories") => ("categories", self.term_ids(terms, "categories", v).await?),
                 (DataType::Posts, "tags") => ("tags", self.term_ids(terms, "tags", v).await?),
+                (DataType::Posts, "featured_image") => ("featured_media", self.media_id(terms, v).await?),
                 (DataType::Pages | DataType::Posts, "slug" | "title" | "content" | "excerpt" | "status") => {
                     (k.as_str(), if v.is_null() { json!("") } else { v.clone() })
                 }
@@ -406,7 +463,9 @@ impl CatalogStore for WooCatalog {
     fn fields(&self, data_type: DataType) -> &'static [&'static str] {
         match data_type {
             DataType::Pages => &["slug", "title", "content", "status"],
-            DataType::Posts => &["slug", "title", "content", "status", "excerpt", "categories", "tags"],
+            DataType::Posts => {
+                &["slug", "title", "content", "status", "excerpt", "categories", "tags", "featured_image"]
+            }
             DataType::Coupons => COUPON_FIELDS,
             DataType::Collections => &["slug", "name", "description", "image"],
             DataType::Products => super::products::FIELDS,
@@ -428,6 +487,9 @@ impl CatalogStore for WooCatalog {
         let all = self.client.list_all(&path).await.map_err(store_error("read"))?;
         if data_type == DataType::Coupons {
             self.product_keys(&all, &mut terms).await.map_err(store_error("read products"))?;
+        }
+        if data_type == DataType::Posts {
+            self.media_urls(&all, &mut terms).await.map_err(store_error("read media"))?;
         }
         Ok(all.iter().map(|o| record(data_type, o, &terms)).collect())
     }

@@ -129,24 +129,51 @@ impl WooClient {
         }
         let transport = |source| WooError::Transport { method, path: path.to_string(), source };
         let resp = req.send().await.map_err(transport)?;
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let value: Value = resp.json().await.unwrap_or(Value::Null);
-        if (200..300).contains(&status) {
-            return Ok((value, headers));
-        }
-        let retry_after_secs =
-            headers.get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
-        Err(WooError::Http {
-            method,
-            path: path.to_string(),
-            status,
-            code: value["code"].as_str().unwrap_or_default().to_string(),
-            message: value["message"].as_str().unwrap_or_default().to_string(),
-            retry_after_secs,
-        })
+        answer(method, path, resp).await
     }
 
+    /// Uploads an image to WordPress's media library (`POST /wp/v2/media`, the file as the
+    /// body, named by `Content-Disposition`); the new media object. Not retried.
+    pub async fn upload_media(&self, filename: &str, content_type: &str, bytes: Vec<u8>) -> Result<Value, WooError> {
+        let path = "/wp/v2/media";
+        let req = self
+            .http
+            .post(self.url(path))
+            .basic_auth(&self.key, Some(&self.secret))
+            .header("content-type", content_type)
+            .header("content-disposition", format!("attachment; filename=\"{}\"", filename.replace('"', "")))
+            .body(bytes);
+        let resp =
+            req.send().await.map_err(|source| WooError::Transport { method: "POST", path: path.into(), source })?;
+        answer("POST", path, resp).await.map(|(v, _)| v)
+    }
+
+    /// Fetches an image from its URL (anywhere: another store's CDN): its bytes and content
+    /// type (from the answer, else from the file name).
+    pub async fn download(&self, url: &str) -> Result<(Vec<u8>, String), WooError> {
+        let transport = |source| WooError::Transport { method: "GET", path: url.to_string(), source };
+        let resp = self.http.get(url).send().await.map_err(transport)?;
+        let status = resp.status().as_u16();
+        if !(200..300).contains(&status) {
+            return Err(WooError::Http {
+                method: "GET",
+                path: url.to_string(),
+                status,
+                code: "image_download_failed".into(),
+                message: format!("the image {url} could not be fetched"),
+                retry_after_secs: None,
+            });
+        }
+        let given = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let bytes = resp.bytes().await.map_err(transport)?.to_vec();
+        let by_name = match url.split(['?', '#']).next().unwrap_or_default().rsplit('.').next() {
+            Some("png") => "image/png",
+            Some("gif") => "image/gif",
+            Some("webp") => "image/webp",
+            _ => "image/jpeg",
+        };
+        Ok((bytes, given.filter(|t| t.starts_with("image/")).unwrap_or_else(|| by_name.to_string())))
+    }
     /// One page of a list endpoint, as it comes.
     pub async fn list_page(&self, path: &str) -> Result<Vec<Value>, WooError> {
         let (items, _) = self.get_retrying(path).await?;
@@ -292,4 +319,27 @@ fn percent(s: &str) -> String {
             }
         })
         .collect()
+}
+
+/// An answer's JSON, or its error (WordPress's and WooCommerce's `{code, message}`).
+async fn answer(
+    method: &'static str,
+    path: &str,
+    resp: reqwest::Response,
+) -> Result<(Value, reqwest::header::HeaderMap), WooError> {
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let value: Value = resp.json().await.unwrap_or(Value::Null);
+    if (200..300).contains(&status) {
+        return Ok((value, headers));
+    }
+    let retry_after_secs = headers.get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
+    Err(WooError::Http {
+        method,
+        path: path.to_string(),
+        status,
+        code: value["code"].as_str().unwrap_or_default().to_string(),
+        message: value["message"].as_str().unwrap_or_default().to_string(),
+        retry_after_secs,
+    })
 }

@@ -28,6 +28,8 @@ pub enum Kind {
     Posts,
     Categories,
     Tags,
+    /// WordPress's media library (`/wp/v2/media`): uploads, read by id.
+    Media,
 }
 
 impl Kind {
@@ -40,12 +42,13 @@ impl Kind {
             Self::Posts => "posts",
             Self::Categories => "categories",
             Self::Tags => "tags",
+            Self::Media => "media",
         }
     }
 
     /// A WordPress (`wp/v2`) collection rather than a WooCommerce one.
     fn wordpress(self) -> bool {
-        matches!(self, Self::Pages | Self::Posts | Self::Categories | Self::Tags)
+        matches!(self, Self::Pages | Self::Posts | Self::Categories | Self::Tags | Self::Media)
     }
 
     fn term(self) -> bool {
@@ -66,7 +69,9 @@ impl Kind {
             Self::ProductCategories | Self::ProductTags => {
                 error(status, "woocommerce_rest_term_invalid", "Resource does not exist.")
             }
-            Self::Pages | Self::Posts => error(StatusCode::NOT_FOUND, "rest_post_invalid_id", "Invalid post ID."),
+            Self::Pages | Self::Posts | Self::Media => {
+                error(StatusCode::NOT_FOUND, "rest_post_invalid_id", "Invalid post ID.")
+            }
             Self::Categories | Self::Tags => error(StatusCode::NOT_FOUND, "rest_term_invalid", "Term does not exist."),
         }
     }
@@ -112,6 +117,14 @@ impl Kind {
                 }
                 p
             }
+            Self::Media => json!({
+                "id": 0, "date": null, "date_gmt": null, "guid": { "rendered": "" }, "modified": null,
+                "modified_gmt": null, "slug": "", "status": "inherit", "type": "attachment", "link": "",
+                "title": { "raw": "", "rendered": "" }, "author": 1, "comment_status": "open", "ping_status": "closed",
+                "template": "", "meta": [], "description": { "raw": "", "rendered": "" },
+                "caption": { "raw": "", "rendered": "" }, "alt_text": "", "media_type": "image", "mime_type": "",
+                "media_details": {}, "post": null, "source_url": "", "_links": {}
+            }),
             Self::Categories | Self::Tags => {
                 let taxonomy = if self == Self::Categories { "category" } else { "post_tag" };
                 let mut t = json!({
@@ -318,6 +331,7 @@ fn create_in(inner: &mut Inner, kind: Kind, body: &Map<String, Value>) -> Result
     let id = inner.next_id;
     let mut o = kind.skeleton();
     o.insert("id".into(), json!(id));
+    featured_media(inner, kind, body)?;
     let items = inner.content.entry(kind.key()).or_default();
     apply(items, kind, id, &mut o, body)?;
     stamp(kind, &mut o, true);
@@ -331,12 +345,108 @@ fn update_in(
     id: u64,
     body: &Map<String, Value>,
 ) -> Result<Option<Map<String, Value>>, WcError> {
+    featured_media(inner, kind, body)?;
     let items = inner.content.entry(kind.key()).or_default();
     let Some(mut o) = items.get(&id).cloned() else { return Ok(None) };
     apply(items, kind, id, &mut o, body)?;
     stamp(kind, &mut o, false);
     items.insert(id, o.clone());
     Ok(Some(o))
+}
+
+/// A post's `featured_media`: 0 (none) or an id of the media library.
+fn featured_media(inner: &Inner, kind: Kind, body: &Map<String, Value>) -> Result<(), WcError> {
+    let Some(v) = body.get("featured_media").filter(|_| matches!(kind, Kind::Posts | Kind::Pages)) else {
+        return Ok(());
+    };
+    let known = |id: u64| inner.content.get(Kind::Media.key()).is_some_and(|m| m.contains_key(&id));
+    match v.as_u64() {
+        Some(0) => Ok(()),
+        Some(id) if known(id) => Ok(()),
+        _ => Err((StatusCode::BAD_REQUEST, "rest_invalid_featured_media", "Invalid featured media ID.".into())),
+    }
+}
+
+/// `POST /wp/v2/media`: the file is the body, named by `Content-Disposition: attachment;
+/// filename=…`; WordPress keeps it under its uploads, a taken name getting `-1`, `-2`, ….
+async fn upload(State(sim): State<WooSim>, headers: axum::http::HeaderMap, body: axum::body::Bytes) -> Response {
+    let header = |h: &str| headers.get(h).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let disposition = header("content-disposition");
+    let Some(filename) = disposition.split("filename=").nth(1).map(|f| f.trim().trim_matches('"').to_string()) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "rest_upload_no_content_disposition",
+            "No Content-Disposition supplied.",
+        );
+    };
+    if body.is_empty() {
+        return error(StatusCode::BAD_REQUEST, "rest_upload_no_data", "No data supplied.");
+    }
+    let mime = header("content-type");
+    if !mime.starts_with("image/") {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "rest_upload_sideload_error",
+            "Sorry, you are not allowed to upload this file type.",
+        );
+    }
+    let mut inner = sim.lock();
+    let filename = sanitize_file_name(&filename);
+    let (stem, ext) = filename.rsplit_once('.').unwrap_or((filename.as_str(), ""));
+    let media = inner.content.entry(Kind::Media.key()).or_default();
+    let taken =
+        |name: &str| media.values().any(|m| m["source_url"].as_str().is_some_and(|u| u.ends_with(&format!("/{name}"))));
+    let dot = if ext.is_empty() { "" } else { "." };
+    let mut name = format!("{stem}{dot}{ext}");
+    let mut n = 1;
+    while taken(&name) {
+        name = format!("{stem}-{n}{dot}{ext}");
+        n += 1;
+    }
+    inner.next_id += 1;
+    let id = inner.next_id;
+    let mut m = Kind::Media.skeleton();
+    let url = format!("https://wine.example/wp-content/uploads/{}/{name}", chrono::Utc::now().format("%Y/%m"));
+    m.insert("id".into(), json!(id));
+    m.insert("slug".into(), json!(crate::slugify(name.strip_suffix(&format!("{dot}{ext}")).unwrap_or(&name))));
+    m.insert("title".into(), json!({ "raw": stem, "rendered": stem }));
+    m.insert("mime_type".into(), json!(mime));
+    m.insert("media_details".into(), json!({ "filesize": body.len() }));
+    m.insert("source_url".into(), json!(url));
+    m.insert("guid".into(), json!({ "rendered": url }));
+    stamp(Kind::Media, &mut m, true);
+    inner.content.entry(Kind::Media.key()).or_default().insert(id, m.clone());
+    (StatusCode::CREATED, Json(Value::Object(m))).into_response()
+}
+
+/// WordPress's `sanitize_file_name`: special characters dropped, spaces become dashes, case
+/// kept.
+fn sanitize_file_name(name: &str) -> String {
+    const SPECIAL: &str = "?[]/\\=<>:;,'\"&$#*()|~`!{}%+\u{2019}\u{ab}\u{bb}\u{201d}\u{201c}";
+    let kept: String = name.chars().filter(|c| !SPECIAL.contains(*c)).collect();
+    let dashed = kept.split_whitespace().collect::<Vec<_>>().join("-");
+    let mut out = String::new();
+    for c in dashed.chars() {
+        if !(c == '-' && out.ends_with('-')) {
+            out.push(c);
+        }
+    }
+    out.trim_matches(['.', '-', '_']).to_string()
+}
+
+/// The media library's routes: list, upload, one, delete.
+fn media_routes() -> Router<WooSim> {
+    let kind = Kind::Media;
+    Router::new()
+        .route("/media", get(move |State(sim): State<WooSim>, Query(q): Q| list(sim, kind, q)).post(upload))
+        .route(
+            "/media/{id}",
+            get(move |State(sim): State<WooSim>, Path(id): Path<u64>, Query(q): Q| get_one(sim, kind, id, q)).delete(
+                move |State(sim): State<WooSim>, Path(id): Path<u64>, Query(q): Q| async move {
+                    delete_in(&sim, kind, id, q.get("force").map(String::as_str) == Some("true"))
+                },
+            ),
+        )
 }
 
 fn stamp(kind: Kind, o: &mut Map<String, Value>, created: bool) {
@@ -402,12 +512,27 @@ async fn list(sim: WooSim, kind: Kind, q: BTreeMap<String, String>) -> Response 
     };
     let statuses: Vec<&str> = match q.get("status") {
         Some(s) => s.split(',').map(str::trim).collect(),
+        None if kind == Kind::Media => vec!["inherit"],
         None if kind.wordpress() => vec!["publish"],
         None => vec!["any"],
     };
     let shown: Vec<&Map<String, Value>> = items
         .values()
         .filter(|o| one_of("slug", o) && one_of("code", o))
+        // `include=1,2`: those ids; `search=`: a word of the title, name or slug.
+        .filter(|o| {
+            q.get("include").is_none_or(|list| {
+                list.split(',').any(|i| i.trim().parse::<u64>().ok() == o.get("id").and_then(Value::as_u64))
+            })
+        })
+        .filter(|o| {
+            q.get("search").is_none_or(|term| {
+                let term = term.to_lowercase();
+                let has =
+                    |v: Option<&Value>| v.and_then(Value::as_str).is_some_and(|x| x.to_lowercase().contains(&term));
+                has(o.get("slug")) || has(o.get("title").and_then(|t| t.get("raw"))) || has(o.get("name"))
+            })
+        })
         .filter(|o| {
             kind.term()
                 || statuses.iter().any(|s| {
@@ -540,6 +665,7 @@ impl WooSim {
             .merge(routes(Kind::Posts))
             .merge(routes(Kind::Categories))
             .merge(routes(Kind::Tags))
+            .merge(media_routes())
             .layer(axum::middleware::from_fn_with_state(self.clone(), super::gate))
             .with_state(self.clone())
     }
