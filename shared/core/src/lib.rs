@@ -10,6 +10,7 @@ pub mod formats;
 pub mod ports;
 pub mod report;
 pub mod stores;
+pub mod supplier;
 pub mod validate;
 pub mod webhooks;
 pub mod workflow;

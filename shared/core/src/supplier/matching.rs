@@ -1,0 +1,1 @@
+//! Matching supplier items to the store's products (below).

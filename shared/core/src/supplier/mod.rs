@@ -1,0 +1,8 @@
+//! The supplier catalog: a content feed (Etilize, a ZIP of CSV) read streaming into items,
+//! matched to the store's products with a confidence, staged, approved and applied.
+//!
+//! - [`feed`]: the feed's rows → [`feed::SupplierItem`]s or [`feed::BadRow`]s;
+//! - [`matching`]: an item → the store product it is, with a confidence and its evidence.
+
+pub mod feed;
+pub mod matching;
