@@ -16,7 +16,7 @@
 
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hash, Hasher};
-use std::io::Read;
+use std::io::{Read, Seek};
 
 use hashbrown::HashMap;
 use serde::{Deserialize, Serialize};
@@ -124,6 +124,44 @@ impl FeedMapping {
     pub fn from_toml(file: &str, text: &str) -> Result<Self, FeedMappingError> {
         toml::from_str(text).map_err(|e| FeedMappingError { file: file.to_string(), message: e.to_string() })
     }
+}
+
+/// A feed file that cannot be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    #[error("{file}: not a ZIP archive: {reason}")]
+    NotZip { file: String, reason: String },
+    #[error("{file}: holds no CSV file (it holds: {found})")]
+    NoCsv { file: String, found: String },
+    #[error("{file}: {name} inside it cannot be read: {reason}")]
+    Entry { file: String, name: String, reason: String },
+    #[error(transparent)]
+    Csv(#[from] CsvError),
+}
+
+/// Calls `read` with the feed's CSV: the first `*.csv` entry of the ZIP `file` (named
+/// `file/entry` in messages), decompressed as it is read.
+pub fn with_zipped_csv<R: Read + Seek, T>(
+    file: &str,
+    archive: R,
+    read: impl FnOnce(&str, &mut dyn Read) -> Result<T, FeedError>,
+) -> Result<T, FeedError> {
+    let mut zip =
+        zip::ZipArchive::new(archive).map_err(|e| FeedError::NotZip { file: file.into(), reason: e.to_string() })?;
+    // Names that are not valid text are shown as their bytes would be.
+    let names: Vec<String> = zip.file_names_raw().map(|n| String::from_utf8_lossy(n).into_owned()).collect();
+    let Some(index) =
+        names.iter().position(|n| n.to_ascii_lowercase().ends_with(".csv") && !n.starts_with("__MACOSX/"))
+    else {
+        return Err(FeedError::NoCsv { file: file.into(), found: names.join(", ") });
+    };
+    let mut entry = zip.by_index(index).map_err(|e| FeedError::Entry {
+        file: file.into(),
+        name: names.get(index).cloned().unwrap_or_default(),
+        reason: e.to_string(),
+    })?;
+    let name = format!("{file}/{}", names[index]);
+    read(&name, &mut entry)
 }
 
 /// One sellable supplier item (a variant), with its product's fields.
@@ -604,7 +642,10 @@ mod tests {
     use serde_json::json;
 
     fn read(text: &str, mapping: &FeedMapping) -> (Vec<SupplierItem>, Vec<BadRow>) {
-        let mut r = FeedReader::open("feed.csv", text.as_bytes(), mapping).unwrap();
+        read_all(FeedReader::open("feed.csv", text.as_bytes(), mapping).unwrap())
+    }
+
+    fn read_all<R: Read>(mut r: FeedReader<R>) -> (Vec<SupplierItem>, Vec<BadRow>) {
         let (mut items, mut bad) = (vec![], vec![]);
         while let Some(rec) = r.next().unwrap() {
             match rec {
@@ -747,5 +788,33 @@ Short row,short,Acme,SR-1\n\
         );
         assert_eq!(metafield_column("Metafield: custom"), None);
         assert_eq!(metafield_column("Google Shopping / Gender"), None);
+    }
+
+    fn zipped(entries: &[(&str, &str)]) -> Vec<u8> {
+        use std::io::Write;
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for (name, text) in entries {
+            zip.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();
+            zip.write_all(text.as_bytes()).unwrap();
+        }
+        zip.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn the_feed_is_the_first_csv_in_its_zip() {
+        let bytes =
+            zipped(&[("readme.txt", "hi"), ("__MACOSX/._f.csv", "junk"), ("Cowan.CSV", "Title,SKU\nPen,P-1\n")]);
+        let items = with_zipped_csv("Cowan.zip", std::io::Cursor::new(bytes), |name, csv| {
+            assert_eq!(name, "Cowan.zip/Cowan.CSV");
+            let (items, _) = read_all(FeedReader::open(name, csv, &FeedMapping::default())?);
+            Ok(items)
+        })
+        .unwrap();
+        assert_eq!(items[0].sku, "P-1");
+        let none = zipped(&[("readme.txt", "hi")]);
+        let e = with_zipped_csv("x.zip", std::io::Cursor::new(none), |_, _| Ok(())).unwrap_err();
+        assert_eq!(e.to_string(), "x.zip: holds no CSV file (it holds: readme.txt)");
+        let e = with_zipped_csv("x.zip", std::io::Cursor::new(b"Title,SKU".to_vec()), |_, _| Ok(())).unwrap_err();
+        assert!(e.to_string().starts_with("x.zip: not a ZIP archive"), "{e}");
     }
 }

@@ -23,8 +23,10 @@
 //!
 //! Name candidates come from an inverted index of tokens: the rarest tokens of the item's name
 //! are probed (enough of them that any product with similarity ≥ 0.5 shares at least one —
-//! prefix filtering), skipping tokens more than [`COMMON`] products carry; an exact
-//! normalised name is looked up whole, so a name of only common words is still found.
+//! prefix filtering), skipping tokens common in the store (carried by more than 0.1 % of its
+//! products, at least [`COMMON`]): a word like "black" or "pack" does not bring candidates on
+//! its own, the rarer words (a model, a series) do. An exact normalised name is looked up whole,
+//! so a name of only common words is still found.
 
 use hashbrown::HashMap;
 use serde::{Deserialize, Serialize};
@@ -85,8 +87,8 @@ pub const NAME: f64 = 90.0;
 pub const NAME_THRESHOLD: f64 = 0.5;
 /// The most a contradicted or ambiguous match keeps.
 pub const DOUBTFUL: u8 = 80;
-/// A token more products than this carry is not probed on its own.
-pub const COMMON: usize = 2_000;
+/// A token more products than this (or 0.1 % of the store, when more) carry is not probed.
+pub const COMMON: usize = 50;
 
 /// One product, or several (an identifier held twice in the store).
 #[derive(Debug, Clone, Copy)]
@@ -117,6 +119,8 @@ pub struct CatalogIndex {
     postings: Vec<Vec<u32>>,
     /// Product → its token ids, sorted.
     names: Vec<Box<[u32]>>,
+    /// Tokens carried by more products than this are not probed.
+    common: usize,
 }
 
 /// Letters and digits only, upper case (`HL-L2350DW` is `HLL2350DW`).
@@ -178,6 +182,7 @@ impl CatalogIndex {
             token_ids: HashMap::new(),
             postings: Vec::new(),
             names: Vec::with_capacity(products.len()),
+            common: COMMON.max(products.len() / 1000),
             products: Vec::new(),
         };
         for (at, p) in products.iter().enumerate() {
@@ -256,7 +261,7 @@ impl CatalogIndex {
         let probe = n + 1 - ((t / (2.0 - t)) * n as f64).ceil() as usize;
         scratch.clear();
         for &(df, id) in known.iter().take(probe) {
-            if df > COMMON {
+            if df > self.common {
                 break;
             }
             for &p in &self.postings[id as usize] {
