@@ -2,7 +2,9 @@
 //! matched to the store's products with a confidence, staged, approved and applied.
 //!
 //! - [`feed`]: the feed's rows → [`feed::SupplierItem`]s or [`feed::BadRow`]s;
-//! - [`matching`]: an item → the store product it is, with a confidence and its evidence.
+//! - [`matching`]: an item → the store product it is, with a confidence and its evidence;
+//! - [`conflict`]: a field changed in Shopify and here since the last sync, decided by policy.
 
+pub mod conflict;
 pub mod feed;
 pub mod matching;
