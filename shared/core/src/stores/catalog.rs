@@ -378,7 +378,7 @@ pub fn image_name(url: &str) -> String {
 }
 
 /// Whether two canonical values are the same for `kind` (images by file name).
-fn same(kind: FieldKind, a: &Value, b: &Value) -> bool {
+pub fn same(kind: FieldKind, a: &Value, b: &Value) -> bool {
     let names = |v: &Value| match v {
         Value::String(s) => Value::String(image_name(s)),
         Value::Array(a) => Value::from(a.iter().filter_map(Value::as_str).map(image_name).collect::<Vec<_>>()),

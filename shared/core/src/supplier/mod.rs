@@ -3,8 +3,10 @@
 //!
 //! - [`feed`]: the feed's rows → [`feed::SupplierItem`]s or [`feed::BadRow`]s;
 //! - [`matching`]: an item → the store product it is, with a confidence and its evidence;
+//! - [`staging`]: what an item would change, waiting for approval (automatic above a threshold);
 //! - [`conflict`]: a field changed in Shopify and here since the last sync, decided by policy.
 
 pub mod conflict;
 pub mod feed;
 pub mod matching;
+pub mod staging;
