@@ -54,6 +54,7 @@ impl Stack {
             (env::STATUS_TABLE, self.output("StatusTableName")),
             (env::STATE_TABLE, self.output("StateTableName")),
             (env::AUDIT_TABLE, self.output("AuditTableName")),
+            (env::SUPPLIER_TABLE, self.output("SupplierTableName")),
         ]);
         for (queue, var) in env::queue_urls() {
             vars.insert(var, self.output(&format!("{}Url", crate::logical_queue(queue))));

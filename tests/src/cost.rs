@@ -116,6 +116,8 @@ impl Meter {
             kv,
             queue,
             audit: Arc::new(Counted { inner: ports.audit.clone(), meter: self.clone() }),
+            staging: ports.staging.clone(),
+            versions: ports.versions.clone(),
             clock: ports.clock.clone(),
         }
     }

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
-use storesync_aws::adapters::{DynamoAuditLog, DynamoKeyValue, DynamoStatusLog, S3BlobStore, SqsQueue};
+use storesync_aws::adapters::{
+    DynamoAuditLog, DynamoKeyValue, DynamoStatusLog, DynamoSupplierStore, S3BlobStore, SqsQueue,
+};
 use storesync_aws::lambda::sdk_config;
 use storesync_core::contract;
 use storesync_core::ports::{KeyValue, Queue, SequentialAdmission};
@@ -26,6 +28,8 @@ async fn local_adapters() {
     contract::queue_groups(&state, "webhooks").await;
     contract::queue_delays(&state, "delays").await;
     contract::admission(&state, &state, &state, "admitted", "c1").await;
+    contract::staging_store(&state, "c1").await;
+    contract::version_store(&state, "c1").await;
 }
 
 #[tokio::test]
@@ -50,6 +54,36 @@ async fn table(ddb: &aws_sdk_dynamodb::Client, name: &str) {
         )
         .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
         .key_schema(KeySchemaElement::builder().attribute_name("sk").key_type(KeyType::Range).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The supplier table as the template declares it: `pk`/`sk` and the by-status index.
+async fn supplier_table(ddb: &aws_sdk_dynamodb::Client, name: &str) {
+    use aws_sdk_dynamodb::types::{GlobalSecondaryIndex, Projection, ProjectionType};
+    let attr = |n: &str| {
+        AttributeDefinition::builder().attribute_name(n).attribute_type(ScalarAttributeType::S).build().unwrap()
+    };
+    let key = |n: &str, t: KeyType| KeySchemaElement::builder().attribute_name(n).key_type(t).build().unwrap();
+    ddb.create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("pk"))
+        .attribute_definitions(attr("sk"))
+        .attribute_definitions(attr("status"))
+        .attribute_definitions(attr("sid"))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(storesync_aws::adapters::STAGING_INDEX)
+                .key_schema(key("status", KeyType::Hash))
+                .key_schema(key("sid", KeyType::Range))
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();
@@ -85,6 +119,9 @@ async fn aws_adapters_on_moto() {
     contract::status_log(&DynamoStatusLog::new(ddb.clone(), "status"), "c1").await;
     contract::key_value(&DynamoKeyValue::new(ddb.clone(), "state"), "c1").await;
     contract::audit_log(&DynamoAuditLog::new(ddb.clone(), "audit"), "c1").await;
+    supplier_table(&ddb, "supplier").await;
+    contract::staging_store(&DynamoSupplierStore::new(ddb.clone(), "supplier"), "c1").await;
+    contract::version_store(&DynamoSupplierStore::new(ddb.clone(), "supplier"), "c1").await;
 
     let sqs = aws_sdk_sqs::Client::new(&cfg);
     let url = sqs.create_queue().queue_name("contract-import-web").send().await.unwrap().queue_url.unwrap();

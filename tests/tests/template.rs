@@ -61,6 +61,7 @@ fn environment_matches_the_code() {
     assert_eq!(vars[storesync_aws::env::STATUS_TABLE], serde_json::json!({ "Ref": "StatusTable" }));
     assert_eq!(vars[storesync_aws::env::STATE_TABLE], serde_json::json!({ "Ref": "StateTable" }));
     assert_eq!(vars[storesync_aws::env::AUDIT_TABLE], serde_json::json!({ "Ref": "AuditTable" }));
+    assert_eq!(vars[storesync_aws::env::SUPPLIER_TABLE], serde_json::json!({ "Ref": "SupplierTable" }));
     assert_eq!(vars[storesync_aws::env::BUCKET], t["Resources"]["DataBucket"]["Properties"]["BucketName"]);
     for (queue, var) in storesync_aws::env::queue_urls() {
         assert_eq!(vars[*var], serde_json::json!({ "Ref": storesync_tests::logical_queue(queue) }), "{var}");

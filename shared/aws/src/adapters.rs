@@ -1,7 +1,7 @@
 //! The AWS implementations of the ports: S3 (blobs), DynamoDB (status, key-value, audit) and
 //! SQS (queues). Resource names come from the environment the template sets.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -15,9 +15,11 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use storesync_core::domain::SessionId;
 use storesync_core::ports::{
-    AuditEntry, AuditLog, Blob, BlobInfo, BlobStore, Delivery, KeyValue, PortError, Queue, QueueDepth, StatusEntry,
-    StatusLog, StepStatus,
+    AuditEntry, AuditLog, Blob, BlobInfo, BlobStore, Delivery, KeyValue, PortError, Queue, QueueDepth, StagingQuery,
+    StagingStore, StatusEntry, StatusLog, StepStatus, VersionStore,
 };
+use storesync_core::supplier::staging::{StagingEntry, StagingStatus};
+use storesync_core::supplier::versions::ProductVersion;
 
 /// The state table's TTL attribute (epoch seconds): DynamoDB purges expired dedupe records.
 pub const TTL_ATTRIBUTE: &str = "expires_at";
@@ -567,5 +569,175 @@ impl Queue for SqsQueue {
             visible: n(A::ApproximateNumberOfMessages),
             not_visible: n(A::ApproximateNumberOfMessagesNotVisible) + n(A::ApproximateNumberOfMessagesDelayed),
         })
+    }
+}
+
+/// Staging entries and product versions in the supplier table (`pk`, `sk`; the index
+/// [`STAGING_INDEX`] on `status` and `sid`, the entry's id).
+pub struct DynamoSupplierStore {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+/// The supplier table's index of staging entries by status, then id.
+pub const STAGING_INDEX: &str = "by-status";
+
+impl DynamoSupplierStore {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    fn put_entry(
+        &self,
+        e: &StagingEntry,
+    ) -> Result<aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder, PortError> {
+        let body = serde_json::to_string(e).map_err(|err| backend("encode", &e.id, err))?;
+        Ok(self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("staging#{}", e.id)))
+            .item("sk", s(KV_SK))
+            .item("sid", s(&e.id))
+            .item("status", s(e.status.as_str()))
+            .item("run", s(&e.run))
+            .item("revision", AttributeValue::N(e.revision.to_string()))
+            .item("body", s(body)))
+    }
+
+    /// Ids of `status` after `after`, within `prefix` (a run's `run/`), at most `limit`.
+    async fn page(
+        &self,
+        status: StagingStatus,
+        after: Option<&str>,
+        prefix: Option<&str>,
+        limit: usize,
+        count_only: bool,
+    ) -> Result<(Vec<StagingEntry>, u64), PortError> {
+        // A run's ids are `run/sku`: contiguous in id order, after `run/`.
+        let start = match (after, prefix) {
+            (Some(a), Some(p)) => Some(a.max(p).to_string()),
+            (a, p) => a.or(p).map(str::to_string),
+        };
+        let (mut out, mut counted, mut from) = (Vec::new(), 0u64, None);
+        loop {
+            let mut q = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(STAGING_INDEX)
+                .expression_attribute_names("#st", "status")
+                .expression_attribute_values(":st", s(status.as_str()))
+                .set_exclusive_start_key(from.take());
+            q = match &start {
+                Some(a) => q
+                    .key_condition_expression("#st = :st AND sid > :after")
+                    .expression_attribute_values(":after", s(a.as_str())),
+                None => q.key_condition_expression("#st = :st"),
+            };
+            if !count_only {
+                q = q.limit((limit - out.len()).clamp(1, 1000) as i32);
+            }
+            let page = q.send().await.map_err(|e| backend("staging-list", status.as_str(), e.into_service_error()))?;
+            for item in page.items() {
+                let id = get_s(item, "sid")?;
+                if prefix.is_some_and(|p| !id.starts_with(p)) {
+                    return Ok((out, counted));
+                }
+                counted += 1;
+                if !count_only {
+                    let body = get_s(item, "body")?;
+                    out.push(serde_json::from_str(body).map_err(|e| backend("decode", id, e))?);
+                    if out.len() >= limit {
+                        return Ok((out, counted));
+                    }
+                }
+            }
+            match page.last_evaluated_key() {
+                Some(k) => from = Some(k.clone()),
+                None => return Ok((out, counted)),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl StagingStore for DynamoSupplierStore {
+    async fn create(&self, e: &StagingEntry) -> Result<bool, PortError> {
+        let r = self.put_entry(e)?.condition_expression("attribute_not_exists(pk)").send().await;
+        conditional(r, "staging-create", &e.id)
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<StagingEntry>, PortError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("staging#{id}")))
+            .key("sk", s(KV_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| backend("staging-get", id, e.into_service_error()))?;
+        out.item().map(|i| serde_json::from_str(get_s(i, "body")?).map_err(|e| backend("decode", id, e))).transpose()
+    }
+
+    async fn update(&self, e: &StagingEntry, expected_revision: u64) -> Result<bool, PortError> {
+        let r = self
+            .put_entry(e)?
+            .condition_expression("revision = :expected")
+            .expression_attribute_values(":expected", AttributeValue::N(expected_revision.to_string()))
+            .send()
+            .await;
+        conditional(r, "staging-update", &e.id)
+    }
+
+    async fn list(&self, status: StagingStatus, q: &StagingQuery) -> Result<Vec<StagingEntry>, PortError> {
+        let prefix = q.run.as_ref().map(|r| format!("{r}/"));
+        Ok(self.page(status, q.after.as_deref(), prefix.as_deref(), q.limit.max(1), false).await?.0)
+    }
+
+    async fn counts(&self, run: &str) -> Result<BTreeMap<StagingStatus, u64>, PortError> {
+        let prefix = format!("{run}/");
+        let mut out = BTreeMap::new();
+        for status in [
+            StagingStatus::Pending,
+            StagingStatus::Approved,
+            StagingStatus::Rejected,
+            StagingStatus::Applied,
+            StagingStatus::Failed,
+        ] {
+            let (_, n) = self.page(status, None, Some(&prefix), usize::MAX, true).await?;
+            if n > 0 {
+                out.insert(status, n);
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl VersionStore for DynamoSupplierStore {
+    async fn append(&self, v: &ProductVersion) -> Result<bool, PortError> {
+        let body = serde_json::to_string(v).map_err(|e| backend("encode", &v.product, e))?;
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("version#{}", v.product)))
+            .item("sk", s(format!("{:012}", v.number)))
+            .item("body", s(body))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        conditional(r, "version-append", &v.product)
+    }
+
+    async fn history(&self, product: &str) -> Result<Vec<ProductVersion>, PortError> {
+        query_all(&self.client, &self.table, &format!("version#{product}"))
+            .await?
+            .iter()
+            .map(|item| serde_json::from_str(get_s(item, "body")?).map_err(|e| backend("decode", product, e)))
+            .collect()
     }
 }

@@ -5,6 +5,8 @@ pub const BUCKET: &str = "STORESYNC_BUCKET";
 pub const STATUS_TABLE: &str = "STORESYNC_STATUS_TABLE";
 pub const STATE_TABLE: &str = "STORESYNC_STATE_TABLE";
 pub const AUDIT_TABLE: &str = "STORESYNC_AUDIT_TABLE";
+/// Supplier staging entries and product versions.
+pub const SUPPLIER_TABLE: &str = "STORESYNC_SUPPLIER_TABLE";
 
 /// The queue URL variable of each step queue, in the order of `workflow::QUEUES`.
 pub const QUEUE_URLS: [(&str, &str); 5] = [
@@ -41,7 +43,7 @@ pub fn queue_urls() -> impl Iterator<Item = &'static (&'static str, &'static str
 
 /// Every variable a function reads.
 pub fn all() -> Vec<&'static str> {
-    let mut v = vec![BUCKET, STATUS_TABLE, STATE_TABLE, AUDIT_TABLE];
+    let mut v = vec![BUCKET, STATUS_TABLE, STATE_TABLE, AUDIT_TABLE, SUPPLIER_TABLE];
     v.extend(queue_urls().map(|(_, var)| *var));
     v.extend(storesync_core::config::ENV_ALL);
     v.extend([

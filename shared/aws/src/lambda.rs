@@ -12,7 +12,7 @@ use storesync_core::domain::Actor;
 use storesync_core::ports::{KeyValue, Ports, Queue, SequentialAdmission, SystemClock};
 use storesync_core::workflow::{UploadOutcome, Workflow, WorkflowError};
 
-use crate::adapters::{DynamoAuditLog, DynamoKeyValue, DynamoStatusLog, S3BlobStore, SqsQueue};
+use crate::adapters::{DynamoAuditLog, DynamoKeyValue, DynamoStatusLog, DynamoSupplierStore, S3BlobStore, SqsQueue};
 use crate::env;
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +52,7 @@ pub struct Resources {
     pub status_table: String,
     pub state_table: String,
     pub audit_table: String,
+    pub supplier_table: String,
     pub queue_urls: HashMap<String, String>,
 }
 
@@ -70,6 +71,7 @@ impl Resources {
             status_table: need(env::STATUS_TABLE)?,
             state_table: need(env::STATE_TABLE)?,
             audit_table: need(env::AUDIT_TABLE)?,
+            supplier_table: need(env::SUPPLIER_TABLE)?,
             queue_urls,
         })
     }
@@ -96,13 +98,16 @@ pub fn ports(cfg: &aws_config::SdkConfig, r: &Resources) -> Ports {
     let sqs = aws_sdk_sqs::Client::new(cfg);
     let kv: Arc<dyn KeyValue> = Arc::new(DynamoKeyValue::new(ddb.clone(), &r.state_table));
     let queue: Arc<dyn Queue> = Arc::new(SqsQueue::new(sqs, r.queue_urls.clone()));
+    let supplier = Arc::new(DynamoSupplierStore::new(ddb.clone(), &r.supplier_table));
     Ports {
         blobs: Arc::new(S3BlobStore::new(s3, &r.bucket)),
         status: Arc::new(DynamoStatusLog::new(ddb.clone(), &r.status_table)),
         admission: Arc::new(SequentialAdmission { kv: kv.clone(), queue: queue.clone() }),
         kv,
         queue,
-        audit: Arc::new(DynamoAuditLog::new(ddb, &r.audit_table)),
+        audit: Arc::new(DynamoAuditLog::new(ddb.clone(), &r.audit_table)),
+        staging: supplier.clone(),
+        versions: supplier,
         clock: Arc::new(SystemClock),
     }
 }

@@ -294,3 +294,72 @@ pub async fn inventory_store(store: &dyn crate::stores::inventory::InventoryStor
         .collect();
     assert_eq!(store.set_stock(&back, "contract-2").await.unwrap(), vec![WriteOutcome::Done; 2]);
 }
+
+/// A staging store: create once, compare-and-set updates, pages by status and run, counts.
+pub async fn staging_store(store: &dyn crate::ports::StagingStore, prefix: &str) {
+    use crate::ports::StagingQuery;
+    use crate::supplier::staging::{stage, Carried, StagingStatus, AUTO_APPROVE_ABOVE};
+    let t = Utc.with_ymd_and_hms(2026, 12, 2, 9, 0, 0).unwrap();
+    let entry = |run: &str, sku: &str, confidence: u8| {
+        let item: crate::supplier::feed::SupplierItem = serde_json::from_value(json!({
+            "line": 2, "sku": sku, "handle": "h", "title": format!("Item {sku}"), "description": "", "vendor": "Bic",
+            "product_type": "", "tags": [], "barcode": null, "mpn": null, "weight_grams": null, "price": null,
+            "cost": null, "images": [], "seo_title": "", "seo_description": "", "options": [], "product_info": {}
+        }))
+        .unwrap();
+        let m = crate::supplier::matching::Match { product: None, confidence, evidence: vec![], caveat: None };
+        let carried = Carried { item_number: format!("X-{sku}"), stock: 3 };
+        stage(run, item, carried, m, &Default::default(), AUTO_APPROVE_ABOVE, t).unwrap()
+    };
+    let (run, other) = (format!("{prefix}-run"), format!("{prefix}-other"));
+    let a = entry(&run, "A-1", 100);
+    assert!(store.create(&a).await.unwrap());
+    assert!(!store.create(&entry(&run, "a-1", 50)).await.unwrap(), "one entry per id");
+    assert_eq!(store.get(&a.id).await.unwrap(), Some(a.clone()));
+    assert_eq!(store.get(&format!("{run}/none")).await.unwrap(), None);
+    for i in 0..5 {
+        assert!(store.create(&entry(&run, &format!("P-{i}"), 80)).await.unwrap());
+    }
+    assert!(store.create(&entry(&other, "P-9", 80)).await.unwrap());
+    let ids = |v: Vec<crate::supplier::staging::StagingEntry>| v.into_iter().map(|e| e.id).collect::<Vec<_>>();
+    let q = |after: Option<String>, limit| StagingQuery { run: Some(run.clone()), after, limit };
+    let page = store.list(StagingStatus::Pending, &q(None, 3)).await.unwrap();
+    assert_eq!(ids(page.clone()), vec![format!("{run}/p-0"), format!("{run}/p-1"), format!("{run}/p-2")]);
+    let next = store.list(StagingStatus::Pending, &q(page.last().map(|e| e.id.clone()), 3)).await.unwrap();
+    assert_eq!(ids(next), vec![format!("{run}/p-3"), format!("{run}/p-4")]);
+    let everyone =
+        store.list(StagingStatus::Pending, &StagingQuery { limit: 100, ..Default::default() }).await.unwrap();
+    assert!(everyone.iter().any(|e| e.run == other) && everyone.len() >= 6);
+    // Compare-and-set on the revision.
+    let mut p0 = store.get(&format!("{run}/p-0")).await.unwrap().unwrap();
+    p0.status = StagingStatus::Rejected;
+    p0.revision = 1;
+    assert!(store.update(&p0, 0).await.unwrap());
+    assert!(!store.update(&p0, 0).await.unwrap(), "a stale revision does not write");
+    assert_eq!(store.get(&p0.id).await.unwrap().unwrap().status, StagingStatus::Rejected);
+    assert_eq!(ids(store.list(StagingStatus::Rejected, &q(None, 10)).await.unwrap()), vec![p0.id.clone()]);
+    assert_eq!(store.list(StagingStatus::Pending, &q(None, 10)).await.unwrap().len(), 4);
+    let counts = store.counts(&run).await.unwrap();
+    assert_eq!(
+        counts.into_iter().collect::<Vec<_>>(),
+        vec![(StagingStatus::Pending, 4), (StagingStatus::Approved, 1), (StagingStatus::Rejected, 1)]
+    );
+}
+
+/// A version store: numbered versions, each once, read back oldest first.
+pub async fn version_store(store: &dyn crate::ports::VersionStore, prefix: &str) {
+    use crate::supplier::versions::next;
+    let t = Utc.with_ymd_and_hms(2026, 12, 2, 9, 0, 0).unwrap();
+    let product = format!("gid://shopify/Product/{prefix}-1");
+    assert!(store.history(&product).await.unwrap().is_empty());
+    let fields = |price: &str| serde_json::from_value(json!({ "name": "Pen", "price": price })).unwrap();
+    let v1 = next(&[], &product, fields("1.00"), "supplier-feed run-1", t);
+    assert!(store.append(&v1).await.unwrap());
+    assert!(!store.append(&v1).await.unwrap(), "a number is written once");
+    let v2 = next(std::slice::from_ref(&v1), &product, fields("1.20"), "shopify", t);
+    let v3 = next(&[v1.clone(), v2.clone()], &product, fields("1.30"), "xorosoft", t);
+    assert!(store.append(&v3).await.unwrap());
+    assert!(store.append(&v2).await.unwrap());
+    assert_eq!(store.history(&product).await.unwrap(), vec![v1, v2, v3]);
+    assert!(store.history(&format!("{product}0")).await.unwrap().is_empty(), "another product's are not its");
+}

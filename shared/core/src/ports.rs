@@ -1,6 +1,7 @@
 //! The ports: what the core needs from the world, named for what the domain asks.
 //! Each has exactly two adapters (local and AWS) and one contract suite ([`crate::contract`]).
 
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,6 +12,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::SessionId;
+use crate::supplier::staging::{StagingEntry, StagingStatus};
+use crate::supplier::versions::ProductVersion;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PortError {
@@ -221,6 +224,40 @@ pub trait AuditLog: Send + Sync {
     async fn list(&self, target: &str) -> Result<Vec<AuditEntry>, PortError>;
 }
 
+/// Which staged entries to list.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StagingQuery {
+    /// One run's entries only.
+    pub run: Option<String>,
+    /// Entries after this id (the last of the page before).
+    pub after: Option<String>,
+    pub limit: usize,
+}
+
+/// Staged supplier changes (`supplier::staging`), one record per entry id.
+#[async_trait]
+pub trait StagingStore: Send + Sync {
+    /// Writes a new entry unless one has its id; returns whether it wrote.
+    async fn create(&self, entry: &StagingEntry) -> Result<bool, PortError>;
+    async fn get(&self, id: &str) -> Result<Option<StagingEntry>, PortError>;
+    /// Replaces the entry if the stored one's revision is `expected_revision`; returns
+    /// whether it wrote.
+    async fn update(&self, entry: &StagingEntry, expected_revision: u64) -> Result<bool, PortError>;
+    /// Entries of `status`, by id, a page at a time.
+    async fn list(&self, status: StagingStatus, query: &StagingQuery) -> Result<Vec<StagingEntry>, PortError>;
+    /// How many entries of a run have each status.
+    async fn counts(&self, run: &str) -> Result<BTreeMap<StagingStatus, u64>, PortError>;
+}
+
+/// Product versions (`supplier::versions`).
+#[async_trait]
+pub trait VersionStore: Send + Sync {
+    /// Writes the version unless the product has one of its number; returns whether it wrote.
+    async fn append(&self, version: &ProductVersion) -> Result<bool, PortError>;
+    /// A product's versions, oldest first.
+    async fn history(&self, product: &str) -> Result<Vec<ProductVersion>, PortError>;
+}
+
 pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
 }
@@ -306,5 +343,7 @@ pub struct Ports {
     /// Webhook admission: on the same store as `kv` and `queue`.
     pub admission: Arc<dyn Admission>,
     pub audit: Arc<dyn AuditLog>,
+    pub staging: Arc<dyn StagingStore>,
+    pub versions: Arc<dyn VersionStore>,
     pub clock: Arc<dyn Clock>,
 }

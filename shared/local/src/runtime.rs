@@ -78,6 +78,8 @@ impl Local {
             queue: state.clone(),
             admission: state.clone(),
             audit: state.clone(),
+            staging: state.clone(),
+            versions: state.clone(),
             clock: Arc::new(SystemClock),
         };
         let workflow = Arc::new(Workflow::new(ports, settings));

@@ -10,6 +10,7 @@
 //! at 5,000 webhooks a second); in the first quiet second after (under 500 calls) the writer
 //! folds the WAL back and truncates it.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::mpsc;
 
@@ -18,9 +19,11 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use storesync_core::domain::SessionId;
 use storesync_core::ports::{
-    Admission, Admit, Admitted, AuditEntry, AuditLog, Delivery, KeyValue, PortError, Queue, QueueDepth, StatusEntry,
-    StatusLog, StepStatus,
+    Admission, Admit, Admitted, AuditEntry, AuditLog, Delivery, KeyValue, PortError, Queue, QueueDepth, StagingQuery,
+    StagingStore, StatusEntry, StatusLog, StepStatus, VersionStore,
 };
+use storesync_core::supplier::staging::{StagingEntry, StagingStatus};
+use storesync_core::supplier::versions::ProductVersion;
 
 /// After this many receives a message moves to the dead-letter table (as SQS's redrive does):
 /// the template's `maxReceiveCount`, 5 for the daily steps' queues and 10 for the webhook
@@ -75,6 +78,11 @@ CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, who TEXT NOT NULL, action TEXT NOT NULL,
     target TEXT NOT NULL, before TEXT NOT NULL, after TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_target ON audit (target, id);
+CREATE TABLE IF NOT EXISTS staging (
+    id TEXT PRIMARY KEY, run TEXT NOT NULL, status TEXT NOT NULL, revision INTEGER NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS staging_status ON staging (status, id);
+CREATE TABLE IF NOT EXISTS versions (
+    product TEXT NOT NULL, number INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (product, number));
 ";
 
 fn db(op: &'static str, target: &str, e: impl std::error::Error + Send + Sync + 'static) -> PortError {
@@ -650,6 +658,142 @@ impl AuditLog for SqliteState {
     }
 }
 
+fn decode<T: serde::de::DeserializeOwned>(body: &str, target: &str) -> Result<T, PortError> {
+    serde_json::from_str(body).map_err(|e| PortError::backend("decode", target, e))
+}
+
+fn encode<T: serde::Serialize>(value: &T, target: &str) -> Result<String, PortError> {
+    serde_json::to_string(value).map_err(|e| PortError::backend("encode", target, e))
+}
+
+#[async_trait]
+impl StagingStore for SqliteState {
+    async fn create(&self, e: &StagingEntry) -> Result<bool, PortError> {
+        let (id, run_id, status, body) = (e.id.clone(), e.run.clone(), e.status.as_str(), encode(e, &e.id)?);
+        let rev = e.revision as i64;
+        self.with(
+            move |c| {
+                run(
+                    c,
+                    "INSERT OR IGNORE INTO staging (id, run, status, revision, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![id, run_id, status, rev, body],
+                )
+                .map(|n| n == 1)
+            },
+            "staging-create",
+            &e.id,
+        )
+        .await
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<StagingEntry>, PortError> {
+        let key = id.to_string();
+        let body: Option<String> = self
+            .with(
+                move |c| {
+                    c.prepare_cached("SELECT body FROM staging WHERE id = ?1")?
+                        .query_row([key], |r| r.get(0))
+                        .optional()
+                },
+                "staging-get",
+                id,
+            )
+            .await?;
+        body.map(|b| decode(&b, id)).transpose()
+    }
+
+    async fn update(&self, e: &StagingEntry, expected_revision: u64) -> Result<bool, PortError> {
+        let (id, status, body) = (e.id.clone(), e.status.as_str(), encode(e, &e.id)?);
+        let (rev, expected) = (e.revision as i64, expected_revision as i64);
+        self.with(
+            move |c| {
+                run(
+                    c,
+                    "UPDATE staging SET status = ?2, revision = ?3, body = ?4 WHERE id = ?1 AND revision = ?5",
+                    params![id, status, rev, body, expected],
+                )
+                .map(|n| n == 1)
+            },
+            "staging-update",
+            &e.id,
+        )
+        .await
+    }
+
+    async fn list(&self, status: StagingStatus, q: &StagingQuery) -> Result<Vec<StagingEntry>, PortError> {
+        let (st, run_id, after, limit) =
+            (status.as_str(), q.run.clone(), q.after.clone().unwrap_or_default(), q.limit.max(1) as i64);
+        let bodies: Vec<String> = self
+            .with(
+                move |c| {
+                    let mut stmt = c.prepare_cached(
+                        "SELECT body FROM staging WHERE status = ?1 AND id > ?2 AND (?3 IS NULL OR run = ?3)
+                         ORDER BY id LIMIT ?4",
+                    )?;
+                    let rows = stmt.query_map(params![st, after, run_id, limit], |r| r.get(0))?;
+                    rows.collect()
+                },
+                "staging-list",
+                status.as_str(),
+            )
+            .await?;
+        bodies.iter().map(|b| decode(b, status.as_str())).collect()
+    }
+
+    async fn counts(&self, run_id: &str) -> Result<BTreeMap<StagingStatus, u64>, PortError> {
+        let key = run_id.to_string();
+        let rows: Vec<(String, i64)> = self
+            .with(
+                move |c| {
+                    let mut stmt =
+                        c.prepare_cached("SELECT status, COUNT(*) FROM staging WHERE run = ?1 GROUP BY status")?;
+                    let rows = stmt.query_map([key], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                    rows.collect()
+                },
+                "staging-counts",
+                run_id,
+            )
+            .await?;
+        Ok(rows.into_iter().filter_map(|(s, n)| StagingStatus::parse(&s).map(|s| (s, n as u64))).collect())
+    }
+}
+
+#[async_trait]
+impl VersionStore for SqliteState {
+    async fn append(&self, v: &ProductVersion) -> Result<bool, PortError> {
+        let (product, number, body) = (v.product.clone(), v.number as i64, encode(v, &v.product)?);
+        self.with(
+            move |c| {
+                run(
+                    c,
+                    "INSERT OR IGNORE INTO versions (product, number, body) VALUES (?1, ?2, ?3)",
+                    params![product, number, body],
+                )
+                .map(|n| n == 1)
+            },
+            "version-append",
+            &v.product,
+        )
+        .await
+    }
+
+    async fn history(&self, product: &str) -> Result<Vec<ProductVersion>, PortError> {
+        let key = product.to_string();
+        let bodies: Vec<String> = self
+            .with(
+                move |c| {
+                    let mut stmt = c.prepare_cached("SELECT body FROM versions WHERE product = ?1 ORDER BY number")?;
+                    let rows = stmt.query_map([key], |r| r.get(0))?;
+                    rows.collect()
+                },
+                "version-history",
+                product,
+            )
+            .await?;
+        bodies.iter().map(|b| decode(b, product)).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -669,7 +813,7 @@ mod tests {
             .unwrap();
         }
         let st = SqliteState::open(&path).unwrap();
-        assert_eq!(st.get("a").await.unwrap(), Some(serde_json::json!(1)), "old records are kept");
+        assert_eq!(KeyValue::get(&st, "a").await.unwrap(), Some(serde_json::json!(1)), "old records are kept");
         let now = Utc::now();
         assert!(st.insert_unless_live("b", &serde_json::json!(2), now, now + chrono::Duration::days(7)).await.unwrap());
         st.send_in_group("webhooks", "order:1", "d1", "new").await.unwrap();

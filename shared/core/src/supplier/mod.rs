@@ -10,3 +10,4 @@ pub mod conflict;
 pub mod feed;
 pub mod matching;
 pub mod staging;
+pub mod versions;
