@@ -308,7 +308,7 @@ pub async fn staging_store(store: &dyn crate::ports::StagingStore, prefix: &str)
         }))
         .unwrap();
         let m = crate::supplier::matching::Match { product: None, confidence, evidence: vec![], caveat: None };
-        let carried = Carried { item_number: format!("X-{sku}"), stock: 3 };
+        let carried = Carried { item_number: format!("X-{sku}"), stock: 3, price: None };
         stage(run, item, carried, m, &Default::default(), AUTO_APPROVE_ABOVE, t).unwrap()
     };
     let (run, other) = (format!("{prefix}-run"), format!("{prefix}-other"));

@@ -11,15 +11,7 @@ pub mod woocommerce;
 /// A slug or handle from a title, as WordPress's `sanitize_title` and Shopify's handles make
 /// them: lower case, runs of anything but letters and digits as one `-`.
 pub fn slugify(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.trim().to_lowercase().chars() {
-        if c.is_alphanumeric() {
-            out.push(c);
-        } else if !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    out.trim_matches('-').to_string()
+    storesync_core::supplier::feed::handle_of(s)
 }
 
 /// The error of a coupon write naming products (by key) the destination does not have.

@@ -7,6 +7,7 @@
 //! - [`conflict`]: a field changed in Shopify and here since the last sync, decided by policy.
 
 pub mod conflict;
+pub mod distributor;
 pub mod feed;
 pub mod matching;
 pub mod staging;

@@ -2,7 +2,10 @@
 //!
 //! A matched item is an UPDATE entry carrying the field-level diff against the store's
 //! product (only the fields the feed gives: an empty feed field says nothing); an item the store
-//! lacks is a CREATE entry with every field. An UPDATE with no changes is not staged. Entries
+//! lacks is a CREATE entry with every field. An UPDATE with no changes is not staged. As the
+//! merchant has it, descriptions come from the feed, the price and stock from the distributor
+//! (its price replaces the feed's when it gives one; its stock is a new product's first
+//! inventory; later stock moves through the inventory sync, not through review). Entries
 //! above the auto-approve threshold (default: confidence > 95) are approved by `auto`; the rest
 //! wait for a person, who approves (all fields or some), or rejects.
 
@@ -12,12 +15,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+pub use super::distributor::Carried;
 use super::feed::SupplierItem;
 use super::matching::{Evidence, Match};
 use crate::stores::catalog::{canonical, same, FieldChange, FieldKind};
 
 /// The product fields a supplier item carries, with how each compares.
-pub const FIELDS: [(&str, FieldKind); 12] = [
+pub const FIELDS: [(&str, FieldKind); 13] = [
     ("name", FieldKind::Text),
     ("description", FieldKind::Text),
     ("vendor", FieldKind::Text),
@@ -30,6 +34,7 @@ pub const FIELDS: [(&str, FieldKind); 12] = [
     ("seo_title", FieldKind::Text),
     ("seo_description", FieldKind::Text),
     ("product_info", FieldKind::Text),
+    ("inventory", FieldKind::Number),
 ];
 
 /// The default auto-approve threshold: entries with a confidence above it are approved.
@@ -110,13 +115,6 @@ impl StagingStatus {
     }
 }
 
-/// What the distributor says of an item.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Carried {
-    pub item_number: String,
-    pub stock: i64,
-}
-
 /// One staged change to the store.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StagingEntry {
@@ -163,10 +161,16 @@ pub fn stage(
     auto_above: u8,
     now: DateTime<Utc>,
 ) -> Option<StagingEntry> {
-    let fields = item_fields(&item);
+    let mut fields = item_fields(&item);
+    if let Some(price) = carried.price {
+        fields.insert("price".into(), json!(price.to_string()));
+    }
     let (action, changes) = match &m.product {
         Some(_) => (StagedAction::Update, diff(&fields, store)),
-        None => (StagedAction::Create, diff(&fields, &BTreeMap::new())),
+        None => {
+            fields.insert("inventory".into(), json!(carried.stock.max(0)));
+            (StagedAction::Create, diff(&fields, &BTreeMap::new()))
+        }
     };
     if action == StagedAction::Update && changes.is_empty() {
         return None;
@@ -303,7 +307,7 @@ mod tests {
     }
 
     fn carried() -> Carried {
-        Carried { item_number: "X-100".into(), stock: 12 }
+        Carried { item_number: "X-100".into(), stock: 12, price: None }
     }
 
     #[test]
@@ -338,9 +342,25 @@ mod tests {
         let fields: Vec<&str> = e.changes.iter().map(|c| c.field.as_str()).collect();
         assert_eq!(
             fields,
-            vec!["name", "description", "vendor", "tags", "price", "barcode", "weight_grams", "images", "product_info"]
+            vec![
+                "name",
+                "description",
+                "vendor",
+                "tags",
+                "price",
+                "barcode",
+                "weight_grams",
+                "images",
+                "product_info",
+                "inventory"
+            ]
         );
-        assert_eq!(e.changes[6].after, json!(7200));
+        assert_eq!((e.changes[6].after.clone(), e.changes[9].after.clone()), (json!(7200), json!(12)));
+        // The distributor's price replaces the feed's.
+        let priced = Carried { price: Some(Cents(18900)), ..carried() };
+        let e = stage("run-1", item(), priced, matched(Some("v1"), 100), &store, AUTO_APPROVE_ABOVE, now).unwrap();
+        let price = e.changes.iter().find(|c| c.field == "price").unwrap();
+        assert_eq!((price.before.clone(), price.after.clone()), (json!("199.00"), json!("189.00")));
     }
 
     #[test]
