@@ -7,6 +7,7 @@ pub mod stores;
 pub mod testkit;
 pub mod wms;
 pub mod woocommerce;
+pub mod xorosoft;
 
 /// A slug or handle from a title, as WordPress's `sanitize_title` and Shopify's handles make
 /// them: lower case, runs of anything but letters and digits as one `-`.
