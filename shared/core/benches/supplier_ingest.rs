@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
-use storesync_core::supplier::feed::{with_zipped_csv, FeedMapping, FeedReader, FeedRecord, SupplierItem};
+use storesync_core::supplier::feed::{open_zipped_csv, FeedMapping, FeedReader, FeedRecord, SupplierItem};
 use storesync_core::supplier::matching::{CatalogIndex, StoreProduct};
 
 /// The allocator of the `storesync` binary, as in production.
@@ -238,32 +238,30 @@ fn main() {
     let reader = std::thread::spawn({
         let path = path.clone();
         move || -> (usize, u64) {
-            let file = File::open(&path).unwrap();
-            with_zipped_csv("supplier.zip", file, |name, csv| {
-                let mut feed = FeedReader::open(name, csv, &FeedMapping::default())?;
-                let (mut bad, mut batch) = (0usize, Vec::with_capacity(100));
-                let mut last_line = 0;
-                while let Some(rec) = feed.next()? {
-                    match rec {
-                        FeedRecord::Item(item) => {
-                            last_line = last_line.max(item.line);
-                            batch.push(*item);
-                            if batch.len() == 100 {
-                                tx.send(std::mem::replace(&mut batch, Vec::with_capacity(100))).unwrap();
-                            }
-                        }
-                        FeedRecord::Bad(b) => {
-                            last_line = last_line.max(b.line);
-                            bad += 1;
+            let file = std::io::BufReader::new(File::open(&path).unwrap());
+            let (name, csv) = open_zipped_csv("supplier.zip", file).unwrap();
+            let mut feed = FeedReader::open(&name, csv, &FeedMapping::default()).unwrap();
+            let (mut bad, mut batch) = (0usize, Vec::with_capacity(100));
+            let mut last_line = 0;
+            while let Some(rec) = feed.next().unwrap() {
+                match rec {
+                    FeedRecord::Item(item) => {
+                        last_line = last_line.max(item.line);
+                        batch.push(*item);
+                        if batch.len() == 100 {
+                            tx.send(std::mem::replace(&mut batch, Vec::with_capacity(100))).unwrap();
                         }
                     }
+                    FeedRecord::Bad(b) => {
+                        last_line = last_line.max(b.line);
+                        bad += 1;
+                    }
                 }
-                if !batch.is_empty() {
-                    tx.send(batch).unwrap();
-                }
-                Ok((bad, last_line))
-            })
-            .unwrap()
+            }
+            if !batch.is_empty() {
+                tx.send(batch).unwrap();
+            }
+            (bad, last_line)
         }
     });
     let mut t = Tally::default();

@@ -139,13 +139,13 @@ pub enum FeedError {
     Csv(#[from] CsvError),
 }
 
-/// Calls `read` with the feed's CSV: the first `*.csv` entry of the ZIP `file` (named
-/// `file/entry` in messages), decompressed as it is read.
-pub fn with_zipped_csv<R: Read + Seek, T>(
+/// The feed's CSV: the first `*.csv` entry of the ZIP `file` (named `file/entry` in messages),
+/// as a reader that owns the archive and inflates as it is read; its CRC-32 is checked at the
+/// end, so a damaged archive fails instead of yielding wrong rows.
+pub fn open_zipped_csv<R: Read + Seek + Send + 'static>(
     file: &str,
     archive: R,
-    read: impl FnOnce(&str, &mut dyn Read) -> Result<T, FeedError>,
-) -> Result<T, FeedError> {
+) -> Result<(String, Box<dyn Read + Send>), FeedError> {
     let mut zip =
         zip::ZipArchive::new(archive).map_err(|e| FeedError::NotZip { file: file.into(), reason: e.to_string() })?;
     // Names that are not valid text are shown as their bytes would be.
@@ -155,13 +155,48 @@ pub fn with_zipped_csv<R: Read + Seek, T>(
     else {
         return Err(FeedError::NoCsv { file: file.into(), found: names.join(", ") });
     };
-    let mut entry = zip.by_index(index).map_err(|e| FeedError::Entry {
-        file: file.into(),
-        name: names.get(index).cloned().unwrap_or_default(),
-        reason: e.to_string(),
-    })?;
+    let entry_error = |reason: String| FeedError::Entry { file: file.into(), name: names[index].clone(), reason };
+    let (start, size, method, crc) = {
+        let e = zip.by_index(index).map_err(|e| entry_error(e.to_string()))?;
+        (e.data_start(), e.compressed_size(), e.compression(), e.crc32())
+    };
+    let start = start.ok_or_else(|| entry_error("its data cannot be located".into()))?;
+    let mut inner = zip.into_inner();
+    inner.seek(std::io::SeekFrom::Start(start)).map_err(|e| entry_error(e.to_string()))?;
+    let raw = inner.take(size);
+    let body: Box<dyn Read + Send> = match method {
+        zip::CompressionMethod::Stored => Box::new(raw),
+        zip::CompressionMethod::Deflated => Box::new(flate2::read::DeflateDecoder::new(raw)),
+        other => {
+            return Err(entry_error(format!("compressed with {other:?}: storesync reads stored or deflated entries")))
+        }
+    };
     let name = format!("{file}/{}", names[index]);
-    read(&name, &mut entry)
+    Ok((name, Box::new(CrcChecked { inner: body, hasher: crc32fast::Hasher::new(), expected: crc })))
+}
+
+/// A reader that checks the CRC-32 of what it read at the end.
+struct CrcChecked<R> {
+    inner: R,
+    hasher: crc32fast::Hasher,
+    expected: u32,
+}
+
+impl<R: Read> Read for CrcChecked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            let got = self.hasher.clone().finalize();
+            if got != self.expected {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("CRC-32 {got:08x} where the archive says {:08x}: the archive is damaged", self.expected),
+                ));
+            }
+        }
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 /// One sellable supplier item (a variant), with its product's fields.
@@ -804,17 +839,25 @@ Short row,short,Acme,SR-1\n\
     fn the_feed_is_the_first_csv_in_its_zip() {
         let bytes =
             zipped(&[("readme.txt", "hi"), ("__MACOSX/._f.csv", "junk"), ("Cowan.CSV", "Title,SKU\nPen,P-1\n")]);
-        let items = with_zipped_csv("Cowan.zip", std::io::Cursor::new(bytes), |name, csv| {
-            assert_eq!(name, "Cowan.zip/Cowan.CSV");
-            let (items, _) = read_all(FeedReader::open(name, csv, &FeedMapping::default())?);
-            Ok(items)
-        })
-        .unwrap();
+        let (name, csv) = open_zipped_csv("Cowan.zip", std::io::Cursor::new(bytes.clone())).unwrap();
+        assert_eq!(name, "Cowan.zip/Cowan.CSV");
+        let (items, _) = read_all(FeedReader::open(&name, csv, &FeedMapping::default()).unwrap());
         assert_eq!(items[0].sku, "P-1");
         let none = zipped(&[("readme.txt", "hi")]);
-        let e = with_zipped_csv("x.zip", std::io::Cursor::new(none), |_, _| Ok(())).unwrap_err();
+        let e = open_zipped_csv("x.zip", std::io::Cursor::new(none)).err().unwrap();
         assert_eq!(e.to_string(), "x.zip: holds no CSV file (it holds: readme.txt)");
-        let e = with_zipped_csv("x.zip", std::io::Cursor::new(b"Title,SKU".to_vec()), |_, _| Ok(())).unwrap_err();
+        let e = open_zipped_csv("x.zip", std::io::Cursor::new(b"Title,SKU".to_vec())).err().unwrap();
         assert!(e.to_string().starts_with("x.zip: not a ZIP archive"), "{e}");
+        // A flipped byte in the compressed data: the rows do not come out wrong, the read fails.
+        let long: String = (0..2000).map(|i| format!("Pen {i},P-{i}\n")).collect();
+        let mut damaged = zipped(&[("feed.csv", &format!("Title,SKU\n{long}"))]);
+        let at = damaged.len() / 3;
+        damaged[at] ^= 0x40;
+        let outcome = open_zipped_csv("d.zip", std::io::Cursor::new(damaged)).map(|(name, csv)| {
+            let mut r = FeedReader::open(&name, csv, &FeedMapping::default())?;
+            while r.next()?.is_some() {}
+            Ok::<_, CsvError>(())
+        });
+        assert!(matches!(outcome, Err(_) | Ok(Err(_))), "a damaged archive is an error");
     }
 }
