@@ -233,6 +233,15 @@ impl BlobStore for Counted<dyn BlobStore> {
         self.meter.add("s3.put", 1);
         self.meter.timed(self.inner.put(key, data, modified)).await
     }
+    async fn put_file(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        modified: Option<DateTime<Utc>>,
+    ) -> Result<(), PortError> {
+        self.meter.add("s3.put", 1);
+        self.meter.timed(self.inner.put_file(key, path, modified)).await
+    }
     async fn get(&self, key: &str) -> Result<Blob, PortError> {
         self.meter.add("s3.get", 1);
         self.meter.timed(self.inner.get(key)).await

@@ -56,6 +56,20 @@ impl BlobStore for S3BlobStore {
         req.send().await.map(|_| ()).map_err(|e| backend("put", key, e.into_service_error()))
     }
 
+    async fn put_file(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        modified: Option<DateTime<Utc>>,
+    ) -> Result<(), PortError> {
+        let body = ByteStream::from_path(path).await.map_err(|e| backend("put", key, e))?;
+        let mut req = self.client.put_object().bucket(&self.bucket).key(key).body(body);
+        if let Some(t) = modified {
+            req = req.metadata(MTIME_META, t.to_rfc3339());
+        }
+        req.send().await.map(|_| ()).map_err(|e| backend("put", key, e.into_service_error()))
+    }
+
     async fn get(&self, key: &str) -> Result<Blob, PortError> {
         let out = self.client.get_object().bucket(&self.bucket).key(key).send().await.map_err(|e| {
             let e = e.into_service_error();

@@ -40,6 +40,18 @@ pub async fn blob_store(store: &dyn BlobStore, prefix: &str) {
     store.delete(&k("a.csv")).await.unwrap();
     store.delete(&k("a.csv")).await.unwrap();
     assert!(store.head(&k("a.csv")).await.unwrap().is_none(), "deleted");
+    // A large object from a local file, streamed.
+    let dir = std::env::temp_dir().join(format!("storesync-contract-{prefix}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("feed.zip");
+    let content: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&file, &content).unwrap();
+    store.put_file(&k("raw/feed.zip"), &file, Some(when)).await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let info = store.head(&k("raw/feed.zip")).await.unwrap().unwrap();
+    assert_eq!((info.size, info.modified), (3_000_000, when));
+    assert!(store.get(&k("raw/feed.zip")).await.unwrap().to_bytes().unwrap() == content, "the file's bytes");
+    store.delete(&k("raw/feed.zip")).await.unwrap();
     let url = store.download_url(&k("copy/a.csv"), 60).await.unwrap();
     assert!(!url.is_empty());
     assert!(

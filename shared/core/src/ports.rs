@@ -75,6 +75,14 @@ pub struct BlobInfo {
 pub trait BlobStore: Send + Sync {
     /// Writes `key`; `modified` records when the content was written at its source.
     async fn put(&self, key: &str, data: Bytes, modified: Option<DateTime<Utc>>) -> Result<(), PortError>;
+    /// Writes `key` from the local file `path`, streamed (a large download); the object
+    /// appears whole or not at all.
+    async fn put_file(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        modified: Option<DateTime<Utc>>,
+    ) -> Result<(), PortError>;
     async fn get(&self, key: &str) -> Result<Blob, PortError>;
     async fn head(&self, key: &str) -> Result<Option<BlobInfo>, PortError>;
     /// Every object under `prefix`, sorted by key. Here `modified` only marks a change: S3's

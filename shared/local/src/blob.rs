@@ -73,6 +73,24 @@ impl BlobStore for FsBlobStore {
         std::fs::rename(&tmp, &path).map_err(|e| io_err("put", key, e))
     }
 
+    async fn put_file(
+        &self,
+        key: &str,
+        source: &std::path::Path,
+        modified: Option<DateTime<Utc>>,
+    ) -> Result<(), PortError> {
+        let path = self.path(key)?;
+        let dir = path.parent().unwrap_or(&self.root);
+        std::fs::create_dir_all(dir).map_err(|e| io_err("put", key, e))?;
+        // Copied aside, then renamed: a watcher never sees a half-written file.
+        let tmp = dir.join(format!(".{}.part", uuid_like()));
+        std::fs::copy(source, &tmp).map_err(|e| io_err("put", key, e))?;
+        if let Some(t) = modified {
+            set_mtime(&tmp, t.into()).map_err(|e| io_err("put", key, e))?;
+        }
+        std::fs::rename(&tmp, &path).map_err(|e| io_err("put", key, e))
+    }
+
     async fn get(&self, key: &str) -> Result<Blob, PortError> {
         let path = self.path(key)?;
         std::fs::metadata(&path).map_err(|e| io_err("get", key, e))?;
