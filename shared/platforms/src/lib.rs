@@ -2,6 +2,7 @@
 //! and, as they come, the clients.
 
 pub mod fault;
+pub mod ftp;
 pub mod shopify;
 pub mod stores;
 pub mod testkit;

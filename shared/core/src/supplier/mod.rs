@@ -10,5 +10,6 @@ pub mod conflict;
 pub mod distributor;
 pub mod feed;
 pub mod matching;
+pub mod source;
 pub mod staging;
 pub mod versions;
