@@ -225,12 +225,12 @@ impl tokio::io::AsyncRead for CutReader {
             )));
         }
         let max = (self.left as usize).min(buf.remaining());
-        let mut limited = buf.take(max);
+        let mut tmp = vec![0u8; max];
+        let mut limited = tokio::io::ReadBuf::new(&mut tmp);
         let poll = std::pin::Pin::new(&mut self.inner).poll_read(cx, &mut limited);
         let n = limited.filled().len();
         if let std::task::Poll::Ready(Ok(())) = poll {
-            // `take` filled the start of `buf`'s unfilled part: count it as filled.
-            buf.advance(n);
+            buf.put_slice(&tmp[..n]);
             self.left -= n as u64;
         }
         poll
