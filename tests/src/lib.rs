@@ -6,6 +6,7 @@ pub mod cost;
 pub mod fixtures;
 pub mod moto;
 pub mod scenarios;
+pub mod supplier;
 
 use async_trait::async_trait;
 use bytes::Bytes;

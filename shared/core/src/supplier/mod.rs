@@ -10,6 +10,7 @@ pub mod conflict;
 pub mod distributor;
 pub mod feed;
 pub mod matching;
+pub mod pipeline;
 pub mod source;
 pub mod staging;
 pub mod versions;
