@@ -7,13 +7,12 @@
 //! every 100th row from 4 a bad weight; the rest new products (CREATE). The distributor does not
 //! carry SKUs ending in 7.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Write;
 
 use serde_json::{json, Value};
 use storesync_core::supplier::distributor::Carried;
-use storesync_core::supplier::matching::{CatalogIndex, StoreProduct};
-use storesync_core::supplier::pipeline::StoreSnapshot;
+use storesync_core::supplier::matching::StoreProduct;
 
 pub const HEADER: &str = "Title,URL handle,Description,Vendor,SKU,Barcode,Price,Weight value (grams),\
 Google Shopping / Manufacturer part number (MPN),Metafield: custom.specs.color[single_line_text_field],\
@@ -43,18 +42,6 @@ fn product(j: usize) -> (StoreProduct, BTreeMap<String, Value>) {
     }))
     .unwrap();
     (p, fields)
-}
-
-/// The store: `4 × rows / 10` products (the rows' store products never repeat).
-pub fn store(rows: usize) -> StoreSnapshot {
-    let n = (rows / 10).max(1) * 2;
-    let (mut products, mut fields) = (Vec::with_capacity(n), HashMap::new());
-    for j in 0..n {
-        let (p, f) = product(j);
-        fields.insert(p.id.clone(), f);
-        products.push(p);
-    }
-    StoreSnapshot { index: CatalogIndex::new(products), fields }
 }
 
 /// The feed's CSV text.
@@ -153,4 +140,20 @@ pub fn feed_zip(rows: usize) -> Vec<u8> {
 /// for none (the feed's stands).
 pub fn distributor_rule(sku: &str) -> Option<Carried> {
     (!sku.ends_with('7')).then(|| Carried { item_number: format!("XO-{sku}"), stock: 40, price: None })
+}
+
+/// Seeds `shop` with the store's products, whole (as `productSet` makes them).
+pub fn seed_shop(shop: &storesync_platforms::shopify::sim::ShopifySim, rows: usize) {
+    let n = (rows / 10).max(1) * 2;
+    for j in 0..n {
+        let (p, f) = product(j);
+        let input = json!({
+            "title": p.title, "descriptionHtml": f["description"], "vendor": "Acme",
+            "metafields": [{ "namespace": "custom", "key": "product_info", "type": "json", "value": f["product_info"].to_string() }],
+            "variants": [{ "sku": p.sku, "price": "12.50", "barcode": p.barcode,
+                           "optionValues": [{ "optionName": "Title", "name": "Default Title" }],
+                           "inventoryItem": { "measurement": { "weight": { "unit": "GRAMS", "value": 400 } } } }],
+        });
+        shop.product_set(input).unwrap();
+    }
 }

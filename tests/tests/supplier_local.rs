@@ -1,25 +1,69 @@
 //! The supplier pipeline end to end on the local runtime: a ZIP of 20,000 rows on a real FTP
 //! server (libunftp), polled (twice: the file is seen once), its download cut midway and
 //! resumed, ingested into batches of 100, each validated against the Xorosoft simulator (one
-//! look-up per batch), matched and staged; every row ends staged, unchanged, not carried or a
-//! bad row, and the counts add up. A batch delivered twice stages nothing twice.
+//! look-up per batch), matched against the Shopify simulator's products and staged; every row
+//! ends staged, unchanged, not carried or a bad row, and the counts add up. A batch delivered
+//! twice stages nothing twice. The approved entries reach Shopify (new products with their
+//! vendor, structured details and stock; matched ones with their changed fields), each with
+//! its versions; a reviewed entry follows; a version restored puts the product back.
 
 use std::time::Duration;
 
+use serde_json::json;
 use serde_json::Value;
 use storesync_core::ports::{Ports, StagingQuery};
+use storesync_core::stores::catalog::DataType;
+use storesync_core::stores::catalog_sync::CatalogStore;
+use storesync_core::supplier::apply::{apply, restore};
+use storesync_core::supplier::pipeline::StoreSnapshot;
 use storesync_core::supplier::pipeline::{
     bad_rows_key, ingest, poll, run_of, run_report, work_batch, IngestOutcome, SupplierSettings, APPLY_QUEUE,
     BATCH_QUEUE,
 };
-use storesync_core::supplier::staging::{StagedAction, StagingStatus};
+use storesync_core::supplier::staging::{review, Review, StagedAction, StagingStatus};
 use storesync_local::Local;
 use storesync_platforms::ftp::{FtpConfig, FtpServer, FtpSource};
+use storesync_platforms::shopify::catalog::ShopifyCatalog;
+use storesync_platforms::shopify::client::ShopifyClient;
+use storesync_platforms::shopify::sim::{Bucket, ShopifySim};
 use storesync_platforms::xorosoft::client::XorosoftClient;
 use storesync_platforms::xorosoft::sim::XorosoftSim;
 use storesync_tests::supplier;
 
 const ROWS: usize = 20_000;
+
+/// The shop: the simulator (a bucket large enough not to slow the test), its products seeded,
+/// and the catalog adapter on it.
+async fn shopify() -> (ShopifySim, ShopifyCatalog, String) {
+    let sim = ShopifySim::new("shpat", Bucket { size: 1e9, restore_rate: 1e9 });
+    let location = sim.add_location("Main warehouse");
+    supplier::seed_shop(&sim, ROWS);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = sim.router();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let client =
+        ShopifyClient::new(&base, "shpat", storesync_platforms::shopify::API_VERSION, Duration::from_secs(30)).unwrap();
+    (sim, ShopifyCatalog::new(client), location)
+}
+
+async fn apply_all(ports: &Ports, shop: &ShopifyCatalog, location: &str) -> usize {
+    let mut applied = 0;
+    loop {
+        let got = ports.queue.receive(APPLY_QUEUE, 10, 120).await.unwrap();
+        if got.is_empty() {
+            return applied;
+        }
+        for d in got {
+            let m: Value = serde_json::from_str(&d.body).unwrap();
+            let ids: Vec<String> = serde_json::from_value(m["ids"].clone()).unwrap();
+            let r = apply(ports, shop, &ids, Some(location), d.receive_count > 1).await.unwrap();
+            assert!(r.failed.is_empty(), "{:?}", r.failed);
+            applied += r.applied.len();
+            ports.queue.ack(APPLY_QUEUE, &d.receipt).await.unwrap();
+        }
+    }
+}
 
 async fn xorosoft() -> (XorosoftSim, XorosoftClient) {
     let sim = XorosoftSim::new("xo-token");
@@ -33,11 +77,7 @@ async fn xorosoft() -> (XorosoftSim, XorosoftClient) {
 }
 
 /// Works every batch message until the queue is empty; how many messages were worked.
-async fn drain(
-    ports: &Ports,
-    client: &XorosoftClient,
-    store: &storesync_core::supplier::pipeline::StoreSnapshot,
-) -> usize {
+async fn drain(ports: &Ports, client: &XorosoftClient, store: &StoreSnapshot) -> usize {
     let settings = SupplierSettings::default();
     let mut worked = 0;
     loop {
@@ -101,7 +141,9 @@ async fn a_feed_on_ftp_is_polled_once_ingested_matched_and_staged_with_every_row
     assert!(matches!(ingest(ports, &key, &settings).await.unwrap(), IngestOutcome::AlreadyIngested { .. }));
 
     let (sim, client) = xorosoft().await;
-    let store = supplier::store(ROWS);
+    let (shop_sim, shop, location) = shopify().await;
+    let store = StoreSnapshot::read(&shop).await.unwrap();
+    assert_eq!(store.index.len(), 4000);
     assert_eq!(drain(ports, &client, &store).await, 198);
     let stats = sim.stats();
     assert_eq!((stats.lookups, stats.skus_looked_up), (198, manifest.items), "one look-up of up to 100 per batch");
@@ -110,7 +152,10 @@ async fn a_feed_on_ftp_is_polled_once_ingested_matched_and_staged_with_every_row
     assert_eq!(r.batches_done, 198);
     assert_eq!(r.items + r.bad_rows, ROWS as u64, "{r:?}");
     assert_eq!(r.not_carried + r.creates + r.updates + r.unchanged, r.items, "{r:?}");
-    assert!(r.not_carried > 1000 && r.unchanged > 1000 && r.creates > 9000 && r.updates > 5000 && r.pending > 1500, "{r:?}");
+    assert!(
+        r.not_carried > 1000 && r.unchanged > 1000 && r.creates > 9000 && r.updates > 5000 && r.pending > 1500,
+        "{r:?}"
+    );
     assert_eq!(r.auto_approved + r.pending, r.creates + r.updates);
     assert_eq!(r.entries.get(&StagingStatus::Approved).copied(), Some(r.auto_approved));
     assert_eq!(r.entries.get(&StagingStatus::Pending).copied(), Some(r.pending));
@@ -139,5 +184,63 @@ async fn a_feed_on_ftp_is_polled_once_ingested_matched_and_staged_with_every_row
     // A batch delivered again stages nothing twice and the counts stay.
     work_batch(ports, &client, &store, &run, 0, &settings).await.unwrap();
     let again = run_report(ports, &run).await.unwrap();
-    assert_eq!((again.entries, again.creates, again.batches_done), (r.entries, r.creates, 198));
+    assert_eq!((again.entries, again.creates, again.batches_done), (r.entries.clone(), r.creates, 198));
+
+    // The approved entries reach Shopify, each with its version.
+    let products_before = shop.read(DataType::Products).await.unwrap().len() as u64;
+    assert_eq!(apply_all(ports, &shop, &location).await as u64, r.auto_approved);
+    let after = run_report(ports, &run).await.unwrap();
+    assert_eq!(after.entries.get(&StagingStatus::Applied).copied(), Some(r.auto_approved));
+    assert_eq!(after.entries.get(&StagingStatus::Approved), None);
+    let products = shop.read(DataType::Products).await.unwrap();
+    assert_eq!(products.len() as u64, products_before + r.creates);
+    // A new product: published, its vendor, its details as one JSON metafield, its stock.
+    let created = shop.find(DataType::Products, "SUP-000005").await.unwrap().expect("created");
+    let record = products.iter().find(|p| p.id == created).unwrap();
+    assert_eq!(
+        (record.fields["vendor"].clone(), record.fields["status"].clone(), record.fields["product_info"].clone()),
+        (json!("Globex"), json!("publish"), json!({ "specs": { "color": "Blue" }, "features": ["Recycled", "Ring"] }))
+    );
+    assert_eq!(shop_sim.available("SUP-000005", &location), Some(40));
+    let history = ports.versions.history(&created).await.unwrap();
+    assert_eq!((history.len(), history[0].source.clone()), (1, format!("supplier-feed {run}")));
+    // A matched one, by its SKU (a new description) and by its UPC/EAN (a new weight): the
+    // store's values before, then each change, as versions.
+    let matched = shop.find(DataType::Products, "ST-00010").await.unwrap().unwrap();
+    let history = ports.versions.history(&matched).await.unwrap();
+    let sources: Vec<&str> = history.iter().map(|v| v.source.as_str()).collect();
+    let feed = format!("supplier-feed {run}");
+    let before = "shopify (before storesync)";
+    assert_eq!(sources, vec![before, feed.as_str(), before, feed.as_str()]);
+    assert_eq!(history[1].changes[0].after, json!("<p>Stapler 10, now with a staple remover</p>"));
+    assert_eq!(history[2].changes[0].after, json!(400), "the weight before the feed's");
+    let weight = (history[3].changes[0].field.as_str(), history[3].changes[0].after.clone());
+    assert_eq!(weight, ("weight_grams", json!(450)));
+    let now = products.iter().find(|p| p.id == matched).unwrap();
+    let expected = (history[1].changes[0].after.clone(), json!(450));
+    assert_eq!((now.fields["description"].clone(), now.fields["weight_grams"].clone()), expected);
+
+    // A person approves a renamed product; it follows, with who approved it.
+    let entry = pending[0].clone();
+    let decided = review(&entry, &Review::Approve, "dana", chrono::Utc::now()).unwrap();
+    assert!(ports.staging.update(&decided, entry.revision).await.unwrap());
+    let r2 = apply(ports, &shop, std::slice::from_ref(&decided.id), Some(&location), false).await.unwrap();
+    assert_eq!(r2.applied, vec![decided.id.clone()]);
+    let product = decided.product.clone().unwrap();
+    let history = ports.versions.history(&product).await.unwrap();
+    assert!(history.last().unwrap().source.ends_with("approved by dana"), "{history:#?}");
+    let read_one = |id: String| {
+        let shop = &shop;
+        async move { shop.read(DataType::Products).await.unwrap().into_iter().find(|p| p.id == id).unwrap() }
+    };
+    assert!(read_one(product.clone()).await.fields["name"].as_str().unwrap().ends_with("Refurbished"));
+
+    // Version 1 restored: the product is back as it was, and the restore is a version too.
+    let restored = restore(ports, &shop, &product, 1, "dana").await.unwrap();
+    assert_eq!(restored.source, "restore of 1 by dana");
+    let back = read_one(product.clone()).await;
+    let before = store.fields.get(&product).unwrap();
+    for f in ["name", "description", "vendor", "price", "barcode", "weight_grams", "product_info"] {
+        assert_eq!(back.fields[f], before[f], "{f}");
+    }
 }

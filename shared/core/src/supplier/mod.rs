@@ -6,6 +6,7 @@
 //! - [`staging`]: what an item would change, waiting for approval (automatic above a threshold);
 //! - [`conflict`]: a field changed in Shopify and here since the last sync, decided by policy.
 
+pub mod apply;
 pub mod conflict;
 pub mod distributor;
 pub mod feed;

@@ -417,6 +417,38 @@ pub struct StoreSnapshot {
     pub fields: HashMap<String, BTreeMap<String, Value>>,
 }
 
+impl StoreSnapshot {
+    /// The store's products as they are now (each variant matched on its own, with its
+    /// product's title and vendor; a product's fields by its id).
+    pub async fn read(store: &dyn crate::stores::catalog_sync::CatalogStore) -> Result<Self, SupplierError> {
+        let records = store
+            .read(crate::stores::catalog::DataType::Products)
+            .await
+            .map_err(|e| SupplierError::Invalid(format!("reading the store's products: {e}")))?;
+        let mut products = Vec::new();
+        let mut fields = HashMap::with_capacity(records.len());
+        for r in records {
+            let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_string();
+            let (title, vendor) = (text(r.fields.get("name")), text(r.fields.get("vendor")));
+            let mpn = r.fields.get("product_info").and_then(|i| i.get("mpn")).and_then(Value::as_str).map(String::from);
+            let variants: Vec<Value> = r.fields.get("variants").and_then(Value::as_array).cloned().unwrap_or_default();
+            let one = [json!({ "sku": r.fields.get("sku"), "barcode": r.fields.get("barcode") })];
+            for v in if variants.is_empty() { &one[..] } else { &variants[..] } {
+                products.push(super::matching::StoreProduct {
+                    id: r.id.clone(),
+                    sku: text(v.get("sku")),
+                    title: title.clone(),
+                    vendor: vendor.clone(),
+                    barcode: v.get("barcode").and_then(Value::as_str).map(String::from),
+                    mpn: mpn.clone(),
+                });
+            }
+            fields.insert(r.id, r.fields);
+        }
+        Ok(Self { index: CatalogIndex::new(products), fields })
+    }
+}
+
 /// One batch's outcome.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct BatchResult {

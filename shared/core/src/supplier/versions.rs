@@ -62,11 +62,19 @@ pub fn next(
     }
 }
 
-/// A version restoring `number`: the product's fields become that version's exactly.
+/// A version restoring `number`: the product's fields become what they were then. A field
+/// first recorded after it (its value from before storesync touched it) is taken from the first
+/// later version that has it.
 pub fn restore(history: &[ProductVersion], number: u64, who: &str, at: DateTime<Utc>) -> Option<ProductVersion> {
     let target = history.iter().find(|v| v.number == number)?;
+    let mut fields = target.fields.clone();
+    for later in history.iter().filter(|v| v.number > number) {
+        for (k, v) in &later.fields {
+            fields.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
     let product = target.product.clone();
-    Some(next(history, &product, target.fields.clone(), &format!("restore of {number} by {who}"), at))
+    Some(next(history, &product, fields, &format!("restore of {number} by {who}"), at))
 }
 
 #[cfg(test)]
@@ -83,26 +91,34 @@ mod tests {
         let t = Utc::now();
         let v1 = next(&[], "p1", fields(json!({ "name": "Pen", "price": "1.00" })), "supplier-feed run-1", t);
         assert_eq!((v1.number, v1.changes.len()), (1, 2));
-        let v2 = next(
-            std::slice::from_ref(&v1),
-            "p1",
-            fields(json!({ "name": "Pen", "price": "1.20", "vendor": "Bic" })),
-            "shopify",
-            t,
-        );
+        let v2 = next(std::slice::from_ref(&v1), "p1", fields(json!({ "name": "Pen", "price": "1.20" })), "shopify", t);
         assert_eq!(v2.number, 2);
         assert_eq!(
             v2.changes,
-            vec![
-                FieldChange { field: "price".into(), before: json!("1.00"), after: json!("1.20") },
-                FieldChange { field: "vendor".into(), before: Value::Null, after: json!("Bic") },
-            ]
+            vec![FieldChange { field: "price".into(), before: json!("1.00"), after: json!("1.20") }]
         );
-        let history = vec![v1.clone(), v2];
+        // The vendor storesync first touches later: its value before is recorded first.
+        let mut history = vec![v1.clone(), v2.clone()];
+        let base = next(
+            &history,
+            "p1",
+            fields(json!({ "name": "Pen", "price": "1.20", "vendor": "Acme" })),
+            "shopify (before storesync)",
+            t,
+        );
+        history.push(base);
+        let v4 = next(
+            &history,
+            "p1",
+            fields(json!({ "name": "Pen", "price": "1.20", "vendor": "Bic" })),
+            "supplier-feed r",
+            t,
+        );
+        history.push(v4);
         let back = restore(&history, 1, "dana", t).unwrap();
-        assert_eq!((back.number, back.source.as_str()), (3, "restore of 1 by dana"));
-        assert_eq!(back.fields, v1.fields);
-        assert_eq!(back.changes.len(), 2, "price back, vendor gone: {:?}", back.changes);
+        assert_eq!((back.number, back.source.as_str()), (5, "restore of 1 by dana"));
+        assert_eq!(back.fields, fields(json!({ "name": "Pen", "price": "1.00", "vendor": "Acme" })));
+        assert_eq!(back.changes.len(), 2, "price and vendor back: {:?}", back.changes);
         assert_eq!(restore(&history, 9, "dana", t), None);
     }
 }

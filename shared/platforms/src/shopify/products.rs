@@ -39,15 +39,17 @@ const FIRST_VARIANTS: usize = 10;
 const MORE_VARIANTS: usize = 150;
 
 /// A product node's selection.
-pub const FIELDS: &str = "id title handle descriptionHtml status tags seo { title description } \
+pub const FIELDS: &str = "id title handle descriptionHtml status tags vendor productType seo { title description } \
+     metafield(namespace: \"custom\", key: \"product_info\") { value } \
      media(first: 10) { nodes { ... on MediaImage { image { url } } } } \
      variants(first: 10) { nodes { id sku barcode price compareAtPrice selectedOptions { name value } \
      inventoryItem { measurement { weight { unit value } } } } pageInfo { hasNextPage endCursor } } \
      collections(first: 10) { nodes { title } }";
 
-/// What one node of [`FIELDS`] costs: 1, `seo` 1, `media` 2 + 10 × 2, `variants` 2 + 10 × 5,
-/// `collections` 2 + 10 × 1.
-pub const NODE_COST: f64 = 1.0 + 1.0 + (2.0 + 10.0 * 2.0) + (2.0 + FIRST_VARIANTS as f64 * VARIANT_COST) + (2.0 + 10.0);
+/// What one node of [`FIELDS`] costs: 1, `seo` 1, `metafield` 1, `media` 2 + 10 × 2, `variants`
+/// 2 + 10 × 5, `collections` 2 + 10 × 1.
+pub const NODE_COST: f64 =
+    1.0 + 1.0 + 1.0 + (2.0 + 10.0 * 2.0) + (2.0 + FIRST_VARIANTS as f64 * VARIANT_COST) + (2.0 + 10.0);
 
 /// The neutral product fields Shopify keeps.
 pub const NEUTRAL: &[&str] = &[
@@ -149,6 +151,13 @@ pub fn record(p: &Value) -> CatalogRecord {
         ("seo_title", p["seo"]["title"].clone()),
         ("seo_description", p["seo"]["description"].clone()),
         ("variants", Value::from(listed)),
+        // The supplier's fields: the manufacturer, the type and the feed's structured details.
+        ("vendor", blank_null(&p["vendor"])),
+        ("product_type", blank_null(&p["productType"])),
+        (
+            "product_info",
+            p["metafield"]["value"].as_str().and_then(|v| serde_json::from_str(v).ok()).unwrap_or(Value::Null),
+        ),
         // A simple product's one variant, for a write to name (not a compared field).
         ("_variant_id", one["id"].clone()),
     ];
@@ -184,8 +193,8 @@ pub const BULK_ABOVE: u64 = 250;
 const BULK_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The bulk query: every product with its media and variants (bulk queries take no page sizes).
-const BULK_QUERY: &str = "{ products { edges { node { id title handle descriptionHtml status tags \
-     seo { title description } media { edges { node { ... on MediaImage { id image { url } } } } } \
+const BULK_QUERY: &str = "{ products { edges { node { id title handle descriptionHtml status tags vendor productType \
+     seo { title description } metafield(namespace: \"custom\", key: \"product_info\") { value } media { edges { node { ... on MediaImage { id image { url } } } } } \
      variants { edges { node { id sku barcode price compareAtPrice selectedOptions { name value } \
      inventoryItem { measurement { weight { unit value } } } } } } \
      collections { edges { node { id title } } } } } } }";
@@ -278,6 +287,13 @@ fn money(v: &Value) -> Value {
     }
 }
 
+fn blank_null(v: &Value) -> Value {
+    match v {
+        Value::String(s) if s.trim().is_empty() => Value::Null,
+        other => other.clone(),
+    }
+}
+
 /// A write as a `ProductSetInput`: the product as it is now (`current`) with the write's fields
 /// over it, lists whole.
 pub fn input(w: &CatalogWrite, current: Option<&CatalogRecord>, collections: &HashMap<String, String>) -> Value {
@@ -316,6 +332,12 @@ pub fn input(w: &CatalogWrite, current: Option<&CatalogRecord>, collections: &Ha
             v["id"] = id;
         }
         v["inventoryItem"] = weight_input(&get("weight_grams"));
+        // A new product's first stock, at the location the write names.
+        if let (Some(q), Some(loc)) =
+            (w.fields.get("inventory").and_then(Value::as_i64), get("inventory_location").as_str())
+        {
+            v["inventoryQuantities"] = json!([{ "locationId": loc, "name": "available", "quantity": q }]);
+        }
         variants.push(v);
     } else {
         for v in &listed {
@@ -367,6 +389,15 @@ pub fn input(w: &CatalogWrite, current: Option<&CatalogRecord>, collections: &Ha
         "productOptions": product_options,
         "variants": variants,
     });
+    for (field, name) in [("vendor", "vendor"), ("product_type", "productType")] {
+        if let Some(v) = f.get(field).filter(|v| !v.is_null()) {
+            out[name] = v.clone();
+        }
+    }
+    if let Some(info) = f.get("product_info").filter(|v| v.is_object()) {
+        out["metafields"] =
+            json!([{ "namespace": "custom", "key": "product_info", "type": "json", "value": info.to_string() }]);
+    }
     // The collections the product is in (a name the shop lacks was created before).
     if let Some(names) = f.get("categories").and_then(Value::as_array) {
         let ids: Vec<&String> =

@@ -174,6 +174,12 @@ impl ShopifySim {
 
     /// A product with variants `(sku, title, price)`, each stocked at every location with
     /// `available` (and as much on hand); returns the product's GID.
+    /// A product made as `productSet(input:)` makes one (seeding a shop with whole products);
+    /// its id, or the user errors.
+    pub fn product_set(&self, input: Value) -> Result<String, Vec<Value>> {
+        products::product_set(&mut self.lock(), &input, &Value::Null).map(|id| gid("Product", id))
+    }
+
     pub fn add_product(&self, title: &str, variants: &[(&str, &str, &str)], available: i64) -> String {
         let mut s = self.lock();
         s.next_id += 1;
@@ -842,6 +848,7 @@ fn product(s: &Inner, id: u64, set: &SelectionSet<'_, String>, vars: &Map<String
             let conn = json!({ "nodes": nodes, "edges": edges, "pageInfo": { "hasNextPage": false } });
             Some(select(&conn, &f.selection_set))
         }
+        "metafield" => Some(content::metafield(scalars.as_object().unwrap_or(&Map::new()), f)),
         _ => None,
     })
 }

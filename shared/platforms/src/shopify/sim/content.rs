@@ -138,18 +138,19 @@ pub(super) fn node(kind: Kind, s: &Inner, id: u64, set: &SelectionSet<'_, String
     match kind.items(s).get(&id) {
         Some(p) => object(set, &value(kind, id, p), |f| match f.name.as_str() {
             // `metafield(namespace:, key:)` (its arguments written in the query).
-            "metafield" => {
-                let none = Map::new();
-                let (ns, key) = (arg(&f.arguments, "namespace", &none), arg(&f.arguments, "key", &none));
-                let at = format!("{}.{}", ns.as_str().unwrap_or_default(), key.as_str().unwrap_or_default());
-                Some(
-                    p.get(METAFIELDS).and_then(|m| m.get(&at)).map(|m| select(m, &f.selection_set)).unwrap_or_default(),
-                )
-            }
+            "metafield" => Some(metafield(p, f)),
             _ => None,
         }),
         None => Value::Null,
     }
+}
+
+/// `metafield(namespace:, key:)` of an object (its arguments written in the query).
+pub(super) fn metafield(p: &Map<String, Value>, f: &Field<'_, String>) -> Value {
+    let none = Map::new();
+    let (ns, key) = (arg(&f.arguments, "namespace", &none), arg(&f.arguments, "key", &none));
+    let at = format!("{}.{}", ns.as_str().unwrap_or_default(), key.as_str().unwrap_or_default());
+    p.get(METAFIELDS).and_then(|m| m.get(&at)).map(|m| select(m, &f.selection_set)).unwrap_or_default()
 }
 
 /// Where a page's or article's metafields are kept (`namespace.key` → `{namespace, key, type,
@@ -157,7 +158,7 @@ pub(super) fn node(kind: Kind, s: &Inner, id: u64, set: &SelectionSet<'_, String
 const METAFIELDS: &str = "_metafields";
 
 /// `metafields: [{namespace, key, type, value}]` of a create or update input, set over `next`'s.
-fn set_metafields(next: &mut Map<String, Value>, field: &str, list: &Value, errors: &mut Vec<Value>) {
+pub(super) fn set_metafields(next: &mut Map<String, Value>, field: &str, list: &Value, errors: &mut Vec<Value>) {
     let mut kept = next.get(METAFIELDS).and_then(Value::as_object).cloned().unwrap_or_default();
     for (i, m) in list.as_array().into_iter().flatten().enumerate() {
         let at = i.to_string();
@@ -171,6 +172,10 @@ fn set_metafields(next: &mut Map<String, Value>, field: &str, list: &Value, erro
             continue;
         };
         let kind = text("type").unwrap_or("single_line_text_field");
+        if kind == "json" && serde_json::from_str::<Value>(value).is_err() {
+            errors.push(user_error(&[field, "metafields", &at, "value"], "Value is invalid JSON", "INVALID_VALUE"));
+            continue;
+        }
         kept.insert(format!("{ns}.{key}"), json!({ "namespace": ns, "key": key, "type": kind, "value": value }));
     }
     next.insert(METAFIELDS.into(), Value::Object(kept));

@@ -30,7 +30,7 @@ pub(super) fn unique_handle(s: &Inner, title: &str, id: u64) -> String {
 }
 
 pub(super) fn default_fields(handle: &str) -> Map<String, Value> {
-    let v = json!({ "handle": handle, "descriptionHtml": "", "status": "ACTIVE", "tags": [],
+    let v = json!({ "handle": handle, "descriptionHtml": "", "status": "ACTIVE", "tags": [], "vendor": "", "productType": "",
                     "seo": { "title": null, "description": null }, "images": [] });
     v.as_object().cloned().unwrap_or_default()
 }
@@ -62,7 +62,7 @@ fn remove_variant(s: &mut Inner, vid: u64) {
 /// Shopify's `WeightUnit`.
 const WEIGHT_UNITS: [&str; 4] = ["GRAMS", "KILOGRAMS", "OUNCES", "POUNDS"];
 
-fn product_set(s: &mut Inner, input: &Value, identifier: &Value) -> Result<u64, Vec<Value>> {
+pub(super) fn product_set(s: &mut Inner, input: &Value, identifier: &Value) -> Result<u64, Vec<Value>> {
     let given = identifier.get("id").or(input.get("id")).and_then(Value::as_str);
     let existing = match given {
         Some(g) => match gid_id("Product", g).filter(|id| s.products.contains_key(id)) {
@@ -131,7 +131,11 @@ fn product_set(s: &mut Inner, input: &Value, identifier: &Value) -> Result<u64, 
                     }
                 }
             }
-            "id" | "title" | "productOptions" | "variants" | "vendor" | "productType" | "metafields" => {}
+            "vendor" | "productType" => {
+                fields.insert(k.clone(), json!(text(v).unwrap_or_default()));
+            }
+            "metafields" => super::content::set_metafields(&mut fields, "input", v, &mut errors),
+            "id" | "title" | "productOptions" | "variants" => {}
             other => errors.push(user_error(
                 &["input", other],
                 &format!("Field '{other}' is not defined on the input"),
@@ -140,6 +144,21 @@ fn product_set(s: &mut Inner, input: &Value, identifier: &Value) -> Result<u64, 
         }
     }
     for (i, v) in input.get("variants").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        for (q, level) in v["inventoryQuantities"].as_array().into_iter().flatten().enumerate() {
+            let known = level["locationId"]
+                .as_str()
+                .and_then(|g| gid_id("Location", g))
+                .filter(|l| s.locations.contains_key(l));
+            if known.is_none() || level["name"] != "available" || !level["quantity"].is_i64() {
+                let (at, q) = (i.to_string(), q.to_string());
+                let field = ["input", "variants", at.as_str(), "inventoryQuantities", q.as_str()];
+                errors.push(user_error(
+                    &field,
+                    "Inventory quantities need a known locationId, the name available and a quantity",
+                    "INVALID",
+                ));
+            }
+        }
         let unit = &v["inventoryItem"]["measurement"]["weight"]["unit"];
         if !unit.is_null() && !unit.as_str().is_some_and(|u| WEIGHT_UNITS.contains(&u)) {
             let at = i.to_string();
@@ -232,9 +251,14 @@ fn product_set(s: &mut Inner, input: &Value, identifier: &Value) -> Result<u64, 
                 x.title = options.iter().map(|(_, v)| v.as_str()).collect::<Vec<_>>().join(" / ");
                 x.options = options;
             }
-            let sku = x.sku.clone();
+            let (sku, item) = (x.sku.clone(), x.item);
             if !sku.is_empty() {
                 s.by_sku.insert(sku, vid);
+            }
+            for level in v["inventoryQuantities"].as_array().into_iter().flatten() {
+                let loc = level["locationId"].as_str().and_then(|g| gid_id("Location", g)).unwrap_or(0);
+                let quantity = level["quantity"].as_i64().unwrap_or(0);
+                s.levels.insert((item, loc), Level { available: quantity, on_hand: quantity });
             }
             kept.push(vid);
         }

@@ -1,0 +1,212 @@
+//! Applying approved staging entries to the store (through the store-sync catalog port:
+//! Shopify's `productSet`, rate limited, in chunks), each recorded as a product version.
+//!
+//! - A CREATE writes the new product (published, with the distributor's stock at the
+//!   configured location); an UPDATE writes only its approved fields over the product.
+//! - On a redelivery (the queue's second receive or later) a CREATE looks the SKU up first,
+//!   so a create whose answer was lost is not made twice.
+//! - Each applied entry gets versions: when it changes fields storesync has not recorded for the
+//!   product yet, first the store's values of those before the change (`shopify (before
+//!   storesync)`), then the change (`supplier-feed {run}`, or the reviewer who approved it). The entry is then `applied`
+//!   with the product's id; an entry the store refuses is `failed` with the store's words; a
+//!   store error that is worth a retry fails the whole message (the queue retries it, then its
+//!   dead-letter queue keeps it).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::pipeline::SupplierError;
+use super::staging::{approved_changes, StagedAction, StagingEntry, StagingStatus};
+use super::versions::{next, ProductVersion};
+use crate::ports::{AuditEntry, Ports};
+use crate::stores::catalog::{Action, DataType};
+use crate::stores::catalog_sync::{CatalogOutcome, CatalogStore, CatalogWrite, CATALOG_CHUNK};
+
+/// What an apply did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ApplyReport {
+    pub applied: Vec<String>,
+    pub failed: Vec<(String, String)>,
+    /// Entries not approved (any more): rejected, applied already, or unknown.
+    pub skipped: Vec<String>,
+}
+
+/// The write an approved entry makes.
+fn write_of(entry: &StagingEntry, location: Option<&str>) -> CatalogWrite {
+    let mut fields: BTreeMap<String, Value> =
+        approved_changes(entry).into_iter().map(|c| (c.field.clone(), c.after.clone())).collect();
+    let action = match entry.action {
+        StagedAction::Create => {
+            fields.insert("sku".into(), json!(entry.sku));
+            fields.insert("status".into(), json!("publish"));
+            if let Some(loc) = location {
+                fields.insert("inventory_location".into(), json!(loc));
+            }
+            Action::Create
+        }
+        StagedAction::Update => {
+            fields.remove("inventory");
+            Action::Update
+        }
+    };
+    CatalogWrite { action, id: entry.product.clone(), key: entry.sku.clone(), fields }
+}
+
+/// Applies the approved entries `ids` (see the module); `retry` when the message was received
+/// before.
+pub async fn apply(
+    ports: &Ports,
+    store: &dyn CatalogStore,
+    ids: &[String],
+    location: Option<&str>,
+    retry: bool,
+) -> Result<ApplyReport, SupplierError> {
+    let mut report = ApplyReport::default();
+    let mut entries = Vec::new();
+    for id in ids {
+        match ports.staging.get(id).await? {
+            Some(e) if e.status == StagingStatus::Approved => entries.push(e),
+            _ => report.skipped.push(id.clone()),
+        }
+    }
+    for chunk in entries.chunks(CATALOG_CHUNK) {
+        let mut writes = Vec::with_capacity(chunk.len());
+        for e in chunk {
+            let mut w = write_of(e, location);
+            if retry && w.action == Action::Create {
+                let found = store.find(DataType::Products, &e.sku).await.map_err(store_error)?;
+                if let Some(id) = found {
+                    w.action = Action::Update;
+                    w.id = Some(id);
+                }
+            }
+            writes.push(w);
+        }
+        let outcomes = store.write(DataType::Products, &writes).await.map_err(store_error)?;
+        for ((entry, write), outcome) in chunk.iter().zip(&writes).zip(outcomes) {
+            match outcome {
+                CatalogOutcome::Done { id } => {
+                    record_versions(ports, entry, write, &id).await?;
+                    let mut done = entry.clone();
+                    done.status = StagingStatus::Applied;
+                    done.product = Some(id.clone());
+                    done.error = None;
+                    done.revision += 1;
+                    ports.staging.update(&done, entry.revision).await?;
+                    report.applied.push(entry.id.clone());
+                }
+                CatalogOutcome::Failed { error } => {
+                    let mut failed = entry.clone();
+                    failed.status = StagingStatus::Failed;
+                    failed.error = Some(error.clone());
+                    failed.revision += 1;
+                    ports.staging.update(&failed, entry.revision).await?;
+                    report.failed.push((entry.id.clone(), error));
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn store_error(e: crate::stores::StoreError) -> SupplierError {
+    if e.transient {
+        SupplierError::Port(crate::ports::PortError::backend("store write", "products", e))
+    } else {
+        SupplierError::Invalid(e.to_string())
+    }
+}
+
+/// The versions of an applied entry (see the module), and its audit entry.
+async fn record_versions(
+    ports: &Ports,
+    entry: &StagingEntry,
+    write: &CatalogWrite,
+    product: &str,
+) -> Result<(), SupplierError> {
+    let now = ports.clock.now();
+    let mut history = ports.versions.history(product).await?;
+    let changes = approved_changes(entry);
+    // Fields storesync has not recorded yet: what the store had first, as a version of its own.
+    let known = history.last().map(|v| v.fields.clone()).unwrap_or_default();
+    let unknown: Vec<_> = changes.iter().filter(|c| !known.contains_key(&c.field)).collect();
+    if entry.action == StagedAction::Update && !unknown.is_empty() {
+        let mut before = known.clone();
+        before.extend(unknown.iter().map(|c| (c.field.clone(), c.before.clone())));
+        let base = next(&history, product, before, "shopify (before storesync)", now);
+        ports.versions.append(&base).await?;
+        history.push(base);
+    }
+    let mut fields = history.last().map(|v| v.fields.clone()).unwrap_or_default();
+    for (k, v) in &write.fields {
+        if k != "inventory_location" {
+            fields.insert(k.clone(), v.clone());
+        }
+    }
+    let source = match entry.decided_by.as_deref() {
+        Some("auto") | None => format!("supplier-feed {}", entry.run),
+        Some(who) => format!("supplier-feed {} approved by {who}", entry.run),
+    };
+    // A redelivered apply whose version was recorded finds it last: not recorded twice.
+    if history.last().is_some_and(|v| v.fields == fields && v.source == source) {
+        return Ok(());
+    }
+    let version: ProductVersion = next(&history, product, fields, &source, now);
+    ports.versions.append(&version).await?;
+    ports
+        .audit
+        .record(&AuditEntry {
+            at: now,
+            who: entry.decided_by.clone().unwrap_or_else(|| "auto".into()),
+            action: "supplier.apply".into(),
+            target: format!("product/{product}"),
+            before: json!(changes.iter().map(|c| (c.field.clone(), c.before.clone())).collect::<BTreeMap<_, _>>()),
+            after: json!({ "entry": entry.id, "version": version.number, "fields": write.fields }),
+        })
+        .await?;
+    Ok(())
+}
+
+/// Puts `product` back as version `number` had it: its fields written to the store, and a new
+/// version recording the restore (audited).
+pub async fn restore(
+    ports: &Ports,
+    store: &dyn CatalogStore,
+    product: &str,
+    number: u64,
+    who: &str,
+) -> Result<ProductVersion, SupplierError> {
+    let history = ports.versions.history(product).await?;
+    let Some(version) = super::versions::restore(&history, number, who, ports.clock.now()) else {
+        return Err(SupplierError::Invalid(format!("{product} has no version {number}")));
+    };
+    // Every field the product's versions ever set: one the restored version lacks is cleared.
+    let mut fields = version.fields.clone();
+    for c in &version.changes {
+        fields.entry(c.field.clone()).or_insert(Value::Null);
+    }
+    fields.remove("inventory");
+    fields.remove("sku");
+    let write =
+        CatalogWrite { action: Action::Update, id: Some(product.to_string()), key: product.to_string(), fields };
+    match store.write(DataType::Products, std::slice::from_ref(&write)).await.map_err(store_error)?.pop() {
+        Some(CatalogOutcome::Done { .. }) => {}
+        Some(CatalogOutcome::Failed { error }) => return Err(SupplierError::Invalid(format!("{product}: {error}"))),
+        None => return Err(SupplierError::Invalid(format!("{product}: the store answered nothing"))),
+    }
+    ports.versions.append(&version).await?;
+    ports
+        .audit
+        .record(&AuditEntry {
+            at: version.at,
+            who: who.to_string(),
+            action: "supplier.restore".into(),
+            target: format!("product/{product}"),
+            before: json!({ "version": history.last().map(|v| v.number) }),
+            after: json!({ "restored": number, "version": version.number, "fields": version.fields }),
+        })
+        .await?;
+    Ok(version)
+}
