@@ -2,6 +2,7 @@
 
 pub mod auth;
 mod store;
+mod supplier;
 
 use std::sync::Arc;
 
@@ -105,7 +106,7 @@ fn session(raw: &str) -> Result<SessionId, ApiError> {
 }
 
 /// Every route of the admin API, as the template declares them (checked by the template test).
-pub const ROUTES: [(&str, &str); 22] = [
+pub const ROUTES: [(&str, &str); 26] = [
     ("POST", "/sessions"),
     ("GET", "/sessions/current"),
     ("GET", "/sessions/{id}"),
@@ -128,6 +129,10 @@ pub const ROUTES: [(&str, &str); 22] = [
     ("POST", "/store-sync/plans/{id}/sync"),
     ("GET", "/store-sync/runs/{id}"),
     ("POST", "/store-sync/runs/{id}/rollback"),
+    ("GET", "/supplier/runs/{run}"),
+    ("GET", "/supplier/runs/{run}/entries"),
+    ("POST", "/supplier/runs/{run}/entries/{sku}/review"),
+    ("POST", "/supplier/runs/{run}/review"),
 ];
 
 /// The webhook route: authenticated by each source's signature, not by a JWT.
@@ -158,6 +163,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/store-sync/plans/{id}/sync", post(store::sync))
         .route("/store-sync/runs/{id}", get(store::run))
         .route("/store-sync/runs/{id}/rollback", post(store::rollback))
+        .route("/supplier/runs/{run}", get(supplier::run))
+        .route("/supplier/runs/{run}/entries", get(supplier::entries))
+        .route("/supplier/runs/{run}/entries/{sku}/review", post(supplier::review_one))
+        .route("/supplier/runs/{run}/review", post(supplier::review_all))
         .with_state(state)
 }
 

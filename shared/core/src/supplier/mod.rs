@@ -12,6 +12,7 @@ pub mod distributor;
 pub mod feed;
 pub mod matching;
 pub mod pipeline;
+pub mod review;
 pub mod source;
 pub mod staging;
 pub mod versions;
