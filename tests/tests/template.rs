@@ -32,6 +32,11 @@ fn pascal(name: &str) -> String {
     name.split('-').map(|p| p[..1].to_uppercase() + &p[1..]).collect()
 }
 
+/// The queues of the supplier pipeline (its worker consumes both).
+fn supplier_queues() -> Vec<&'static str> {
+    vec![storesync_core::supplier::pipeline::BATCH_QUEUE, storesync_core::supplier::pipeline::APPLY_QUEUE]
+}
+
 /// The queues of store ⇄ store sync that a worker consumes (the dead-letter one is not).
 fn store_queues() -> Vec<&'static str> {
     vec![storesync_core::stores::plans::COMPARE_QUEUE, storesync_core::stores::sync::SYNC_QUEUE]
@@ -115,6 +120,7 @@ fn every_queue_has_a_dead_letter_queue_and_every_dlq_an_alarm() {
     let mut expected: BTreeSet<String> = QUEUES.iter().map(|q| format!("{}Queue", pascal(q))).collect();
     expected.extend(webhook_queues().iter().map(|q| format!("{}Queue", pascal(q))));
     expected.extend(store_queues().iter().map(|q| format!("{}Queue", pascal(q))));
+    expected.extend(supplier_queues().iter().map(|q| format!("{}Queue", pascal(q))));
     assert_eq!(step_queues, expected.iter().map(String::as_str).collect(), "one redriven queue per workflow queue");
     let alarmed: BTreeSet<&str> = resources_of_type(&t, "AWS::CloudWatch::Alarm")
         .iter()
@@ -123,7 +129,8 @@ fn every_queue_has_a_dead_letter_queue_and_every_dlq_an_alarm() {
     for (name, _) in queues.iter().filter(|(n, _)| n.ends_with("DLQ")) {
         assert!(alarmed.contains(name.as_str()), "{name} has no alarm");
     }
-    assert_eq!(alarmed.len(), QUEUES.len() + 1 + webhook_queues().len() + store_queues().len(), "every DLQ is alarmed");
+    let all = QUEUES.len() + 1 + webhook_queues().len() + store_queues().len() + supplier_queues().len();
+    assert_eq!(alarmed.len(), all, "every DLQ is alarmed");
 }
 
 #[test]
@@ -176,6 +183,9 @@ fn functions_binaries_triggers_and_routes() {
                 }
                 "Schedule" => match name.as_str() {
                     "ImportWebFunction" => {}
+                    "SupplierPollerFunction" => {
+                        assert_eq!(ev["Properties"]["Schedule"], serde_json::json!({ "Ref": "SupplierPollSchedule" }));
+                    }
                     "WebhookProcessorFunction" => {
                         let input: Value = serde_json::from_str(ev["Properties"]["Input"].as_str().unwrap()).unwrap();
                         schedules.insert((
@@ -212,10 +222,12 @@ fn functions_binaries_triggers_and_routes() {
         .collect();
     assert_eq!(binaries, dirs, "one SAM function per functions/ binary");
     assert!(archived, "something archives the raw webhooks");
-    assert_eq!(prefixes, BTreeSet::from([INBOX_WEB.to_string(), INBOX_COMAX.to_string()]));
+    let raw = storesync_core::supplier::pipeline::RAW_PREFIX.to_string();
+    assert_eq!(prefixes, BTreeSet::from([INBOX_WEB.to_string(), INBOX_COMAX.to_string(), raw]));
     let mut expected: BTreeSet<String> = QUEUES.iter().map(|q| format!("{}Queue", pascal(q))).collect();
     expected.extend(storesync_core::webhooks::processor::QUEUES.iter().map(|q| format!("{}Queue", pascal(q))));
     expected.extend(store_queues().iter().map(|q| format!("{}Queue", pascal(q))));
+    expected.extend(supplier_queues().iter().map(|q| format!("{}Queue", pascal(q))));
     assert_eq!(
         sqs_queues, expected,
         "every step, webhook and store queue has its consumer (the order push is scheduled)"
@@ -272,8 +284,12 @@ fn policies_are_least_privilege() {
     assert_eq!(send_targets(&r["ExportInventoryFunction"]), set(&[]));
     assert_eq!(
         send_targets(&r["AdminApiFunction"]).len(),
-        QUEUES.len() + webhook_queues().len() + store_queues().len()
+        QUEUES.len() + webhook_queues().len() + store_queues().len() + 1,
+        "every workflow queue, and the supplier's apply queue (a review's approval)"
     );
+    assert_eq!(send_targets(&r["SupplierPollerFunction"]), set(&[]), "a poll puts the file in the bucket");
+    assert_eq!(send_targets(&r["SupplierIngestFunction"]), set(&["SupplierBatchesQueue"]));
+    assert_eq!(send_targets(&r["SupplierWorkerFunction"]), set(&["SupplierApplyQueue"]));
     assert_eq!(send_targets(&r["StoreCompareFunction"]), set(&[]), "a compare only keeps its plan");
     assert_eq!(send_targets(&r["StoreSyncWorkerFunction"]), set(&["StoreSyncDLQ"]));
     // Who logs progress may write the status table.

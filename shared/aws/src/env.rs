@@ -36,9 +36,15 @@ pub const STORE_QUEUE_URLS: [(&str, &str); 3] = [
     ("store-sync-dead", "STORESYNC_QUEUE_STORE_SYNC_DEAD"),
 ];
 
-/// Every queue URL variable: the daily steps', the webhook path's and store sync's.
+/// The queue URL variable of each supplier queue (`supplier::pipeline::BATCH_QUEUE`,
+/// `APPLY_QUEUE`).
+pub const SUPPLIER_QUEUE_URLS: [(&str, &str); 2] =
+    [("supplier-batches", "STORESYNC_QUEUE_SUPPLIER_BATCHES"), ("supplier-apply", "STORESYNC_QUEUE_SUPPLIER_APPLY")];
+
+/// Every queue URL variable: the daily steps', the webhook path's, store sync's and the
+/// supplier pipeline's.
 pub fn queue_urls() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
-    QUEUE_URLS.iter().chain(WEBHOOK_QUEUE_URLS.iter()).chain(STORE_QUEUE_URLS.iter())
+    QUEUE_URLS.iter().chain(WEBHOOK_QUEUE_URLS.iter()).chain(STORE_QUEUE_URLS.iter()).chain(SUPPLIER_QUEUE_URLS.iter())
 }
 
 /// Every variable a function reads.
@@ -54,6 +60,12 @@ pub fn all() -> Vec<&'static str> {
         storesync_core::config::ENV_SHOPIFY_API_VERSION,
         storesync_core::config::ENV_SHOPIFY_LOCATION,
         crate::webhooks::ENV_SECRETS_PREFIX,
+        storesync_core::supplier::pipeline::ENV_FTP_ADDRESS,
+        storesync_core::supplier::pipeline::ENV_FTP_USER,
+        storesync_core::supplier::pipeline::ENV_FTP_FOLDER,
+        storesync_core::supplier::pipeline::ENV_PATTERN,
+        storesync_core::supplier::pipeline::ENV_AUTO_APPROVE_ABOVE,
+        storesync_core::supplier::pipeline::ENV_XOROSOFT_URL,
     ]);
     v
 }

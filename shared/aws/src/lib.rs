@@ -5,4 +5,5 @@ pub mod env;
 pub mod http;
 pub mod lambda;
 pub mod stores;
+pub mod supplier;
 pub mod webhooks;

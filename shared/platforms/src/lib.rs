@@ -5,6 +5,7 @@ pub mod fault;
 pub mod ftp;
 pub mod shopify;
 pub mod stores;
+pub mod supplier;
 pub mod testkit;
 pub mod wms;
 pub mod woocommerce;

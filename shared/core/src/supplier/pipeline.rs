@@ -71,6 +71,19 @@ impl SupplierError {
     }
 }
 
+/// The FTP server of the feed (`host:port`), its user, password (a secret) and folder.
+pub const ENV_FTP_ADDRESS: &str = "STORESYNC_SUPPLIER_FTP_ADDRESS";
+pub const ENV_FTP_USER: &str = "STORESYNC_SUPPLIER_FTP_USER";
+pub const ENV_FTP_PASSWORD: &str = "STORESYNC_SUPPLIER_FTP_PASSWORD";
+pub const ENV_FTP_FOLDER: &str = "STORESYNC_SUPPLIER_FTP_FOLDER";
+/// Which files are the feed (default `CowanOfficeSupplies*.zip`).
+pub const ENV_PATTERN: &str = "STORESYNC_SUPPLIER_PATTERN";
+/// Entries above this confidence are approved as staged (default 95).
+pub const ENV_AUTO_APPROVE_ABOVE: &str = "STORESYNC_SUPPLIER_AUTO_APPROVE_ABOVE";
+/// The distributor's API and its token (a secret).
+pub const ENV_XOROSOFT_URL: &str = "STORESYNC_XOROSOFT_URL";
+pub const ENV_XOROSOFT_TOKEN: &str = "STORESYNC_XOROSOFT_TOKEN";
+
 /// The pipeline's settings (TOML `[supplier]`; defaults for the office-supplies merchant).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -92,6 +105,22 @@ impl Default for SupplierSettings {
             download_attempts: 5,
             mapping: FeedMapping::default(),
         }
+    }
+}
+
+impl SupplierSettings {
+    /// The defaults, with the pattern and the threshold from `get` where set.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, SupplierError> {
+        let mut s = Self::default();
+        if let Some(p) = get(ENV_PATTERN).filter(|p| !p.trim().is_empty()) {
+            s.pattern = p.trim().to_string();
+        }
+        if let Some(t) = get(ENV_AUTO_APPROVE_ABOVE).filter(|t| !t.trim().is_empty()) {
+            s.auto_approve_above = t.trim().parse().ok().filter(|t: &u8| *t <= 100).ok_or_else(|| {
+                SupplierError::Invalid(format!("{ENV_AUTO_APPROVE_ABOVE}={t:?}: a confidence from 0 to 100"))
+            })?;
+        }
+        Ok(s)
     }
 }
 

@@ -1,0 +1,26 @@
+//! The supplier worker function: batches validated with Xorosoft, matched against the Shopify
+//! store and staged; approved entries applied to it.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use storesync_aws::supplier::{handle_worker_event, start, SupplierDeps};
+use storesync_core::config::ENV_SHOPIFY_LOCATION;
+use storesync_core::stores::Platform;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let (edge, params, settings) = start().await?;
+    let lookup = |k: &str| params.get(k).cloned().or_else(|| std::env::var(k).ok());
+    let distributor = Arc::new(storesync_platforms::supplier::xorosoft(lookup)?);
+    let store = storesync_platforms::stores::connect_catalog(Platform::Shopify, lookup)?;
+    let location = lookup(ENV_SHOPIFY_LOCATION).filter(|l| !l.trim().is_empty());
+    let deps = Arc::new(SupplierDeps::new(distributor, Arc::from(store), location, settings));
+    let ports = edge.workflow.ports().clone();
+    let urls = Arc::new(edge.resources.queue_urls);
+    lambda_runtime::run(lambda_runtime::service_fn(move |ev: lambda_runtime::LambdaEvent<Value>| {
+        let (ports, deps, urls) = (ports.clone(), deps.clone(), urls.clone());
+        async move { handle_worker_event(&ports, &deps, &urls, ev.payload).await }
+    }))
+    .await
+}

@@ -1,0 +1,145 @@
+//! The supplier catalog in Lambda: the poller (an EventBridge schedule), the ingest (S3
+//! `ObjectCreated` under `raw/etilize/`) and the worker (the batch and apply queues, partial
+//! batch failures). The function crates open the FTP source, the distributor and the store
+//! (this crate does not know the platform clients).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use aws_lambda_events::event::s3::S3Event;
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use serde_json::{json, Value};
+use storesync_core::ports::Ports;
+use storesync_core::stores::catalog_sync::CatalogStore;
+use storesync_core::supplier::apply::apply;
+use storesync_core::supplier::distributor::Distributor;
+use storesync_core::supplier::pipeline::{
+    ingest, poll, work_batch, StoreSnapshot, SupplierSettings, APPLY_QUEUE, BATCH_QUEUE, RAW_PREFIX,
+};
+use storesync_core::supplier::source::FeedSource;
+use tracing::Instrument;
+
+use crate::lambda::EdgeError;
+use crate::stores::delivery;
+use crate::webhooks::queue_for_arn;
+
+/// What the worker needs: the distributor, the store, the stock location, and the store's
+/// snapshot of the run it last matched (kept while the function is warm).
+pub struct SupplierDeps {
+    pub distributor: Arc<dyn Distributor>,
+    pub store: Arc<dyn CatalogStore>,
+    pub location: Option<String>,
+    pub settings: SupplierSettings,
+    snapshot: Mutex<Option<(String, Arc<StoreSnapshot>)>>,
+}
+
+impl SupplierDeps {
+    pub fn new(
+        distributor: Arc<dyn Distributor>,
+        store: Arc<dyn CatalogStore>,
+        location: Option<String>,
+        settings: SupplierSettings,
+    ) -> Self {
+        Self { distributor, store, location, settings, snapshot: Mutex::new(None) }
+    }
+
+    /// The store's products for `run`: read once per run (and per warm function).
+    async fn snapshot(&self, run: &str) -> Result<Arc<StoreSnapshot>, String> {
+        if let Some((r, s)) = self.snapshot.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            if r == run {
+                return Ok(s.clone());
+            }
+        }
+        let s = Arc::new(StoreSnapshot::read(self.store.as_ref()).await.map_err(|e| e.to_string())?);
+        *self.snapshot.lock().unwrap_or_else(|p| p.into_inner()) = Some((run.to_string(), s.clone()));
+        Ok(s)
+    }
+}
+
+/// The ingest's entry: each object of the event under `raw/etilize/` ingested; a failure fails
+/// the invocation (Lambda retries an asynchronous event, and a finished run is not re-run).
+pub async fn handle_ingest_event(ports: &Ports, settings: &SupplierSettings, event: Value) -> Result<Value, EdgeError> {
+    let e: S3Event = serde_json::from_value(event).map_err(|source| EdgeError::BadEvent { kind: "S3", source })?;
+    let mut out = Vec::new();
+    for r in &e.records {
+        let raw = r.s3.object.key.clone().unwrap_or_default();
+        let key = storesync_core::domain::url_decode(&raw);
+        if !key.starts_with(RAW_PREFIX) {
+            return Err(EdgeError::UnknownEvent(format!("{key} is not under {RAW_PREFIX}")));
+        }
+        let outcome = ingest(ports, &key, settings).await.map_err(|e| EdgeError::Job(format!("{key}: {e}")))?;
+        out.push(json!(outcome));
+    }
+    Ok(json!({ "ingested": out }))
+}
+
+/// The worker's entry: each record of the SQS batch on its own (a batch of items from the
+/// batch queue, approved entries from the apply queue); a failure is that record's.
+pub async fn handle_worker_event(
+    ports: &Ports,
+    deps: &SupplierDeps,
+    urls: &HashMap<String, String>,
+    event: Value,
+) -> Result<Value, EdgeError> {
+    let e: SqsEvent = serde_json::from_value(event).map_err(|source| EdgeError::BadEvent { kind: "SQS", source })?;
+    let mut response = SqsBatchResponse::default();
+    for r in &e.records {
+        let arn = r.event_source_arn.as_deref().unwrap_or_default();
+        let queue = queue_for_arn(arn, urls)
+            .filter(|q| *q == BATCH_QUEUE || *q == APPLY_QUEUE)
+            .ok_or_else(|| EdgeError::UnknownEvent(format!("a message from {arn}, not a supplier queue")))?;
+        let d = delivery(r);
+        let span = tracing::info_span!("supplier", queue, message_id = %d.receipt, attempt = d.receive_count);
+        let outcome = async {
+            let m: Value = serde_json::from_str(&d.body).map_err(|e| format!("not a supplier message: {e}"))?;
+            if queue == BATCH_QUEUE {
+                let (run, n) = (m["run"].as_str().unwrap_or_default(), m["batch"].as_u64().unwrap_or(0));
+                let store = deps.snapshot(run).await?;
+                work_batch(ports, deps.distributor.as_ref(), &store, run, n, &deps.settings)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            } else {
+                let ids: Vec<String> = serde_json::from_value(m["ids"].clone()).map_err(|e| e.to_string())?;
+                let retry = d.receive_count > 1;
+                apply(ports, deps.store.as_ref(), &ids, deps.location.as_deref(), retry)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+        }
+        .instrument(span.clone())
+        .await;
+        if let Err(error) = outcome {
+            span.in_scope(|| tracing::warn!(error, "left for a retry"));
+            let mut f = BatchItemFailure::default();
+            f.item_identifier = d.receipt;
+            response.batch_item_failures.push(f);
+        }
+    }
+    serde_json::to_value(response).map_err(|source| EdgeError::BadEvent { kind: "SQS response", source })
+}
+
+/// The poller's entry (a scheduled event): one poll of the feed's folder.
+pub async fn handle_poll_event(
+    ports: &Ports,
+    source: &dyn FeedSource,
+    settings: &SupplierSettings,
+) -> Result<Value, EdgeError> {
+    let scratch = PathBuf::from(std::env::var("TMPDIR").unwrap_or_else(|_| "/tmp".into())).join("supplier");
+    let report = poll(ports, source, settings, &scratch).await.map_err(|e| EdgeError::Job(e.to_string()))?;
+    Ok(json!(report))
+}
+
+/// The cold start of a supplier function: tracing, the AWS ports, the SSM parameters (the
+/// secrets, named as the variables they stand for) and the settings.
+pub async fn start() -> Result<(crate::lambda::Edge, HashMap<String, String>, SupplierSettings), lambda_runtime::Error>
+{
+    crate::lambda::init_tracing();
+    let edge = crate::lambda::edge_from_env().await?;
+    let params = crate::webhooks::secret_parameters(&edge.cfg).await?;
+    let lookup = |k: &str| params.get(k).cloned().or_else(|| std::env::var(k).ok());
+    let settings = SupplierSettings::from_lookup(lookup).map_err(|e| EdgeError::Job(e.to_string()))?;
+    Ok((edge, params, settings))
+}
