@@ -38,10 +38,13 @@ fn there_is_a_sample_for_every_trigger() {
             "http-post-webhook-wms.json",
             "http-retry-step.json",
             "s3-put-comax-products.json",
+            "s3-put-supplier-feed.json",
             "s3-put-web-products.json",
             "schedule-daily.json",
+            "schedule-supplier-poll.json",
             "sqs-step-command.json",
             "sqs-store-sync-chunk.json",
+            "sqs-supplier-batch.json",
             "sqs-webhook-fifo.json"
         ]
     );
@@ -177,4 +180,17 @@ fn a_store_sync_chunk_event_is_a_delivery_with_its_receive_count() {
     assert_eq!((d.receipt.as_str(), d.receive_count), ("7b1c3d52-0e8a-4b5e-9d0f-3c2a1e6f9b44", 2));
     let chunk: storesync_core::stores::sync::ChunkMessage = serde_json::from_str(&d.body).unwrap();
     assert_eq!((chunk.chunk, chunk.items), (0, vec![0, 1, 2]));
+}
+
+#[test]
+fn the_supplier_samples_are_the_events_their_functions_take() {
+    let s3: S3Event = serde_json::from_value(event("s3-put-supplier-feed.json")).unwrap();
+    let key = decode_s3_key(s3.records[0].s3.object.key.as_deref().unwrap());
+    assert!(key.starts_with(storesync_core::supplier::pipeline::RAW_PREFIX), "{key}");
+    assert_eq!(storesync_core::supplier::pipeline::run_of(&key), "etilize-0123456789abcdef");
+    let sqs: SqsEvent = serde_json::from_value(event("sqs-supplier-batch.json")).unwrap();
+    let body: Value = serde_json::from_str(sqs.records[0].body.as_deref().unwrap()).unwrap();
+    assert_eq!((body["run"].as_str(), body["batch"].as_u64()), (Some("etilize-0123456789abcdef"), Some(0)));
+    let poll: EventBridgeEvent = serde_json::from_value(event("schedule-supplier-poll.json")).unwrap();
+    assert_eq!(poll.detail_type, "Scheduled Event");
 }

@@ -64,7 +64,7 @@ pub async fn handle_ingest_event(ports: &Ports, settings: &SupplierSettings, eve
     let mut out = Vec::new();
     for r in &e.records {
         let raw = r.s3.object.key.clone().unwrap_or_default();
-        let key = storesync_core::domain::url_decode(&raw);
+        let key = crate::lambda::decode_s3_key(&raw);
         if !key.starts_with(RAW_PREFIX) {
             return Err(EdgeError::UnknownEvent(format!("{key} is not under {RAW_PREFIX}")));
         }

@@ -1,0 +1,167 @@
+//! The supplier pipeline on the AWS wiring: the template deployed to moto_server; the poller's
+//! handler downloads the feed from a real FTP server into the stack's bucket; the ingest
+//! handler is handed the sample S3 event naming it (twice: the second runs nothing); the worker
+//! is handed SQS events built from the stack's batch and apply queues (their ARNs and receive
+//! counts), as the event source mappings would. Every row is accounted for in the run's report
+//! (DynamoDB staging), and the approved entries are in Shopify with their versions.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use storesync_aws::lambda::{ports, sdk_config};
+use storesync_aws::supplier::{handle_ingest_event, handle_poll_event, handle_worker_event, SupplierDeps};
+use storesync_core::ports::Ports;
+use storesync_core::stores::catalog::DataType;
+use storesync_core::stores::catalog_sync::CatalogStore;
+use storesync_core::supplier::pipeline::{run_of, run_report, SupplierSettings, APPLY_QUEUE, BATCH_QUEUE};
+use storesync_core::supplier::staging::StagingStatus;
+use storesync_platforms::ftp::{FtpConfig, FtpServer, FtpSource};
+use storesync_platforms::shopify::catalog::ShopifyCatalog;
+use storesync_platforms::shopify::client::ShopifyClient;
+use storesync_platforms::shopify::sim::{Bucket, ShopifySim};
+use storesync_platforms::xorosoft::client::XorosoftClient;
+use storesync_platforms::xorosoft::sim::XorosoftSim;
+use storesync_tests::aws::deploy;
+use storesync_tests::moto::Moto;
+use storesync_tests::{repo_root, supplier};
+
+const ROWS: usize = 2_000;
+
+fn event(name: &str) -> Value {
+    serde_json::from_slice(&std::fs::read(repo_root().join("events").join(name)).unwrap()).unwrap()
+}
+
+async fn serve(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+/// Hands every message of `queue` to the worker, one per event, deleting what it did not
+/// report as failed, until the queue is empty; the failures reported.
+async fn drain(
+    sqs: &aws_sdk_sqs::Client,
+    ports: &Ports,
+    deps: &SupplierDeps,
+    urls: &HashMap<String, String>,
+    queue: &str,
+) -> usize {
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(&urls[queue])
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap();
+    let arn = attrs.attributes().unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone();
+    let mut failures = 0;
+    loop {
+        let out = sqs
+            .receive_message()
+            .queue_url(&urls[queue])
+            .max_number_of_messages(1)
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+            .send()
+            .await
+            .unwrap();
+        let Some(m) = out.messages().first() else { return failures };
+        let mut ev = event("sqs-supplier-batch.json");
+        let r = &mut ev["Records"][0];
+        r["messageId"] = Value::from(m.message_id().unwrap());
+        r["receiptHandle"] = Value::from(m.receipt_handle().unwrap());
+        r["body"] = Value::from(m.body().unwrap());
+        r["eventSourceARN"] = Value::from(arn.as_str());
+        let count = m
+            .attributes()
+            .and_then(|a| a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount));
+        r["attributes"]["ApproximateReceiveCount"] = Value::from(count.cloned().unwrap_or_else(|| "1".into()));
+        let reply = handle_worker_event(ports, deps, urls, ev).await.unwrap();
+        let failed = reply["batchItemFailures"].as_array().map(Vec::len).unwrap_or(0);
+        failures += failed;
+        if failed == 0 {
+            sqs.delete_message()
+                .queue_url(&urls[queue])
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_goes_from_ftp_through_the_stack_to_shopify() {
+    let moto = Moto::start();
+    let stack = deploy(&moto, "supplier");
+    let resources = stack.resources();
+    let cfg = sdk_config(Some(&moto.endpoint)).await;
+    let ports = ports(&cfg, &resources);
+    let settings = SupplierSettings::default();
+
+    // The poll: the feed from the FTP server into the stack's bucket.
+    let ftp_root = tempfile::tempdir().unwrap();
+    let zip = supplier::feed_zip(ROWS);
+    std::fs::write(ftp_root.path().join("CowanOfficeSupplies_2026-12-01.zip"), &zip).unwrap();
+    let server = FtpServer::start(ftp_root.path(), "etilize", "pw").await.unwrap();
+    let source = FtpSource::new(FtpConfig {
+        address: server.address.clone(),
+        user: "etilize".into(),
+        password: "pw".into(),
+        folder: "/".into(),
+        timeout: Duration::from_secs(5),
+    });
+    let polled = handle_poll_event(&ports, &source, &settings).await.unwrap();
+    let key = polled["downloaded"][0].as_str().unwrap().to_string();
+    assert!(ports.blobs.get(&key).await.unwrap().to_bytes().unwrap() == zip);
+
+    // The ingest, from the sample S3 event naming the object; a second event runs nothing.
+    let mut ev = event("s3-put-supplier-feed.json");
+    ev["Records"][0]["s3"]["bucket"]["name"] = Value::from(resources.bucket.as_str());
+    ev["Records"][0]["s3"]["object"]["key"] = Value::from(key.replace(' ', "+"));
+    let first = handle_ingest_event(&ports, &settings, ev.clone()).await.unwrap();
+    assert_eq!(first["ingested"][0]["outcome"], "ingested", "{first}");
+    let again = handle_ingest_event(&ports, &settings, ev).await.unwrap();
+    assert_eq!(again["ingested"][0]["outcome"], "already_ingested");
+
+    // The worker: batches, then approved entries, from the stack's queues.
+    let xoro = XorosoftSim::new("xo");
+    xoro.rate_limit(0, 0.0);
+    xoro.carry_by(supplier::distributor_rule);
+    let xoro_base = serve(xoro.router()).await;
+    let shop_sim = ShopifySim::new("shpat", Bucket { size: 1e9, restore_rate: 1e9 });
+    let location = shop_sim.add_location("Main warehouse");
+    supplier::seed_shop(&shop_sim, ROWS);
+    let shop_base = serve(shop_sim.router()).await;
+    let client =
+        ShopifyClient::new(&shop_base, "shpat", storesync_platforms::shopify::API_VERSION, Duration::from_secs(30))
+            .unwrap();
+    let shop = Arc::new(ShopifyCatalog::new(client));
+    let deps = SupplierDeps::new(
+        Arc::new(XorosoftClient::new(&xoro_base, "xo", Duration::from_secs(10)).unwrap()),
+        shop.clone(),
+        Some(location.clone()),
+        settings.clone(),
+    );
+    let sqs = aws_sdk_sqs::Client::new(&cfg);
+    assert_eq!(drain(&sqs, &ports, &deps, &resources.queue_urls, BATCH_QUEUE).await, 0);
+    let run = run_of(&key);
+    let r = run_report(&ports, &run).await.unwrap();
+    assert_eq!((r.items + r.bad_rows, r.batches_done), (ROWS as u64, r.batches), "{r:?}");
+    assert_eq!(r.not_carried + r.creates + r.updates + r.unchanged, r.items, "{r:?}");
+    assert_eq!(r.entries.get(&StagingStatus::Approved).copied(), Some(r.auto_approved));
+    assert_eq!(r.entries.get(&StagingStatus::Pending).copied(), Some(r.pending));
+    assert!(r.pending > 0 && r.creates > 0 && r.updates > 0, "{r:?}");
+
+    assert_eq!(drain(&sqs, &ports, &deps, &resources.queue_urls, APPLY_QUEUE).await, 0);
+    let after = run_report(&ports, &run).await.unwrap();
+    assert_eq!(after.entries.get(&StagingStatus::Applied).copied(), Some(r.auto_approved));
+    let created = shop.find(DataType::Products, "SUP-000005").await.unwrap().expect("a new product in Shopify");
+    assert_eq!(shop_sim.available("SUP-000005", &location), Some(40));
+    let versions = ports.versions.history(&created).await.unwrap();
+    assert_eq!(versions.len(), 1, "its version, in DynamoDB");
+    let log = ports.status.read(&storesync_core::domain::SessionId::parse(&run).unwrap()).await.unwrap();
+    assert_eq!(log.last().unwrap().details["state"], "review_pending");
+}
