@@ -10,6 +10,7 @@ pub mod apply;
 pub mod conflict;
 pub mod distributor;
 pub mod feed;
+pub mod inventory;
 pub mod matching;
 pub mod pipeline;
 pub mod review;

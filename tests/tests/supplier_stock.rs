@@ -1,0 +1,99 @@
+//! The Xorosoft inventory sync against the simulators: the linked products' stock looked up
+//! 100 a call and written to Shopify through `inventorySetQuantities`; on the next sync, a side
+//! that moved alone wins, and both moving goes through the conflict policy (Shopify 0 → the
+//! distributor's, close → the lower, far apart → a person, kept with both values).
+
+use std::time::Duration;
+
+use serde_json::json;
+use storesync_core::supplier::conflict::ConflictPolicy;
+use storesync_core::supplier::distributor::Carried;
+use storesync_core::supplier::inventory::sync_stock;
+use storesync_core::supplier::matching::Match;
+use storesync_core::supplier::staging::{stage, StagingStatus};
+use storesync_local::Local;
+use storesync_platforms::shopify::client::ShopifyClient;
+use storesync_platforms::shopify::inventory::ShopifyInventory;
+use storesync_platforms::shopify::sim::{Bucket, ShopifySim};
+use storesync_platforms::xorosoft::client::XorosoftClient;
+use storesync_platforms::xorosoft::sim::XorosoftSim;
+
+async fn serve(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+fn carried(stock: i64) -> Carried {
+    Carried { item_number: "X".into(), stock, price: None }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_follows_the_distributor_and_conflicts_follow_the_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = Local::open(dir.path(), Default::default()).unwrap();
+    let ports = local.workflow.ports();
+    // Products storesync applied (the linked ones), and one it did not (left alone).
+    for sku in ["A", "B", "C", "D", "E", "F", "G"] {
+        let item = serde_json::from_value(json!({
+            "line": 2, "sku": sku, "handle": "h", "title": format!("Item {sku}"), "description": "", "vendor": "",
+            "product_type": "", "tags": [], "barcode": null, "mpn": null, "weight_grams": null, "price": null,
+            "cost": null, "images": [], "seo_title": "", "seo_description": "", "options": [], "product_info": {}
+        }))
+        .unwrap();
+        let m = Match { product: None, confidence: 100, evidence: vec![], caveat: None };
+        let mut e = stage("run-1", item, carried(1), m, &Default::default(), 95, chrono::Utc::now()).unwrap();
+        e.status = StagingStatus::Applied;
+        assert!(ports.staging.create(&e).await.unwrap());
+    }
+    let shop = ShopifySim::new("shpat", Bucket::default());
+    let location = shop.add_location("Main warehouse");
+    for (sku, stock) in [("A", 5), ("B", 5), ("C", 0), ("D", 20), ("E", 3), ("F", 7), ("UNLINKED", 4)] {
+        shop.add_product(&format!("Item {sku}"), &[(sku, "Default Title", "1.00")], stock);
+    }
+    let xoro = XorosoftSim::new("xo");
+    for (sku, stock) in [("A", 12), ("B", 5), ("C", 30), ("D", 40), ("E", 8), ("G", 1), ("UNLINKED", 99)] {
+        xoro.carry(sku, carried(stock));
+    }
+    let client = ShopifyClient::new(
+        &serve(shop.router()).await,
+        "shpat",
+        storesync_platforms::shopify::API_VERSION,
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    let store = ShopifyInventory::new(client, &location);
+    let distributor = XorosoftClient::new(&serve(xoro.router()).await, "xo", Duration::from_secs(10)).unwrap();
+    let policy = ConflictPolicy::default();
+
+    let first = sync_stock(ports, &distributor, &store, &policy, "stock-1").await.unwrap();
+    assert_eq!((first.linked, first.lookups, first.unchanged), (7, 1, 1), "{first:?}");
+    assert_eq!(first.written, vec![("A".into(), 12), ("C".into(), 30), ("D".into(), 40), ("E".into(), 8)]);
+    assert_eq!((first.not_carried.clone(), first.not_in_store.clone()), (vec!["F".to_string()], vec!["G".to_string()]));
+    let now = |sku: &str| shop.available(sku, &location);
+    assert_eq!((now("A"), now("B"), now("F"), now("UNLINKED")), (Some(12), Some(5), Some(7), Some(4)));
+
+    // Meanwhile: a sale of A in Shopify; B restocked at the distributor; C sold out in Shopify
+    // while the distributor sold some; D and E moved on both sides, close and far apart.
+    shop.set_available("A", &location, 10);
+    xoro.set_stock("B", 9);
+    shop.set_available("C", &location, 0);
+    xoro.set_stock("C", 25);
+    shop.set_available("D", &location, 35);
+    xoro.set_stock("D", 33);
+    shop.set_available("E", &location, 2);
+    xoro.set_stock("E", 20);
+    let second = sync_stock(ports, &distributor, &store, &policy, "stock-2").await.unwrap();
+    assert_eq!(second.written, vec![("B".into(), 9), ("C".into(), 25), ("D".into(), 33)], "{second:?}");
+    assert_eq!(second.kept, 1, "A's sale stands");
+    assert_eq!(second.manual.len(), 1);
+    assert_eq!(second.manual[0].0, "E");
+    assert!(second.manual[0].1.contains("a person decides"), "{:?}", second.manual);
+    assert_eq!((now("A"), now("B"), now("C"), now("D"), now("E")), (Some(10), Some(9), Some(25), Some(33), Some(2)));
+    let conflict = ports.kv.get("supplier/stock-conflicts/e").await.unwrap().unwrap();
+    assert_eq!(
+        (conflict["shopify"].clone(), conflict["xorosoft"].clone(), conflict["base"].clone()),
+        (json!(2), json!(20), json!(8))
+    );
+}
