@@ -5,7 +5,10 @@
 //! ends staged, unchanged, not carried or a bad row, and the counts add up. A batch delivered
 //! twice stages nothing twice. The approved entries reach Shopify (new products with their
 //! vendor, structured details and stock; matched ones with their changed fields), each with
-//! its versions; a reviewed entry follows; a version restored puts the product back.
+//! its versions; a reviewed entry follows; a version restored puts the product back. Products
+//! edited by hand in Shopify after staging go through the conflict policy: the feed's
+//! description wins (the hand edit kept as a version), a weight goes back to a person, who sees
+//! both values and decides.
 
 use std::time::Duration;
 
@@ -47,19 +50,21 @@ async fn shopify() -> (ShopifySim, ShopifyCatalog, String) {
     (sim, ShopifyCatalog::new(client), location)
 }
 
-async fn apply_all(ports: &Ports, shop: &ShopifyCatalog, location: &str) -> usize {
-    let mut applied = 0;
+/// Applies every queued approval; (applied, held for a person).
+async fn apply_all(ports: &Ports, shop: &ShopifyCatalog, location: &str) -> (usize, usize) {
+    let (mut applied, mut held) = (0, 0);
     loop {
         let got = ports.queue.receive(APPLY_QUEUE, 10, 120).await.unwrap();
         if got.is_empty() {
-            return applied;
+            return (applied, held);
         }
         for d in got {
             let m: Value = serde_json::from_str(&d.body).unwrap();
             let ids: Vec<String> = serde_json::from_value(m["ids"].clone()).unwrap();
-            let r = apply(ports, shop, &ids, Some(location), d.receive_count > 1).await.unwrap();
+            let r = apply(ports, shop, &ids, Some(location), &Default::default(), d.receive_count > 1).await.unwrap();
             assert!(r.failed.is_empty(), "{:?}", r.failed);
             applied += r.applied.len();
+            held += r.held.len();
             ports.queue.ack(APPLY_QUEUE, &d.receipt).await.unwrap();
         }
     }
@@ -186,12 +191,51 @@ async fn a_feed_on_ftp_is_polled_once_ingested_matched_and_staged_with_every_row
     let again = run_report(ports, &run).await.unwrap();
     assert_eq!((again.entries, again.creates, again.batches_done), (r.entries.clone(), r.creates, 198));
 
-    // The approved entries reach Shopify, each with its version.
+    // Meanwhile someone edits two products by hand in Shopify: a description, a weight.
+    let gid = |sku: &'static str| {
+        let shop = &shop;
+        async move { shop.find(DataType::Products, sku).await.unwrap().unwrap() }
+    };
+    let (p20, p30) = (gid("ST-00020").await, gid("ST-00030").await);
+    shop_sim.product_set(json!({ "id": p20, "descriptionHtml": "<p>Edited by hand</p>" })).unwrap();
+    let weight = json!({ "sku": "ST-00030", "price": "12.50", "barcode": store.fields[&p30]["barcode"],
+                         "optionValues": [{ "optionName": "Title", "name": "Default Title" }],
+                         "inventoryItem": { "measurement": { "weight": { "unit": "GRAMS", "value": 500 } } } });
+    shop_sim.product_set(json!({ "id": p30, "variants": [weight] })).unwrap();
+
+    // The approved entries reach Shopify, each with its version; the weight waits for a person.
     let products_before = shop.read(DataType::Products).await.unwrap().len() as u64;
-    assert_eq!(apply_all(ports, &shop, &location).await as u64, r.auto_approved);
+    assert_eq!(apply_all(ports, &shop, &location).await, (r.auto_approved as usize - 1, 1));
     let after = run_report(ports, &run).await.unwrap();
-    assert_eq!(after.entries.get(&StagingStatus::Applied).copied(), Some(r.auto_approved));
+    assert_eq!(after.entries.get(&StagingStatus::Applied).copied(), Some(r.auto_approved - 1));
+    assert_eq!(after.entries.get(&StagingStatus::Pending).copied(), Some(r.pending + 1));
     assert_eq!(after.entries.get(&StagingStatus::Approved), None);
+    // The description: the feed's wins, the hand edit kept as a version before it.
+    let history = ports.versions.history(&p20).await.unwrap();
+    let sources: Vec<&str> = history.iter().map(|v| v.source.as_str()).collect();
+    assert_eq!(&sources[..3], ["shopify (before storesync)", "shopify", &format!("supplier-feed {run}")]);
+    assert_eq!(history[1].changes[0].after, json!("<p>Edited by hand</p>"));
+    let applied20 = ports.staging.get(&format!("{run}/st-00020")).await.unwrap().unwrap();
+    assert_eq!((applied20.conflicts.len(), applied20.conflicts[0].rule.as_str()), (1, "description.feed_wins"));
+    // The weight: back in review, with both values and the reason; a person approves it.
+    let held = ports.staging.get(&format!("{run}/sup-000301")).await.unwrap().unwrap();
+    assert_eq!(held.status, StagingStatus::Pending);
+    let c = &held.conflicts[0];
+    assert_eq!(
+        (c.field.as_str(), c.remote.clone(), c.local.clone(), c.rule.as_str()),
+        ("weight_grams", json!(500), json!(450), "no_rule")
+    );
+    assert!(held.note.as_deref().unwrap().contains("Shopify changed weight_grams since staging"));
+    let decided = review(&held, &Review::Approve, "dana", chrono::Utc::now()).unwrap();
+    assert!(ports.staging.update(&decided, held.revision).await.unwrap());
+    let r3 = apply(ports, &shop, std::slice::from_ref(&decided.id), Some(&location), &Default::default(), false)
+        .await
+        .unwrap();
+    assert_eq!(r3.applied, vec![decided.id.clone()]);
+    let w30 = shop.read_ids(DataType::Products, std::slice::from_ref(&p30)).await.unwrap();
+    assert_eq!(w30[0].fields["weight_grams"], json!(450));
+    let applied = ports.staging.get(&decided.id).await.unwrap().unwrap();
+    assert_eq!(applied.conflicts[0].rule, "reviewed");
     let products = shop.read(DataType::Products).await.unwrap();
     assert_eq!(products.len() as u64, products_before + r.creates);
     // A new product: published, its vendor, its details as one JSON metafield, its stock.
@@ -224,7 +268,9 @@ async fn a_feed_on_ftp_is_polled_once_ingested_matched_and_staged_with_every_row
     let entry = pending[0].clone();
     let decided = review(&entry, &Review::Approve, "dana", chrono::Utc::now()).unwrap();
     assert!(ports.staging.update(&decided, entry.revision).await.unwrap());
-    let r2 = apply(ports, &shop, std::slice::from_ref(&decided.id), Some(&location), false).await.unwrap();
+    let r2 = apply(ports, &shop, std::slice::from_ref(&decided.id), Some(&location), &Default::default(), false)
+        .await
+        .unwrap();
     assert_eq!(r2.applied, vec![decided.id.clone()]);
     let product = decided.product.clone().unwrap();
     let history = ports.versions.history(&product).await.unwrap();

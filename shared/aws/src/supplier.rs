@@ -103,7 +103,7 @@ pub async fn handle_worker_event(
             } else {
                 let ids: Vec<String> = serde_json::from_value(m["ids"].clone()).map_err(|e| e.to_string())?;
                 let retry = d.receive_count > 1;
-                apply(ports, deps.store.as_ref(), &ids, deps.location.as_deref(), retry)
+                apply(ports, deps.store.as_ref(), &ids, deps.location.as_deref(), &deps.settings.conflicts, retry)
                     .await
                     .map(|_| ())
                     .map_err(|e| e.to_string())

@@ -68,6 +68,11 @@ pub trait CatalogStore: Send + Sync {
     async fn read(&self, data_type: DataType) -> Result<Vec<CatalogRecord>, StoreError>;
     /// The id of the object whose primary key is `key`, if there is one.
     async fn find(&self, data_type: DataType, key: &str) -> Result<Option<String>, StoreError>;
+    /// The objects of `data_type` with these ids, as they are now (those that exist).
+    async fn read_ids(&self, data_type: DataType, ids: &[String]) -> Result<Vec<CatalogRecord>, StoreError> {
+        let all = self.read(data_type).await?;
+        Ok(all.into_iter().filter(|r| ids.contains(&r.id)).collect())
+    }
     /// Writes in order, as few calls as the platform allows; one outcome per write. An error
     /// means none is known to be written.
     async fn write(&self, data_type: DataType, writes: &[CatalogWrite]) -> Result<Vec<CatalogOutcome>, StoreError>;

@@ -3,6 +3,12 @@
 //!
 //! - A CREATE writes the new product (published, with the distributor's stock at the
 //!   configured location); an UPDATE writes only its approved fields over the product.
+//! - Before an UPDATE, the product is read as it is now: a field Shopify changed since the entry
+//!   was staged (someone edited it there) is a conflict, decided by the conflict policy: Shopify's
+//!   stands (the field is left out), the feed's is written, or a person decides — then the
+//!   entry goes back to review with both values and the policy's reason, and nothing of it is
+//!   written. Shopify's edit is kept as a version (`shopify`) either way. A person who approves
+//!   an entry after seeing its conflict has decided it.
 //! - On a redelivery (the queue's second receive or later) a CREATE looks the SKU up first,
 //!   so a create whose answer was lost is not made twice.
 //! - Each applied entry gets versions: when it changes fields storesync has not recorded for the
@@ -17,11 +23,12 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::conflict::{decide, Conflict, ConflictPolicy, Decision, Outcome, Source};
 use super::pipeline::SupplierError;
-use super::staging::{approved_changes, StagedAction, StagingEntry, StagingStatus};
+use super::staging::{approved_changes, StagedAction, StagingEntry, StagingStatus, FIELDS};
 use super::versions::{next, ProductVersion};
 use crate::ports::{AuditEntry, Ports};
-use crate::stores::catalog::{Action, DataType};
+use crate::stores::catalog::{canonical, same, Action, DataType, FieldKind};
 use crate::stores::catalog_sync::{CatalogOutcome, CatalogStore, CatalogWrite, CATALOG_CHUNK};
 
 /// What an apply did.
@@ -31,6 +38,70 @@ pub struct ApplyReport {
     pub failed: Vec<(String, String)>,
     /// Entries not approved (any more): rejected, applied already, or unknown.
     pub skipped: Vec<String>,
+    /// Entries back in review: Shopify changed a field they change, and the policy asks a person.
+    pub held: Vec<String>,
+}
+
+/// What the store's current values mean for an UPDATE entry.
+#[derive(Default)]
+struct Check {
+    /// Fields not to write (Shopify's stands, or it holds the value already).
+    drop: Vec<String>,
+    /// Fields Shopify changed since staging, with their values now.
+    moved: Vec<(String, Value)>,
+    decisions: Vec<Decision>,
+}
+
+fn kind_of(field: &str) -> FieldKind {
+    FIELDS.iter().find(|(f, _)| *f == field).map(|(_, k)| *k).unwrap_or(FieldKind::Text)
+}
+
+/// Compares an UPDATE's changes with the product as it is now (see the module).
+fn check(entry: &StagingEntry, now: &BTreeMap<String, Value>, policy: &ConflictPolicy) -> Check {
+    let mut out = Check::default();
+    let reviewed = entry.decided_by.as_deref().is_some_and(|w| w != "auto");
+    for c in approved_changes(entry) {
+        let kind = kind_of(&c.field);
+        let current = canonical(kind, now.get(&c.field).unwrap_or(&Value::Null));
+        if same(kind, &current, &c.before) {
+            continue;
+        }
+        if same(kind, &current, &c.after) {
+            out.drop.push(c.field.clone());
+            continue;
+        }
+        out.moved.push((c.field.clone(), current.clone()));
+        let seen = entry.conflicts.iter().any(|d| d.field == c.field && same(kind, &d.remote, &current));
+        let d = if reviewed && seen {
+            Decision {
+                field: c.field.clone(),
+                outcome: Outcome::Local,
+                value: Some(c.after.clone()),
+                rule: "reviewed".into(),
+                explanation: format!(
+                    "{} chose the feed's value after seeing Shopify's",
+                    entry.decided_by.clone().unwrap_or_default()
+                ),
+                remote: current,
+                local: c.after.clone(),
+                local_source: Some(Source::SupplierFeed),
+            }
+        } else {
+            let conflict = Conflict {
+                field: c.field.clone(),
+                base: c.before.clone(),
+                remote: current,
+                local: c.after.clone(),
+                local_source: Source::SupplierFeed,
+            };
+            decide(&conflict, policy)
+        };
+        if d.outcome == Outcome::Remote {
+            out.drop.push(c.field.clone());
+        }
+        out.decisions.push(d);
+    }
+    out
 }
 
 /// The write an approved entry makes.
@@ -61,6 +132,7 @@ pub async fn apply(
     store: &dyn CatalogStore,
     ids: &[String],
     location: Option<&str>,
+    policy: &ConflictPolicy,
     retry: bool,
 ) -> Result<ApplyReport, SupplierError> {
     let mut report = ApplyReport::default();
@@ -72,9 +144,45 @@ pub async fn apply(
         }
     }
     for chunk in entries.chunks(CATALOG_CHUNK) {
-        let mut writes = Vec::with_capacity(chunk.len());
+        // The updated products as they are now.
+        let ids: Vec<String> =
+            chunk.iter().filter(|e| e.action == StagedAction::Update).filter_map(|e| e.product.clone()).collect();
+        let now: std::collections::HashMap<String, BTreeMap<String, Value>> = match ids.is_empty() {
+            true => Default::default(),
+            false => store
+                .read_ids(DataType::Products, &ids)
+                .await
+                .map_err(store_error)?
+                .into_iter()
+                .map(|r| (r.id, r.fields))
+                .collect(),
+        };
+        let empty = BTreeMap::new();
+        let mut ready: Vec<(&StagingEntry, Check)> = Vec::with_capacity(chunk.len());
         for e in chunk {
+            let c = match (&e.action, &e.product) {
+                (StagedAction::Update, Some(p)) => check(e, now.get(p).unwrap_or(&empty), policy),
+                _ => Check::default(),
+            };
+            if c.decisions.iter().any(|d| d.outcome == Outcome::Manual) {
+                let mut held = e.clone();
+                held.status = StagingStatus::Pending;
+                held.conflicts = c.decisions;
+                let fields: Vec<&str> = held.conflicts.iter().map(|d| d.field.as_str()).collect();
+                held.note = Some(format!("Shopify changed {} since staging: a person decides", fields.join(", ")));
+                held.revision += 1;
+                ports.staging.update(&held, e.revision).await?;
+                report.held.push(e.id.clone());
+                continue;
+            }
+            ready.push((e, c));
+        }
+        let mut writes = Vec::with_capacity(ready.len());
+        for (e, c) in &ready {
             let mut w = write_of(e, location);
+            for f in &c.drop {
+                w.fields.remove(f);
+            }
             if retry && w.action == Action::Create {
                 let found = store.find(DataType::Products, &e.sku).await.map_err(store_error)?;
                 if let Some(id) = found {
@@ -85,13 +193,15 @@ pub async fn apply(
             writes.push(w);
         }
         let outcomes = store.write(DataType::Products, &writes).await.map_err(store_error)?;
-        for ((entry, write), outcome) in chunk.iter().zip(&writes).zip(outcomes) {
+        for (((entry, c), write), outcome) in ready.iter().zip(&writes).zip(outcomes) {
+            let entry = *entry;
             match outcome {
                 CatalogOutcome::Done { id } => {
-                    record_versions(ports, entry, write, &id).await?;
+                    record_versions(ports, entry, write, &id, &c.moved, &c.decisions).await?;
                     let mut done = entry.clone();
                     done.status = StagingStatus::Applied;
                     done.product = Some(id.clone());
+                    done.conflicts = c.decisions.clone();
                     done.error = None;
                     done.revision += 1;
                     ports.staging.update(&done, entry.revision).await?;
@@ -125,6 +235,8 @@ async fn record_versions(
     entry: &StagingEntry,
     write: &CatalogWrite,
     product: &str,
+    moved: &[(String, Value)],
+    decisions: &[Decision],
 ) -> Result<(), SupplierError> {
     let now = ports.clock.now();
     let mut history = ports.versions.history(product).await?;
@@ -138,6 +250,16 @@ async fn record_versions(
         let base = next(&history, product, before, "shopify (before storesync)", now);
         ports.versions.append(&base).await?;
         history.push(base);
+    }
+    // Shopify's own edits since staging, kept before ours.
+    if !moved.is_empty() {
+        let mut edited = history.last().map(|v| v.fields.clone()).unwrap_or_default();
+        edited.extend(moved.iter().cloned());
+        if history.last().is_none_or(|v| v.fields != edited) {
+            let v = next(&history, product, edited, "shopify", now);
+            ports.versions.append(&v).await?;
+            history.push(v);
+        }
     }
     let mut fields = history.last().map(|v| v.fields.clone()).unwrap_or_default();
     for (k, v) in &write.fields {
@@ -163,7 +285,7 @@ async fn record_versions(
             action: "supplier.apply".into(),
             target: format!("product/{product}"),
             before: json!(changes.iter().map(|c| (c.field.clone(), c.before.clone())).collect::<BTreeMap<_, _>>()),
-            after: json!({ "entry": entry.id, "version": version.number, "fields": write.fields }),
+            after: json!({ "entry": entry.id, "version": version.number, "fields": write.fields, "conflicts": decisions }),
         })
         .await?;
     Ok(())

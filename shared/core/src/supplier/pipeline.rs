@@ -95,6 +95,8 @@ pub struct SupplierSettings {
     /// Tries per download (each resuming where the last stopped).
     pub download_attempts: u32,
     pub mapping: FeedMapping,
+    /// How a field Shopify changed since staging is decided.
+    pub conflicts: super::conflict::ConflictPolicy,
 }
 
 impl Default for SupplierSettings {
@@ -104,6 +106,7 @@ impl Default for SupplierSettings {
             auto_approve_above: AUTO_APPROVE_ABOVE,
             download_attempts: 5,
             mapping: FeedMapping::default(),
+            conflicts: Default::default(),
         }
     }
 }

@@ -139,6 +139,10 @@ pub struct StagingEntry {
     pub decided_by: Option<String>,
     pub decided_at: Option<DateTime<Utc>>,
     pub note: Option<String>,
+    /// The conflict policy's decisions when the store's values moved since staging (a manual
+    /// one holds the entry for a person, with both values and the reason).
+    #[serde(default)]
+    pub conflicts: Vec<super::conflict::Decision>,
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
     /// Bumped by every change: writes are compare-and-set on it.
@@ -193,6 +197,7 @@ pub fn stage(
         decided_by: auto.then(|| "auto".to_string()),
         decided_at: auto.then_some(now),
         note: auto.then(|| format!("confidence {} is above the auto-approve threshold {auto_above}", m.confidence)),
+        conflicts: Vec::new(),
         error: None,
         created_at: now,
         revision: 0,

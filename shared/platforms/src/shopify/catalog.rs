@@ -552,7 +552,12 @@ impl ShopifyCatalog {
                         && (w.fields.contains_key("product_skus")
                             || w.fields.contains_key("amount") != w.fields.contains_key("discount_type"))))
         };
-        let ids: Vec<&str> = writes.iter().filter(needs).filter_map(|w| w.id.as_deref()).collect();
+        let ids: Vec<String> = writes.iter().filter(needs).filter_map(|w| w.id.clone()).collect();
+        self.by_ids(data_type, &ids).await
+    }
+
+    /// Objects by id, as many a call as the cost allows.
+    async fn by_ids(&self, data_type: DataType, ids: &[String]) -> Result<HashMap<String, CatalogRecord>, StoreError> {
         let mut out = HashMap::new();
         let spec = spec(data_type)?;
         for chunk in ids.chunks(page_size(spec)) {
@@ -647,6 +652,11 @@ impl CatalogStore for ShopifyCatalog {
             .await
             .map_err(store_error("find"))?;
         Ok(data[conn]["nodes"][0]["id"].as_str().map(str::to_string))
+    }
+
+    async fn read_ids(&self, data_type: DataType, ids: &[String]) -> Result<Vec<CatalogRecord>, StoreError> {
+        let found = self.by_ids(data_type, ids).await?;
+        Ok(ids.iter().filter_map(|id| found.get(id).cloned()).collect())
     }
 
     async fn write(&self, data_type: DataType, writes: &[CatalogWrite]) -> Result<Vec<CatalogOutcome>, StoreError> {
