@@ -7,6 +7,7 @@ pub mod runtime;
 pub mod simulate;
 pub mod sqlite;
 pub mod stores;
+pub mod supplier;
 pub mod webhooks;
 
 pub use runtime::Local;

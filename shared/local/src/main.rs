@@ -82,6 +82,63 @@ enum Cmd {
     /// Store ⇄ store sync between WooCommerce and Shopify.
     #[command(subcommand)]
     Store(StoreCmd),
+    /// The supplier catalog: feed ingest, matching, review, apply to Shopify, versions, stock.
+    #[command(subcommand)]
+    Supplier(SupplierCmd),
+}
+
+#[derive(Subcommand)]
+enum SupplierCmd {
+    /// Ingest a feed file (a ZIP of CSV, or a CSV) as if the poller had fetched it; its batches
+    /// are matched against Xorosoft and Shopify when they are configured.
+    Ingest { file: PathBuf },
+    /// Poll the feed's FTP folder once; ingest and match each new file.
+    Poll,
+    /// Where every row of a run went.
+    Report { run: String },
+    /// A run's entries with their changes, confidence, evidence and conflicts.
+    Review {
+        run: String,
+        #[arg(long, default_value = "pending")]
+        status: String,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Approve an entry (all its changes, or --fields a,b only).
+    Approve {
+        run: String,
+        sku: String,
+        #[arg(long, value_delimiter = ',')]
+        fields: Vec<String>,
+    },
+    /// Reject an entry.
+    Reject {
+        run: String,
+        sku: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Approve (or --reject) every pending entry of a run the filter picks.
+    ApproveAll {
+        run: String,
+        #[arg(long)]
+        min_confidence: Option<u8>,
+        #[arg(long)]
+        max_confidence: Option<u8>,
+        /// create or update only.
+        #[arg(long)]
+        action: Option<String>,
+        #[arg(long)]
+        reject: bool,
+    },
+    /// Apply the approved entries to the Shopify store.
+    Apply,
+    /// A product's versions.
+    History { product: String },
+    /// Put a product back as a version had it.
+    Restore { product: String, version: u64 },
+    /// Sync the linked products' stock from Xorosoft to Shopify.
+    Stock,
 }
 
 #[derive(Subcommand)]
@@ -281,7 +338,45 @@ async fn run() -> anyhow::Result<()> {
         Cmd::Serve { addr, simulate } => serve(local, &cli.state, addr, simulate).await,
         Cmd::Webhooks(cmd) => webhooks(&local, cmd).await,
         Cmd::Store(cmd) => store(&local, cmd).await,
+        Cmd::Supplier(cmd) => supplier_cmd(&local, cmd).await,
     }
+}
+
+async fn supplier_cmd(local: &Local, cmd: SupplierCmd) -> anyhow::Result<()> {
+    use storesync_core::supplier::staging::Review;
+    use storesync_local::supplier as s;
+    let who = cli_actor();
+    let out = match cmd {
+        SupplierCmd::Ingest { file } => s::ingest_file(local, &file).await?,
+        SupplierCmd::Poll => s::poll_ftp(local).await?,
+        SupplierCmd::Report { run } => s::report(local, &run).await?,
+        SupplierCmd::Review { run, status, limit } => s::review(local, &run, &status, limit).await?,
+        SupplierCmd::Approve { run, sku, fields } => {
+            let decision = if fields.is_empty() { Review::Approve } else { Review::ApproveFields { fields } };
+            s::decide_one(local, &run, &sku, decision, &who).await?
+        }
+        SupplierCmd::Reject { run, sku, reason } => {
+            s::decide_one(local, &run, &sku, Review::Reject { reason }, &who).await?
+        }
+        SupplierCmd::ApproveAll { run, min_confidence, max_confidence, action, reject } => {
+            let action = match action.as_deref() {
+                None => None,
+                Some("create") => Some(storesync_core::supplier::staging::StagedAction::Create),
+                Some("update") => Some(storesync_core::supplier::staging::StagedAction::Update),
+                Some(other) => bail!("--action {other:?}: use create or update"),
+            };
+            let filter =
+                storesync_core::supplier::review::Filter { run: Some(run), min_confidence, max_confidence, action };
+            let decision = if reject { Review::Reject { reason: None } } else { Review::Approve };
+            s::decide_many(local, filter, decision, &who).await?
+        }
+        SupplierCmd::Apply => s::apply_queued(local).await?,
+        SupplierCmd::History { product } => s::history(local, &product).await?,
+        SupplierCmd::Restore { product, version } => s::restore_version(local, &product, version, &who).await?,
+        SupplierCmd::Stock => s::stock(local).await?,
+    };
+    print!("{out}");
+    Ok(())
 }
 
 async fn store(local: &Local, cmd: StoreCmd) -> anyhow::Result<()> {

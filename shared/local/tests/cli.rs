@@ -168,3 +168,82 @@ fn a_storm_can_be_written_for_load_tools() {
     }
     assert_eq!(ids.len(), 60, "one delivery id per event");
 }
+
+/// `storesync supplier …` as an operator runs it, against the Xorosoft and Shopify simulators:
+/// a feed file ingested and matched, the report, the review, an approval, the apply, a
+/// product's versions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_supplier_pipeline_from_the_command_line() {
+    use storesync_core::supplier::distributor::Carried;
+    use storesync_platforms::shopify::sim::{Bucket, ShopifySim};
+    use storesync_platforms::xorosoft::sim::XorosoftSim;
+    async fn serve(app: axum::Router) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        base
+    }
+    let shop = ShopifySim::new("shpat", Bucket { size: 1e9, restore_rate: 1e9 });
+    let location = shop.add_location("Main warehouse");
+    let stapler = shop
+        .product_set(serde_json::json!({ "title": "Acme Stapler Heavy Duty", "descriptionHtml": "<p>Old</p>", "vendor": "Acme",
+            "variants": [{ "sku": "ST-1", "price": "12.50", "optionValues": [{ "optionName": "Title", "name": "Default Title" }] }] }))
+        .unwrap();
+    let xoro = XorosoftSim::new("xo");
+    xoro.carry_by(|sku| Some(Carried { item_number: format!("X-{sku}"), stock: 7, price: None }));
+    let (shop_url, xoro_url) = (serve(shop.router()).await, serve(xoro.router()).await);
+    let tmp = tempfile::tempdir().unwrap();
+    let feed = tmp.path().join("CowanOfficeSupplies_test.csv");
+    std::fs::write(
+        &feed,
+        "Title,URL handle,Description,Vendor,SKU,Price,Weight value (grams)\n\
+         Acme Stapler Heavy Duty,st-1,<p>New</p>,Acme,ST-1,12.50,\n\
+         Acme Stapler Heavy Duty Refurbished,st-2,<p>Refurb</p>,Acme,SUP-2,9.00,\n\
+         Globex Binder A4,gb,<p>Binder</p>,Globex,NEW-1,3.99,\n\
+         Broken,br,,Acme,BAD-1,1.00,heavy\n",
+    )
+    .unwrap();
+    let state = tmp.path().join("state");
+    let run = |args: Vec<String>| {
+        let (state, shop_url, xoro_url, location) =
+            (state.clone(), shop_url.clone(), xoro_url.clone(), location.clone());
+        tokio::task::spawn_blocking(move || {
+            let o = Command::new(env!("CARGO_BIN_EXE_storesync"))
+                .arg("--state")
+                .arg(&state)
+                .args(&args)
+                .env("STORESYNC_SHOPIFY_URL", &shop_url)
+                .env("STORESYNC_SHOPIFY_TOKEN", "shpat")
+                .env("STORESYNC_SHOPIFY_LOCATION", &location)
+                .env("STORESYNC_XOROSOFT_URL", &xoro_url)
+                .env("STORESYNC_XOROSOFT_TOKEN", "xo")
+                .env("USER", "dana")
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{args:?}\nstdout:\n{}\nstderr:\n{}", text(&o.stdout), text(&o.stderr));
+            text(&o.stdout)
+        })
+    };
+    let a = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let out = run(a(&["supplier", "ingest", feed.to_str().unwrap()])).await.unwrap();
+    assert!(out.contains(": 3 items, 1 bad rows, 1 of 1 batches done"), "{out}");
+    assert!(out.contains("new 1, matched 2, unchanged 0; auto-approved 2, pending review 1"), "{out}");
+    let id = out.split_whitespace().nth(1).unwrap().trim_end_matches(':').to_string();
+    let review = run(a(&["supplier", "review", &id])).await.unwrap();
+    assert!(review.starts_with(&format!("SUP-2 [pending] UPDATE {stapler}, confidence ")), "{review}");
+    assert!(
+        review.contains("evidence: name \"Acme Stapler Heavy Duty Refurbished\" ~ \"Acme Stapler Heavy Duty\""),
+        "{review}"
+    );
+    assert!(review.contains("    name: Acme Stapler Heavy Duty -> Acme Stapler Heavy Duty Refurbished"), "{review}");
+    let approved = run(a(&["supplier", "approve", &id, "SUP-2", "--fields", "description"])).await.unwrap();
+    assert!(approved.starts_with("SUP-2 [approved]"), "{approved}");
+    let applied = run(a(&["supplier", "apply"])).await.unwrap();
+    assert_eq!(applied, "3 applied, 0 back in review (Shopify changed them), 0 failed\n");
+    let history = run(a(&["supplier", "history", &stapler])).await.unwrap();
+    assert!(history.contains("supplier-feed ") && history.contains("approved by cli:dana"), "{history}");
+    assert!(history.contains("description: <p>New</p> -> <p>Refurb</p>"), "{history}");
+    let report = run(a(&["supplier", "report", &id])).await.unwrap();
+    assert!(report.contains("entries now: applied 3"), "{report}");
+}

@@ -1,0 +1,261 @@
+//! `storesync supplier …`: the supplier catalog pipeline on the embedded default — a feed
+//! ingested (from a file, or polled from the FTP server), its batches matched against Xorosoft
+//! and the Shopify store, the review, the apply, product versions and the stock sync. The
+//! platforms come from the environment (`STORESYNC_SUPPLIER_FTP_*`, `STORESYNC_XOROSOFT_*`,
+//! `STORESYNC_SHOPIFY_*`).
+
+use std::fmt::Write as _;
+
+use anyhow::Context;
+use serde_json::Value;
+use storesync_core::ports::{Ports, StagingQuery};
+use storesync_core::stores::Platform;
+use storesync_core::supplier::apply::{apply, restore};
+use storesync_core::supplier::inventory::sync_stock;
+use storesync_core::supplier::pipeline::{
+    ingest, poll, run_report, work_batch, IngestOutcome, RunReport, StoreSnapshot, SupplierSettings, APPLY_QUEUE,
+    BATCH_QUEUE, RAW_PREFIX,
+};
+use storesync_core::supplier::review::{decide, decide_all, Filter};
+use storesync_core::supplier::staging::{Review, StagedAction, StagingEntry, StagingStatus};
+
+use crate::Local;
+
+fn env(k: &str) -> Option<String> {
+    std::env::var(k).ok()
+}
+
+fn settings() -> anyhow::Result<SupplierSettings> {
+    SupplierSettings::from_lookup(env).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// A run's report as lines.
+pub fn report_text(r: &RunReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "run {}: {} items, {} bad rows, {} of {} batches done",
+        r.run, r.items, r.bad_rows, r.batches_done, r.batches
+    );
+    let _ = writeln!(
+        out,
+        "  not carried {}, new {}, matched {}, unchanged {}; auto-approved {}, pending review {}",
+        r.not_carried, r.creates, r.updates, r.unchanged, r.auto_approved, r.pending
+    );
+    let entries: Vec<String> = r.entries.iter().map(|(s, n)| format!("{} {n}", s.as_str())).collect();
+    let _ = writeln!(out, "  entries now: {}", entries.join(", "));
+    out
+}
+
+/// One entry as a reviewer reads it.
+pub fn entry_text(e: &StagingEntry) -> String {
+    let mut out = String::new();
+    let action = match e.action {
+        StagedAction::Create => "CREATE".to_string(),
+        StagedAction::Update => format!("UPDATE {}", e.product.clone().unwrap_or_default()),
+    };
+    let _ = writeln!(out, "{} [{}] {action}, confidence {}: {}", e.sku, e.status.as_str(), e.confidence, e.item.title);
+    for ev in &e.evidence {
+        let _ = writeln!(out, "    evidence: {} ({})", ev.detail, ev.confidence);
+    }
+    if let Some(c) = &e.caveat {
+        let _ = writeln!(out, "    caveat: {c}");
+    }
+    for c in &e.changes {
+        let _ = writeln!(out, "    {}: {} -> {}", c.field, short(&c.before), short(&c.after));
+    }
+    for d in &e.conflicts {
+        let _ = writeln!(
+            out,
+            "    conflict {}: Shopify {} / feed {}: {}",
+            d.field,
+            short(&d.remote),
+            short(&d.local),
+            d.explanation
+        );
+    }
+    out
+}
+
+fn short(v: &Value) -> String {
+    let s = match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "(none)".into(),
+        other => other.to_string(),
+    };
+    if s.chars().count() > 60 {
+        format!("{}…", s.chars().take(60).collect::<String>())
+    } else {
+        s
+    }
+}
+
+/// Matches and stages every queued batch against the configured Xorosoft and Shopify, with a
+/// progress bar.
+async fn work_batches(ports: &Ports, settings: &SupplierSettings) -> anyhow::Result<()> {
+    let depth = ports.queue.depth(BATCH_QUEUE).await?.visible;
+    if depth == 0 {
+        return Ok(());
+    }
+    let distributor = storesync_platforms::supplier::xorosoft(env).map_err(anyhow::Error::msg)?;
+    let store = storesync_platforms::stores::connect_catalog(Platform::Shopify, env)?;
+    let bar = indicatif::ProgressBar::new(depth).with_message("matching and staging");
+    let mut snapshot: Option<(String, StoreSnapshot)> = None;
+    loop {
+        let got = ports.queue.receive(BATCH_QUEUE, 10, 300).await?;
+        if got.is_empty() {
+            break;
+        }
+        for d in got {
+            let m: Value = serde_json::from_str(&d.body)?;
+            let (run, n) = (m["run"].as_str().unwrap_or_default().to_string(), m["batch"].as_u64().unwrap_or(0));
+            if snapshot.as_ref().is_none_or(|(r, _)| *r != run) {
+                snapshot = Some((run.clone(), StoreSnapshot::read(store.as_ref()).await?));
+            }
+            let store = &snapshot.as_ref().context("the store's products")?.1;
+            work_batch(ports, &distributor, store, &run, n, settings).await?;
+            ports.queue.ack(BATCH_QUEUE, &d.receipt).await?;
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    Ok(())
+}
+
+/// Ingests `key` and matches its batches; the run's report.
+async fn ingest_and_match(ports: &Ports, key: &str, settings: &SupplierSettings) -> anyhow::Result<String> {
+    let run = match ingest(ports, key, settings).await? {
+        IngestOutcome::Ingested(m) => m.run,
+        IngestOutcome::AlreadyIngested { run } => run,
+    };
+    work_batches(ports, settings).await?;
+    Ok(report_text(&run_report(ports, &run).await?))
+}
+
+/// `supplier ingest FILE`: the file put in the bucket (as the poller would), ingested, matched.
+pub async fn ingest_file(local: &Local, file: &std::path::Path) -> anyhow::Result<String> {
+    let ports = local.workflow.ports();
+    let name = file.file_name().and_then(|n| n.to_str()).context("the file has no name")?;
+    let meta = std::fs::metadata(file).with_context(|| format!("{}", file.display()))?;
+    let version = format!("{:016x}", {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (name, meta.len(), meta.modified().ok()).hash(&mut h);
+        h.finish()
+    });
+    let key = format!("{RAW_PREFIX}{}/{version}/{name}", chrono::Utc::now().format("%Y-%m-%d"));
+    ports.blobs.put_file(&key, file, None).await?;
+    ingest_and_match(ports, &key, &settings()?).await
+}
+
+/// `supplier poll`: the FTP folder polled; each new file ingested and matched.
+pub async fn poll_ftp(local: &Local) -> anyhow::Result<String> {
+    let ports = local.workflow.ports();
+    let settings = settings()?;
+    let source = storesync_platforms::supplier::ftp_source(env).map_err(anyhow::Error::msg)?;
+    let report = poll(ports, &source, &settings, &local.dir.join("scratch")).await?;
+    let mut out = format!(
+        "{} files listed, {} feed files, {} seen before, {} new\n",
+        report.listed,
+        report.feed_files,
+        report.seen_before,
+        report.downloaded.len()
+    );
+    for key in &report.downloaded {
+        out.push_str(&ingest_and_match(ports, key, &settings).await?);
+    }
+    Ok(out)
+}
+
+pub async fn report(local: &Local, run: &str) -> anyhow::Result<String> {
+    Ok(report_text(&run_report(local.workflow.ports(), run).await?))
+}
+
+pub async fn review(local: &Local, run: &str, status: &str, limit: usize) -> anyhow::Result<String> {
+    let status = StagingStatus::parse(status)
+        .with_context(|| format!("--status {status:?}: use pending, approved, rejected, applied or failed"))?;
+    let q = StagingQuery { run: Some(run.to_string()), after: None, limit };
+    let entries = local.workflow.ports().staging.list(status, &q).await?;
+    Ok(entries.iter().map(entry_text).collect())
+}
+
+pub async fn decide_one(local: &Local, run: &str, sku: &str, decision: Review, who: &str) -> anyhow::Result<String> {
+    let e = decide(local.workflow.ports(), run, sku, &decision, who).await?;
+    Ok(entry_text(&e))
+}
+
+pub async fn decide_many(local: &Local, filter: Filter, decision: Review, who: &str) -> anyhow::Result<String> {
+    let out = decide_all(local.workflow.ports(), &filter, &decision, who).await?;
+    Ok(format!("{} entries decided; {} decided by someone else meanwhile\n", out.decided, out.raced.len()))
+}
+
+/// `supplier apply`: every queued approval applied to the configured Shopify store.
+pub async fn apply_queued(local: &Local) -> anyhow::Result<String> {
+    let ports = local.workflow.ports();
+    let settings = settings()?;
+    let store = storesync_platforms::stores::connect_catalog(Platform::Shopify, env)?;
+    let location = env(storesync_core::config::ENV_SHOPIFY_LOCATION).filter(|l| !l.trim().is_empty());
+    let (mut applied, mut held, mut failed) = (0, 0, Vec::new());
+    loop {
+        let got = ports.queue.receive(APPLY_QUEUE, 10, 300).await?;
+        if got.is_empty() {
+            break;
+        }
+        for d in got {
+            let m: Value = serde_json::from_str(&d.body)?;
+            let ids: Vec<String> = serde_json::from_value(m["ids"].clone())?;
+            let r = apply(ports, store.as_ref(), &ids, location.as_deref(), &settings.conflicts, d.receive_count > 1)
+                .await?;
+            applied += r.applied.len();
+            held += r.held.len();
+            failed.extend(r.failed);
+            ports.queue.ack(APPLY_QUEUE, &d.receipt).await?;
+        }
+    }
+    let mut out = format!("{applied} applied, {held} back in review (Shopify changed them), {} failed\n", failed.len());
+    for (id, e) in failed {
+        let _ = writeln!(out, "  {id}: {e}");
+    }
+    Ok(out)
+}
+
+pub async fn history(local: &Local, product: &str) -> anyhow::Result<String> {
+    let versions = local.workflow.ports().versions.history(product).await?;
+    let mut out = String::new();
+    for v in versions {
+        let _ = writeln!(out, "{} {} {}", v.number, v.at.format("%Y-%m-%d %H:%M:%S"), v.source);
+        for c in v.changes {
+            let _ = writeln!(out, "    {}: {} -> {}", c.field, short(&c.before), short(&c.after));
+        }
+    }
+    Ok(out)
+}
+
+pub async fn restore_version(local: &Local, product: &str, number: u64, who: &str) -> anyhow::Result<String> {
+    let store = storesync_platforms::stores::connect_catalog(Platform::Shopify, env)?;
+    let v = restore(local.workflow.ports(), store.as_ref(), product, number, who).await?;
+    Ok(format!("{product}: version {number} restored as version {}\n", v.number))
+}
+
+/// `supplier stock`: the Xorosoft inventory sync.
+pub async fn stock(local: &Local) -> anyhow::Result<String> {
+    let settings = settings()?;
+    let distributor = storesync_platforms::supplier::xorosoft(env).map_err(anyhow::Error::msg)?;
+    let store = storesync_platforms::stores::connect(Platform::Shopify, env).await?;
+    let key = format!("supplier-stock-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S"));
+    let r = sync_stock(local.workflow.ports(), &distributor, store.as_ref(), &settings.conflicts, &key).await?;
+    let mut out = format!(
+        "{} linked products: {} written, {} unchanged, {} kept (Shopify moved), {} for a person, {} not carried, {} not in the store\n",
+        r.linked,
+        r.written.len(),
+        r.unchanged,
+        r.kept,
+        r.manual.len(),
+        r.not_carried.len(),
+        r.not_in_store.len()
+    );
+    for (sku, why) in r.manual {
+        let _ = writeln!(out, "  {sku}: {why}");
+    }
+    Ok(out)
+}
