@@ -16,4 +16,5 @@ pub mod pipeline;
 pub mod review;
 pub mod source;
 pub mod staging;
+pub mod syncdown;
 pub mod versions;

@@ -474,6 +474,16 @@ impl Processor {
         if accepted.source == WebhookSource::WooCommerce && accepted.topic == "order.created" {
             return self.queue_order_push(queue, d, msg, &body).await;
         }
+        // Shopify's product edits: the sync-down keeps them as versions of tracked products.
+        if accepted.source == WebhookSource::Shopify && accepted.topic == "products/update" {
+            let Ok(product) = serde_json::from_slice::<serde_json::Value>(&body) else {
+                let reason = "a products/update body that is not JSON".to_string();
+                return self.give_up(queue, d, msg, reason, vec![]).await;
+            };
+            let edited = crate::supplier::syncdown::observed(&self.ports, &product).await?;
+            tracing::info!(edited = ?edited, "shopify product update");
+            return Ok(Step::Done);
+        }
         if accepted.source != WebhookSource::Wms {
             bump(&self.stats.ignored, 1);
             tracing::info!(source = accepted.source.as_str(), topic = accepted.topic, "archived; no effect configured");
