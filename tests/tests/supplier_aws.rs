@@ -3,7 +3,10 @@
 //! handler is handed the sample S3 event naming it (twice: the second runs nothing); the worker
 //! is handed SQS events built from the stack's batch and apply queues (their ARNs and receive
 //! counts), as the event source mappings would. Every row is accounted for in the run's report
-//! (DynamoDB staging), and the approved entries are in Shopify with their versions.
+//! (DynamoDB staging), and the approved entries are in Shopify with their versions. Then the
+//! scheduled jobs: the Shopify check finds exactly the one product edited by hand (storesync's
+//! own writes are not edits), the stock sync writes the distributor's stock, the sweep finds
+//! nothing left unapplied.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,7 +14,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use storesync_aws::lambda::{ports, sdk_config};
-use storesync_aws::supplier::{handle_ingest_event, handle_poll_event, handle_worker_event, SupplierDeps};
+use storesync_aws::supplier::{handle_ingest_event, handle_scheduled, handle_worker_event, JobConnector, SupplierDeps};
 use storesync_core::ports::Ports;
 use storesync_core::stores::catalog::DataType;
 use storesync_core::stores::catalog_sync::CatalogStore;
@@ -27,7 +30,38 @@ use storesync_tests::aws::deploy;
 use storesync_tests::moto::Moto;
 use storesync_tests::{repo_root, supplier};
 
-const ROWS: usize = 2_000;
+const ROWS: usize = 1_000;
+
+/// The scheduled jobs' platforms: the test's FTP server and simulators.
+struct Jobs {
+    ftp: FtpConfig,
+    xoro: String,
+    shop: String,
+    location: String,
+}
+
+impl Jobs {
+    fn shopify(&self) -> ShopifyClient {
+        ShopifyClient::new(&self.shop, "shpat", storesync_platforms::shopify::API_VERSION, Duration::from_secs(30))
+            .unwrap()
+    }
+}
+
+#[async_trait::async_trait]
+impl JobConnector for Jobs {
+    fn source(&self) -> Result<Box<dyn storesync_core::supplier::source::FeedSource>, String> {
+        Ok(Box::new(FtpSource::new(self.ftp.clone())))
+    }
+    fn distributor(&self) -> Result<Box<dyn storesync_core::supplier::distributor::Distributor>, String> {
+        Ok(Box::new(XorosoftClient::new(&self.xoro, "xo", Duration::from_secs(10)).unwrap()))
+    }
+    fn catalog(&self) -> Result<Box<dyn CatalogStore>, String> {
+        Ok(Box::new(ShopifyCatalog::new(self.shopify())))
+    }
+    async fn inventory(&self) -> Result<Box<dyn storesync_core::stores::inventory::InventoryStore>, String> {
+        Ok(Box::new(storesync_platforms::shopify::inventory::ShopifyInventory::new(self.shopify(), &self.location)))
+    }
+}
 
 fn event(name: &str) -> Value {
     serde_json::from_slice(&std::fs::read(repo_root().join("events").join(name)).unwrap()).unwrap()
@@ -106,14 +140,24 @@ async fn a_feed_goes_from_ftp_through_the_stack_to_shopify() {
     let zip = supplier::feed_zip(ROWS);
     std::fs::write(ftp_root.path().join("CowanOfficeSupplies_2026-12-01.zip"), &zip).unwrap();
     let server = FtpServer::start(ftp_root.path(), "etilize", "pw").await.unwrap();
-    let source = FtpSource::new(FtpConfig {
+    let ftp = FtpConfig {
         address: server.address.clone(),
         user: "etilize".into(),
         password: "pw".into(),
         folder: "/".into(),
         timeout: Duration::from_secs(5),
-    });
-    let polled = handle_poll_event(&ports, &source, &settings).await.unwrap();
+    };
+    let xoro = XorosoftSim::new("xo");
+    xoro.rate_limit(0, 0.0);
+    xoro.carry_by(supplier::distributor_rule);
+    let xoro_base = serve(xoro.router()).await;
+    let shop_sim = ShopifySim::new("shpat", Bucket { size: 1e9, restore_rate: 1e9 });
+    let location = shop_sim.add_location("Main warehouse");
+    supplier::seed_shop(&shop_sim, ROWS);
+    let shop_base = serve(shop_sim.router()).await;
+    let jobs = Jobs { ftp, xoro: xoro_base.clone(), shop: shop_base.clone(), location: location.clone() };
+    // The plain scheduled event is a poll.
+    let polled = handle_scheduled(&ports, &jobs, &settings, event("schedule-supplier-poll.json")).await.unwrap();
     let key = polled["downloaded"][0].as_str().unwrap().to_string();
     assert!(ports.blobs.get(&key).await.unwrap().to_bytes().unwrap() == zip);
 
@@ -127,14 +171,6 @@ async fn a_feed_goes_from_ftp_through_the_stack_to_shopify() {
     assert_eq!(again["ingested"][0]["outcome"], "already_ingested");
 
     // The worker: batches, then approved entries, from the stack's queues.
-    let xoro = XorosoftSim::new("xo");
-    xoro.rate_limit(0, 0.0);
-    xoro.carry_by(supplier::distributor_rule);
-    let xoro_base = serve(xoro.router()).await;
-    let shop_sim = ShopifySim::new("shpat", Bucket { size: 1e9, restore_rate: 1e9 });
-    let location = shop_sim.add_location("Main warehouse");
-    supplier::seed_shop(&shop_sim, ROWS);
-    let shop_base = serve(shop_sim.router()).await;
     let client =
         ShopifyClient::new(&shop_base, "shpat", storesync_platforms::shopify::API_VERSION, Duration::from_secs(30))
             .unwrap();
@@ -164,4 +200,21 @@ async fn a_feed_goes_from_ftp_through_the_stack_to_shopify() {
     assert_eq!(versions.len(), 1, "its version, in DynamoDB");
     let log = ports.status.read(&storesync_core::domain::SessionId::parse(&run).unwrap()).await.unwrap();
     assert_eq!(log.last().unwrap().details["state"], "review_pending");
+
+    // The scheduled jobs: a hand edit in Shopify found by the check; the stock sync; the sweep.
+    shop_sim.product_set(serde_json::json!({ "id": created, "descriptionHtml": "<p>Edited by hand</p>" })).unwrap();
+    let job = |name: &str| serde_json::json!({ "job": name });
+    let checked = handle_scheduled(&ports, &jobs, &settings, job("check")).await.unwrap();
+    assert_eq!(checked["products_edited_in_shopify"], 1, "{checked}");
+    assert_eq!(ports.versions.history(&created).await.unwrap().last().unwrap().source, "shopify");
+    xoro.carry(
+        "SUP-000005",
+        storesync_core::supplier::distributor::Carried { item_number: "X".into(), stock: 3, price: None },
+    );
+    let stock = handle_scheduled(&ports, &jobs, &settings, job("stock")).await.unwrap();
+    assert!(stock["written"].as_array().unwrap().iter().any(|w| w[0] == "SUP-000005" && w[1] == 3), "{stock}");
+    assert_eq!(shop_sim.available("SUP-000005", &location), Some(3));
+    let swept = handle_scheduled(&ports, &jobs, &settings, job("sweep")).await.unwrap();
+    assert_eq!(swept["requeued"], 0, "nothing approved is left unapplied");
+    assert!(handle_scheduled(&ports, &jobs, &settings, job("dance")).await.is_err());
 }

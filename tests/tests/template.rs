@@ -143,6 +143,7 @@ fn functions_binaries_triggers_and_routes() {
     let mut routes = BTreeSet::new();
     let mut schedules = BTreeSet::new();
     let mut archived = false;
+    let mut supplier_jobs = BTreeSet::new();
     for (name, f) in &functions {
         assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda", "{name}");
         let bin = f["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
@@ -184,7 +185,12 @@ fn functions_binaries_triggers_and_routes() {
                 "Schedule" => match name.as_str() {
                     "ImportWebFunction" => {}
                     "SupplierPollerFunction" => {
-                        assert_eq!(ev["Properties"]["Schedule"], serde_json::json!({ "Ref": "SupplierPollSchedule" }));
+                        let input: Value = serde_json::from_str(ev["Properties"]["Input"].as_str().unwrap()).unwrap();
+                        let schedule = match &ev["Properties"]["Schedule"] {
+                            Value::String(s) => s.clone(),
+                            other => other["Ref"].as_str().unwrap().to_string(),
+                        };
+                        supplier_jobs.insert((input["job"].as_str().unwrap().to_string(), schedule));
                     }
                     "WebhookProcessorFunction" => {
                         let input: Value = serde_json::from_str(ev["Properties"]["Input"].as_str().unwrap()).unwrap();
@@ -222,6 +228,8 @@ fn functions_binaries_triggers_and_routes() {
         .collect();
     assert_eq!(binaries, dirs, "one SAM function per functions/ binary");
     assert!(archived, "something archives the raw webhooks");
+    let jobs = storesync_core::supplier::pipeline::JOBS.iter().map(|(j, s)| (j.to_string(), s.to_string())).collect();
+    assert_eq!(supplier_jobs, jobs, "the template schedules every supplier job");
     let raw = storesync_core::supplier::pipeline::RAW_PREFIX.to_string();
     assert_eq!(prefixes, BTreeSet::from([INBOX_WEB.to_string(), INBOX_COMAX.to_string(), raw]));
     let mut expected: BTreeSet<String> = QUEUES.iter().map(|q| format!("{}Queue", pascal(q))).collect();
@@ -287,7 +295,11 @@ fn policies_are_least_privilege() {
         QUEUES.len() + webhook_queues().len() + store_queues().len() + 1,
         "every workflow queue, and the supplier's apply queue (a review's approval)"
     );
-    assert_eq!(send_targets(&r["SupplierPollerFunction"]), set(&[]), "a poll puts the file in the bucket");
+    assert_eq!(
+        send_targets(&r["SupplierPollerFunction"]),
+        set(&["SupplierApplyQueue"]),
+        "the sweep re-queues approvals"
+    );
     assert_eq!(send_targets(&r["SupplierIngestFunction"]), set(&["SupplierBatchesQueue"]));
     assert_eq!(send_targets(&r["SupplierWorkerFunction"]), set(&["SupplierApplyQueue"]));
     assert_eq!(send_targets(&r["StoreCompareFunction"]), set(&[]), "a compare only keeps its plan");

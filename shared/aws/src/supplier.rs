@@ -102,7 +102,7 @@ pub async fn handle_worker_event(
                     .map_err(|e| e.to_string())
             } else {
                 let ids: Vec<String> = serde_json::from_value(m["ids"].clone()).map_err(|e| e.to_string())?;
-                let retry = d.receive_count > 1;
+                let retry = d.receive_count > 1 || m["retry"] == true;
                 apply(ports, deps.store.as_ref(), &ids, deps.location.as_deref(), &deps.settings.conflicts, retry)
                     .await
                     .map(|_| ())
@@ -121,15 +121,64 @@ pub async fn handle_worker_event(
     serde_json::to_value(response).map_err(|source| EdgeError::BadEvent { kind: "SQS response", source })
 }
 
-/// The poller's entry (a scheduled event): one poll of the feed's folder.
-pub async fn handle_poll_event(
+/// What the scheduled jobs open, as configured (the function crate knows the platforms); a
+/// missing setting fails that job with its name.
+#[async_trait::async_trait]
+pub trait JobConnector: Send + Sync {
+    fn source(&self) -> Result<Box<dyn FeedSource>, String>;
+    fn distributor(&self) -> Result<Box<dyn Distributor>, String>;
+    fn catalog(&self) -> Result<Box<dyn CatalogStore>, String>;
+    async fn inventory(&self) -> Result<Box<dyn storesync_core::stores::inventory::InventoryStore>, String>;
+}
+
+/// The supplier's scheduled jobs (`{"job": "poll"|"stock"|"check"|"sweep"}`, the plain
+/// scheduled event being a poll): poll the feed's folder; sync the stock from Xorosoft; check
+/// every product for edits made in Shopify; re-queue approvals left unapplied.
+pub async fn handle_scheduled(
     ports: &Ports,
-    source: &dyn FeedSource,
+    connect: &dyn JobConnector,
     settings: &SupplierSettings,
+    event: Value,
 ) -> Result<Value, EdgeError> {
-    let scratch = PathBuf::from(std::env::var("TMPDIR").unwrap_or_else(|_| "/tmp".into())).join("supplier");
-    let report = poll(ports, source, settings, &scratch).await.map_err(|e| EdgeError::Job(e.to_string()))?;
-    Ok(json!(report))
+    let job = event["job"].as_str().unwrap_or("poll");
+    let failed = |e: String| EdgeError::Job(format!("supplier {job}: {e}"));
+    match job {
+        "poll" => {
+            let source = connect.source().map_err(failed)?;
+            let scratch = PathBuf::from(std::env::var("TMPDIR").unwrap_or_else(|_| "/tmp".into())).join("supplier");
+            let report = poll(ports, source.as_ref(), settings, &scratch).await.map_err(|e| failed(e.to_string()))?;
+            Ok(json!(report))
+        }
+        "stock" => {
+            let distributor = connect.distributor().map_err(failed)?;
+            let store = connect.inventory().await.map_err(failed)?;
+            let key = format!("supplier-stock-{}", ports.clock.now().format("%Y%m%dT%H%M"));
+            let r = storesync_core::supplier::inventory::sync_stock(
+                ports,
+                distributor.as_ref(),
+                store.as_ref(),
+                &settings.conflicts,
+                &key,
+            )
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+            Ok(json!(r))
+        }
+        "check" => {
+            let store = connect.catalog().map_err(failed)?;
+            let edited = storesync_core::supplier::syncdown::full_check(ports, store.as_ref())
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+            Ok(json!({ "products_edited_in_shopify": edited }))
+        }
+        "sweep" => {
+            let n = storesync_core::supplier::apply::requeue_approved(ports, chrono::Duration::minutes(30))
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+            Ok(json!({ "requeued": n }))
+        }
+        other => Err(EdgeError::UnknownEvent(format!("supplier job {other:?}"))),
+    }
 }
 
 /// The cold start of a supplier function: tracing, the AWS ports, the SSM parameters (the

@@ -204,8 +204,8 @@ pub async fn apply_queued(local: &Local) -> anyhow::Result<String> {
         for d in got {
             let m: Value = serde_json::from_str(&d.body)?;
             let ids: Vec<String> = serde_json::from_value(m["ids"].clone())?;
-            let r = apply(ports, store.as_ref(), &ids, location.as_deref(), &settings.conflicts, d.receive_count > 1)
-                .await?;
+            let retry = d.receive_count > 1 || m["retry"] == true;
+            let r = apply(ports, store.as_ref(), &ids, location.as_deref(), &settings.conflicts, retry).await?;
             applied += r.applied.len();
             held += r.held.len();
             failed.extend(r.failed);

@@ -1,6 +1,7 @@
 //! Applying approved staging entries to the store (through the store-sync catalog port:
 //! Shopify's `productSet`, rate limited, in chunks), each recorded as a product version.
 //!
+//! - Entries go 25 a call, a product at most once a call (each write sets the product whole).
 //! - A CREATE writes the new product (published, with the distributor's stock at the
 //!   configured location); an UPDATE writes only its approved fields over the product.
 //! - Before an UPDATE, the product is read as it is now: a field Shopify changed since the entry
@@ -125,6 +126,31 @@ fn write_of(entry: &StagingEntry, location: Option<&str>) -> CatalogWrite {
     CatalogWrite { action, id: entry.product.clone(), key: entry.sku.clone(), fields }
 }
 
+/// Entries in chunks of at most [`CATALOG_CHUNK`], a product at most once a chunk: a
+/// product's writes in one call would each set it whole from the same reading, the last
+/// undoing the others.
+fn chunks(entries: &[StagingEntry]) -> Vec<&[StagingEntry]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut seen: Vec<&str> = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        let product = e.product.as_deref();
+        let repeat = product.is_some_and(|p| seen.contains(&p));
+        if i > start && (repeat || i - start == CATALOG_CHUNK) {
+            out.push(&entries[start..i]);
+            start = i;
+            seen.clear();
+        }
+        if let Some(p) = product {
+            seen.push(p);
+        }
+    }
+    if start < entries.len() {
+        out.push(&entries[start..]);
+    }
+    out
+}
+
 /// Applies the approved entries `ids` (see the module); `retry` when the message was received
 /// before.
 pub async fn apply(
@@ -143,7 +169,7 @@ pub async fn apply(
             _ => report.skipped.push(id.clone()),
         }
     }
-    for chunk in entries.chunks(CATALOG_CHUNK) {
+    for chunk in chunks(&entries) {
         // The updated products as they are now.
         let ids: Vec<String> =
             chunk.iter().filter(|e| e.action == StagedAction::Update).filter_map(|e| e.product.clone()).collect();
@@ -289,6 +315,25 @@ async fn record_versions(
         })
         .await?;
     Ok(())
+}
+
+/// Re-queues approved entries decided more than `older_than` ago that are still not applied
+/// (their queue message was lost, or never sent after the approval's write); the message says
+/// `retry`, so a create that did reach the store is looked up, not made twice. How many.
+pub async fn requeue_approved(ports: &Ports, older_than: chrono::Duration) -> Result<usize, SupplierError> {
+    let cutoff = ports.clock.now() - older_than;
+    let (mut after, mut stale) = (None, Vec::new());
+    loop {
+        let q = crate::ports::StagingQuery { run: None, after: after.clone(), limit: 500 };
+        let page = ports.staging.list(StagingStatus::Approved, &q).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id.clone());
+        stale.extend(page.into_iter().filter(|e| e.decided_at.is_some_and(|t| t < cutoff)).map(|e| e.id));
+    }
+    for ids in stale.chunks(100) {
+        ports.queue.send(super::pipeline::APPLY_QUEUE, &json!({ "ids": ids, "retry": true }).to_string()).await?;
+    }
+    Ok(stale.len())
 }
 
 /// Puts `product` back as version `number` had it: its fields written to the store, and a new

@@ -40,6 +40,15 @@ pub const BATCH_QUEUE: &str = "supplier-batches";
 pub const APPLY_QUEUE: &str = "supplier-apply";
 /// Where downloaded feed files are kept (an object put here starts its ingest).
 pub const RAW_PREFIX: &str = "raw/etilize/";
+/// The supplier's scheduled jobs (the `job` of a scheduled event) and their schedules; the
+/// poll's is the template's `SupplierPollSchedule` parameter.
+pub const JOBS: [(&str, &str); 4] = [
+    ("poll", "SupplierPollSchedule"),
+    ("stock", "rate(1 hour)"),
+    ("check", "rate(1 day)"),
+    ("sweep", "rate(30 minutes)"),
+];
+
 /// Items per batch: one distributor look-up.
 pub const BATCH_SIZE: usize = LOOKUP_LIMIT;
 

@@ -48,7 +48,31 @@ fn kind_of(field: &str) -> FieldKind {
 /// nothing changed or the product is not tracked).
 pub async fn observed(ports: &Ports, body: &Value) -> Result<Vec<String>, PortError> {
     let Some((product, now)) = product_fields(body) else { return Ok(Vec::new()) };
-    let history = ports.versions.history(&product).await?;
+    observe(ports, &product, &now).await
+}
+
+/// The scheduled full check: every product of the store (its neutral fields, as the catalog
+/// port reads them) compared as a webhook would be; how many products had edits recorded.
+pub async fn full_check(
+    ports: &Ports,
+    store: &dyn crate::stores::catalog_sync::CatalogStore,
+) -> Result<usize, super::pipeline::SupplierError> {
+    let records = store
+        .read(crate::stores::catalog::DataType::Products)
+        .await
+        .map_err(|e| super::pipeline::SupplierError::Invalid(format!("reading the store's products: {e}")))?;
+    let mut edited = 0;
+    for r in records {
+        if !observe(ports, &r.id, &r.fields).await?.is_empty() {
+            edited += 1;
+        }
+    }
+    Ok(edited)
+}
+
+/// Compares a product's fields now with its latest version (see the module).
+pub async fn observe(ports: &Ports, product: &str, now: &BTreeMap<String, Value>) -> Result<Vec<String>, PortError> {
+    let history = ports.versions.history(product).await?;
     let Some(last) = history.last() else { return Ok(Vec::new()) };
     let mut fields = last.fields.clone();
     let mut edited = Vec::new();
@@ -62,7 +86,7 @@ pub async fn observed(ports: &Ports, body: &Value) -> Result<Vec<String>, PortEr
         }
     }
     if !edited.is_empty() {
-        let v = next(&history, &product, fields, "shopify", ports.clock.now());
+        let v = next(&history, product, fields, "shopify", ports.clock.now());
         ports.versions.append(&v).await?;
     }
     Ok(edited)
