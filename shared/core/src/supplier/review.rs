@@ -44,8 +44,32 @@ async fn take(
     who: &str,
 ) -> Result<StagingEntry, DecisionError> {
     let decided = review(entry, decision, who, ports.clock.now())?;
-    if !ports.staging.update(&decided, entry.revision).await? {
+    let context = json!({ "fields": decided.approved_fields });
+    if !write_decision(ports, entry, &decided, decision, who, context).await? {
         return Err(DecisionError::Raced(entry.id.clone()));
+    }
+    if decided.status == StagingStatus::Approved {
+        ports.queue.send(APPLY_QUEUE, &json!({ "ids": [decided.id] }).to_string()).await?;
+    }
+    Ok(decided)
+}
+
+/// Writes a decision (compare-and-set on the revision) and audits it with `context`; false
+/// when someone else decided meanwhile (nothing written).
+async fn write_decision(
+    ports: &Ports,
+    entry: &StagingEntry,
+    decided: &StagingEntry,
+    decision: &Review,
+    who: &str,
+    context: serde_json::Value,
+) -> Result<bool, PortError> {
+    if !ports.staging.update(decided, entry.revision).await? {
+        return Ok(false);
+    }
+    let mut after = json!({ "status": decided.status, "decision": decision });
+    if let (Some(a), Some(c)) = (after.as_object_mut(), context.as_object()) {
+        a.extend(c.clone());
     }
     ports
         .audit
@@ -55,13 +79,10 @@ async fn take(
             action: "supplier.review".into(),
             target: format!("supplier/{}", entry.id),
             before: json!({ "status": entry.status, "confidence": entry.confidence }),
-            after: json!({ "status": decided.status, "decision": decision, "fields": decided.approved_fields }),
+            after,
         })
         .await?;
-    if decided.status == StagingStatus::Approved {
-        ports.queue.send(APPLY_QUEUE, &json!({ "ids": [decided.id] }).to_string()).await?;
-    }
-    Ok(decided)
+    Ok(true)
 }
 
 /// Which pending entries a bulk decision takes.
@@ -121,21 +142,10 @@ pub async fn decide_all(
                 Ok(d) => d,
                 Err(_) => continue,
             };
-            if !ports.staging.update(&decided, e.revision).await? {
+            if !write_decision(ports, e, &decided, decision, who, json!({ "bulk": filter })).await? {
                 out.raced.push(e.id.clone());
                 continue;
             }
-            ports
-                .audit
-                .record(&AuditEntry {
-                    at: ports.clock.now(),
-                    who: who.to_string(),
-                    action: "supplier.review".into(),
-                    target: format!("supplier/{}", e.id),
-                    before: json!({ "status": e.status, "confidence": e.confidence }),
-                    after: json!({ "status": decided.status, "decision": decision, "bulk": filter }),
-                })
-                .await?;
             out.decided += 1;
             if decided.status == StagingStatus::Approved {
                 approved.push(decided.id);
