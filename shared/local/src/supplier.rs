@@ -13,10 +13,11 @@ use storesync_core::stores::Platform;
 use storesync_core::supplier::apply::{apply, restore};
 use storesync_core::supplier::inventory::sync_stock;
 use storesync_core::supplier::pipeline::{
-    ingest, poll, run_report, work_batch, IngestOutcome, RunReport, StoreSnapshot, SupplierSettings, APPLY_QUEUE,
-    BATCH_QUEUE, RAW_PREFIX,
+    ingest, poll, raw_key, run_report, work_batch, IngestOutcome, RunReport, StoreSnapshot, SupplierSettings,
+    APPLY_QUEUE, BATCH_QUEUE,
 };
 use storesync_core::supplier::review::{decide, decide_all, Filter};
+use storesync_core::supplier::source::RemoteFile;
 use storesync_core::supplier::staging::{Review, StagedAction, StagingEntry, StagingStatus};
 
 use crate::Local;
@@ -137,13 +138,8 @@ pub async fn ingest_file(local: &Local, file: &std::path::Path) -> anyhow::Resul
     let ports = local.workflow.ports();
     let name = file.file_name().and_then(|n| n.to_str()).context("the file has no name")?;
     let meta = std::fs::metadata(file).with_context(|| format!("{}", file.display()))?;
-    let version = format!("{:016x}", {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        (name, meta.len(), meta.modified().ok()).hash(&mut h);
-        h.finish()
-    });
-    let key = format!("{RAW_PREFIX}{}/{version}/{name}", chrono::Utc::now().format("%Y-%m-%d"));
+    let f = RemoteFile { name: name.to_string(), size: meta.len(), modified: meta.modified().ok().map(Into::into) };
+    let key = raw_key(&f, chrono::Utc::now());
     ports.blobs.put_file(&key, file, None).await?;
     ingest_and_match(ports, &key, &settings()?).await
 }

@@ -26,10 +26,10 @@ use serde_json::{json, Value};
 
 use super::conflict::{decide, Conflict, ConflictPolicy, Decision, Outcome, Source};
 use super::pipeline::SupplierError;
-use super::staging::{approved_changes, StagedAction, StagingEntry, StagingStatus, FIELDS};
+use super::staging::{approved_changes, kind_of, StagedAction, StagingEntry, StagingStatus};
 use super::versions::{next, ProductVersion};
 use crate::ports::{AuditEntry, Ports};
-use crate::stores::catalog::{canonical, same, Action, DataType, FieldKind};
+use crate::stores::catalog::{canonical, same, Action, DataType};
 use crate::stores::catalog_sync::{CatalogOutcome, CatalogStore, CatalogWrite, CATALOG_CHUNK};
 
 /// What an apply did.
@@ -51,10 +51,6 @@ struct Check {
     /// Fields Shopify changed since staging, with their values now.
     moved: Vec<(String, Value)>,
     decisions: Vec<Decision>,
-}
-
-fn kind_of(field: &str) -> FieldKind {
-    FIELDS.iter().find(|(f, _)| *f == field).map(|(_, k)| *k).unwrap_or(FieldKind::Text)
 }
 
 /// Compares an UPDATE's changes with the product as it is now (see the module).

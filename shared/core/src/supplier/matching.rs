@@ -132,8 +132,9 @@ fn vendor_key(raw: &str) -> String {
     raw.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
 }
 
+/// The domain's SKU key (case and surrounding space aside); empty for no SKU.
 fn sku_key(raw: &str) -> String {
-    raw.trim().to_lowercase()
+    crate::domain::sku_key(raw).unwrap_or_default()
 }
 
 /// A name's tokens: lower case, split on anything but letters and digits, each once.

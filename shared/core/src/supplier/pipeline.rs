@@ -209,6 +209,13 @@ fn version(f: &RemoteFile) -> String {
     hex(&[&f.name, &f.size.to_string(), &f.modified.map(|t| t.to_rfc3339()).unwrap_or_default()])
 }
 
+/// Where a feed file's version is kept: `raw/etilize/{date}/{version}/{name}` (its run is
+/// `etilize-{version}`, see [`run_of`]); the date is the file's time, else `now`.
+pub fn raw_key(f: &RemoteFile, now: DateTime<Utc>) -> String {
+    let at = f.modified.unwrap_or(now);
+    format!("{RAW_PREFIX}{}/{}/{}", at.format("%Y-%m-%d"), version(f), f.name)
+}
+
 /// The run of a feed object: `etilize-{version}` for the poller's keys, else from the key.
 pub fn run_of(key: &str) -> String {
     let segment = key.strip_prefix(RAW_PREFIX).and_then(|rest| rest.split('/').nth(1));
@@ -238,6 +245,7 @@ pub async fn poll(
 ) -> Result<PollReport, SupplierError> {
     let files = source.list().await.map_err(SupplierError::Source)?;
     let mut report = PollReport { listed: files.len(), ..Default::default() };
+    std::fs::create_dir_all(scratch).map_err(|e| SupplierError::Invalid(format!("{}: {e}", scratch.display())))?;
     for f in files.iter().filter(|f| matches(&settings.pattern, &f.name)) {
         report.feed_files += 1;
         let v = version(f);
@@ -247,12 +255,10 @@ pub async fn poll(
             continue;
         }
         let run = format!("etilize-{v}");
-        let at = f.modified.unwrap_or_else(|| ports.clock.now());
-        let key = format!("{RAW_PREFIX}{}/{v}/{}", at.format("%Y-%m-%d"), f.name);
+        let key = raw_key(f, ports.clock.now());
         let detail = json!({ "file": f.name, "size": f.size, "modified": f.modified });
         status(ports, &run, RunState::FileDetected, format!("{} ({} bytes) is new", f.name, f.size), detail.clone())
             .await?;
-        std::fs::create_dir_all(scratch).map_err(|e| SupplierError::Invalid(format!("{}: {e}", scratch.display())))?;
         let part = scratch.join(format!("{v}.part"));
         download(ports, source, f, &part, &run, settings.download_attempts).await?;
         ports.blobs.put_file(&key, &part, f.modified).await?;

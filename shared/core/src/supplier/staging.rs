@@ -37,6 +37,11 @@ pub const FIELDS: [(&str, FieldKind); 13] = [
     ("inventory", FieldKind::Number),
 ];
 
+/// How `field` compares (text unless [`FIELDS`] says otherwise).
+pub fn kind_of(field: &str) -> FieldKind {
+    FIELDS.iter().find(|(f, _)| *f == field).map(|(_, k)| *k).unwrap_or(FieldKind::Text)
+}
+
 /// The default auto-approve threshold: entries with a confidence above it are approved.
 pub const AUTO_APPROVE_ABOVE: u8 = 95;
 

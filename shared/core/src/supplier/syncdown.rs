@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::staging::FIELDS;
+use super::staging::kind_of;
 use super::versions::next;
 use crate::ports::{PortError, Ports};
-use crate::stores::catalog::{canonical, same, FieldKind};
+use crate::stores::catalog::{canonical, same};
 
 /// A product webhook's body (Shopify's REST product) in the neutral fields: its id and fields.
 pub fn product_fields(body: &Value) -> Option<(String, BTreeMap<String, Value>)> {
@@ -38,10 +38,6 @@ pub fn product_fields(body: &Value) -> Option<(String, BTreeMap<String, Value>)>
         }
     }
     Some((id, f))
-}
-
-fn kind_of(field: &str) -> FieldKind {
-    FIELDS.iter().find(|(f, _)| *f == field).map(|(_, k)| *k).unwrap_or(FieldKind::Text)
 }
 
 /// Records Shopify's edits of a tracked product as a version; the fields edited (none when
