@@ -50,28 +50,43 @@ pub async fn handle_store_event(
     worker: Worker,
     event: Value,
 ) -> Result<Value, EdgeError> {
+    each_message(event, urls, &[worker.queue()], |_, d| async move {
+        match worker {
+            Worker::Compare => run_compare_request(ports, stores, &d).await.map_err(|e| e.to_string()),
+            Worker::Sync => work_with(ports, stores, &d).await.map_err(|e| e.to_string()),
+        }
+    })
+    .await
+}
+
+/// Each record of an SQS batch handed to `handle` with its queue (one of `queues`: a record
+/// from another is an error, the wiring is wrong) and its delivery, in a span; a failure is
+/// reported as that record's (`ReportBatchItemFailures`: the queue retries it alone).
+pub async fn each_message<F, Fut>(
+    event: Value,
+    urls: &HashMap<String, String>,
+    queues: &[&str],
+    mut handle: F,
+) -> Result<Value, EdgeError>
+where
+    F: FnMut(String, Delivery) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
     let e: SqsEvent = serde_json::from_value(event).map_err(|source| EdgeError::BadEvent { kind: "SQS", source })?;
     let mut response = SqsBatchResponse::default();
     for r in &e.records {
         let arn = r.event_source_arn.as_deref().unwrap_or_default();
-        if queue_for_arn(arn, urls) != Some(worker.queue()) {
-            return Err(EdgeError::UnknownEvent(format!("a message from {arn}, not the {} queue", worker.queue())));
-        }
+        let queue = queue_for_arn(arn, urls).filter(|q| queues.contains(q)).ok_or_else(|| {
+            EdgeError::UnknownEvent(format!("a message from {arn}, not the {} queue", queues.join(" or ")))
+        })?;
         let d = delivery(r);
-        let span =
-            tracing::info_span!("store", queue = worker.queue(), message_id = %d.receipt, attempt = d.receive_count);
-        let outcome = async {
-            match worker {
-                Worker::Compare => run_compare_request(ports, stores, &d).await.map_err(|e| e.to_string()),
-                Worker::Sync => work_with(ports, stores, &d).await.map_err(|e| e.to_string()),
-            }
-        }
-        .instrument(span.clone())
-        .await;
+        let receipt = d.receipt.clone();
+        let span = tracing::info_span!("sqs", queue, message_id = %d.receipt, attempt = d.receive_count);
+        let outcome = handle(queue.to_string(), d).instrument(span.clone()).await;
         if let Err(error) = outcome {
             span.in_scope(|| tracing::warn!(error, "left for a retry"));
             let mut f = BatchItemFailure::default();
-            f.item_identifier = d.receipt;
+            f.item_identifier = receipt;
             response.batch_item_failures.push(f);
         }
     }

@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use aws_lambda_events::event::s3::S3Event;
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use serde_json::{json, Value};
 use storesync_core::ports::Ports;
 use storesync_core::stores::catalog_sync::CatalogStore;
@@ -18,11 +17,9 @@ use storesync_core::supplier::pipeline::{
     ingest, poll, work_batch, StoreSnapshot, SupplierSettings, APPLY_QUEUE, BATCH_QUEUE, RAW_PREFIX,
 };
 use storesync_core::supplier::source::FeedSource;
-use tracing::Instrument;
 
 use crate::lambda::EdgeError;
-use crate::stores::delivery;
-use crate::webhooks::queue_for_arn;
+use crate::stores::each_message;
 
 /// What the worker needs: the distributor, the store, the stock location, and the store's
 /// snapshot of the run it last matched (kept while the function is warm).
@@ -82,43 +79,25 @@ pub async fn handle_worker_event(
     urls: &HashMap<String, String>,
     event: Value,
 ) -> Result<Value, EdgeError> {
-    let e: SqsEvent = serde_json::from_value(event).map_err(|source| EdgeError::BadEvent { kind: "SQS", source })?;
-    let mut response = SqsBatchResponse::default();
-    for r in &e.records {
-        let arn = r.event_source_arn.as_deref().unwrap_or_default();
-        let queue = queue_for_arn(arn, urls)
-            .filter(|q| *q == BATCH_QUEUE || *q == APPLY_QUEUE)
-            .ok_or_else(|| EdgeError::UnknownEvent(format!("a message from {arn}, not a supplier queue")))?;
-        let d = delivery(r);
-        let span = tracing::info_span!("supplier", queue, message_id = %d.receipt, attempt = d.receive_count);
-        let outcome = async {
-            let m: Value = serde_json::from_str(&d.body).map_err(|e| format!("not a supplier message: {e}"))?;
-            if queue == BATCH_QUEUE {
-                let (run, n) = (m["run"].as_str().unwrap_or_default(), m["batch"].as_u64().unwrap_or(0));
-                let store = deps.snapshot(run).await?;
-                work_batch(ports, deps.distributor.as_ref(), &store, run, n, &deps.settings)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            } else {
-                let ids: Vec<String> = serde_json::from_value(m["ids"].clone()).map_err(|e| e.to_string())?;
-                let retry = d.receive_count > 1 || m["retry"] == true;
-                apply(ports, deps.store.as_ref(), &ids, deps.location.as_deref(), &deps.settings.conflicts, retry)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            }
+    each_message(event, urls, &[BATCH_QUEUE, APPLY_QUEUE], |queue, d| async move {
+        let m: Value = serde_json::from_str(&d.body).map_err(|e| format!("not a supplier message: {e}"))?;
+        if queue == BATCH_QUEUE {
+            let (run, n) = (m["run"].as_str().unwrap_or_default(), m["batch"].as_u64().unwrap_or(0));
+            let store = deps.snapshot(run).await?;
+            work_batch(ports, deps.distributor.as_ref(), &store, run, n, &deps.settings)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        } else {
+            let ids: Vec<String> = serde_json::from_value(m["ids"].clone()).map_err(|e| e.to_string())?;
+            let retry = d.receive_count > 1 || m["retry"] == true;
+            apply(ports, deps.store.as_ref(), &ids, deps.location.as_deref(), &deps.settings.conflicts, retry)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
         }
-        .instrument(span.clone())
-        .await;
-        if let Err(error) = outcome {
-            span.in_scope(|| tracing::warn!(error, "left for a retry"));
-            let mut f = BatchItemFailure::default();
-            f.item_identifier = d.receipt;
-            response.batch_item_failures.push(f);
-        }
-    }
-    serde_json::to_value(response).map_err(|source| EdgeError::BadEvent { kind: "SQS response", source })
+    })
+    .await
 }
 
 /// What the scheduled jobs open, as configured (the function crate knows the platforms); a

@@ -348,6 +348,10 @@ pub async fn staging_store(store: &dyn crate::ports::StagingStore, prefix: &str)
     p0.revision = 1;
     assert!(store.update(&p0, 0).await.unwrap());
     assert!(!store.update(&p0, 0).await.unwrap(), "a stale revision does not write");
+    let mut ghost = p0.clone();
+    ghost.id = format!("{run}/ghost");
+    assert!(!store.update(&ghost, 0).await.unwrap(), "an update never creates");
+    assert_eq!(store.get(&ghost.id).await.unwrap(), None);
     assert_eq!(store.get(&p0.id).await.unwrap().unwrap().status, StagingStatus::Rejected);
     assert_eq!(ids(store.list(StagingStatus::Rejected, &q(None, 10)).await.unwrap()), vec![p0.id.clone()]);
     assert_eq!(store.list(StagingStatus::Pending, &q(None, 10)).await.unwrap().len(), 4);
