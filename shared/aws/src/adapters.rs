@@ -46,14 +46,21 @@ impl S3BlobStore {
     }
 }
 
-#[async_trait]
-impl BlobStore for S3BlobStore {
-    async fn put(&self, key: &str, data: Bytes, modified: Option<DateTime<Utc>>) -> Result<(), PortError> {
-        let mut req = self.client.put_object().bucket(&self.bucket).key(key).body(ByteStream::from(data));
+impl S3BlobStore {
+    /// One PUT, the source time as `x-amz-meta-mtime`.
+    async fn put_body(&self, key: &str, body: ByteStream, modified: Option<DateTime<Utc>>) -> Result<(), PortError> {
+        let mut req = self.client.put_object().bucket(&self.bucket).key(key).body(body);
         if let Some(t) = modified {
             req = req.metadata(MTIME_META, t.to_rfc3339());
         }
         req.send().await.map(|_| ()).map_err(|e| backend("put", key, e.into_service_error()))
+    }
+}
+
+#[async_trait]
+impl BlobStore for S3BlobStore {
+    async fn put(&self, key: &str, data: Bytes, modified: Option<DateTime<Utc>>) -> Result<(), PortError> {
+        self.put_body(key, ByteStream::from(data), modified).await
     }
 
     async fn put_file(
@@ -63,11 +70,7 @@ impl BlobStore for S3BlobStore {
         modified: Option<DateTime<Utc>>,
     ) -> Result<(), PortError> {
         let body = ByteStream::from_path(path).await.map_err(|e| backend("put", key, e))?;
-        let mut req = self.client.put_object().bucket(&self.bucket).key(key).body(body);
-        if let Some(t) = modified {
-            req = req.metadata(MTIME_META, t.to_rfc3339());
-        }
-        req.send().await.map(|_| ()).map_err(|e| backend("put", key, e.into_service_error()))
+        self.put_body(key, body, modified).await
     }
 
     async fn get(&self, key: &str) -> Result<Blob, PortError> {

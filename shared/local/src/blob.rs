@@ -58,19 +58,31 @@ fn set_mtime(path: &Path, when: SystemTime) -> std::io::Result<()> {
     std::fs::File::options().write(true).open(path)?.set_modified(when)
 }
 
-#[async_trait]
-impl BlobStore for FsBlobStore {
-    async fn put(&self, key: &str, data: Bytes, modified: Option<DateTime<Utc>>) -> Result<(), PortError> {
+impl FsBlobStore {
+    /// Writes `key` through `fill` aside, then renames it in place: a watcher never sees a
+    /// half-written file.
+    fn write_aside(
+        &self,
+        key: &str,
+        modified: Option<DateTime<Utc>>,
+        fill: impl FnOnce(&std::path::Path) -> std::io::Result<()>,
+    ) -> Result<(), PortError> {
         let path = self.path(key)?;
         let dir = path.parent().unwrap_or(&self.root);
         std::fs::create_dir_all(dir).map_err(|e| io_err("put", key, e))?;
-        // Write aside, then rename: a watcher never sees a half-written file.
         let tmp = dir.join(format!(".{}.part", uuid_like()));
-        std::fs::write(&tmp, &data).map_err(|e| io_err("put", key, e))?;
+        fill(&tmp).map_err(|e| io_err("put", key, e))?;
         if let Some(t) = modified {
             set_mtime(&tmp, t.into()).map_err(|e| io_err("put", key, e))?;
         }
         std::fs::rename(&tmp, &path).map_err(|e| io_err("put", key, e))
+    }
+}
+
+#[async_trait]
+impl BlobStore for FsBlobStore {
+    async fn put(&self, key: &str, data: Bytes, modified: Option<DateTime<Utc>>) -> Result<(), PortError> {
+        self.write_aside(key, modified, |tmp| std::fs::write(tmp, &data))
     }
 
     async fn put_file(
@@ -79,16 +91,7 @@ impl BlobStore for FsBlobStore {
         source: &std::path::Path,
         modified: Option<DateTime<Utc>>,
     ) -> Result<(), PortError> {
-        let path = self.path(key)?;
-        let dir = path.parent().unwrap_or(&self.root);
-        std::fs::create_dir_all(dir).map_err(|e| io_err("put", key, e))?;
-        // Copied aside, then renamed: a watcher never sees a half-written file.
-        let tmp = dir.join(format!(".{}.part", uuid_like()));
-        std::fs::copy(source, &tmp).map_err(|e| io_err("put", key, e))?;
-        if let Some(t) = modified {
-            set_mtime(&tmp, t.into()).map_err(|e| io_err("put", key, e))?;
-        }
-        std::fs::rename(&tmp, &path).map_err(|e| io_err("put", key, e))
+        self.write_aside(key, modified, |tmp| std::fs::copy(source, tmp).map(|_| ()))
     }
 
     async fn get(&self, key: &str) -> Result<Blob, PortError> {
