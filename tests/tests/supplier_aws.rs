@@ -178,6 +178,7 @@ async fn a_feed_goes_from_ftp_through_the_stack_to_shopify() {
     let deps = SupplierDeps::new(
         Arc::new(XorosoftClient::new(&xoro_base, "xo", Duration::from_secs(10)).unwrap()),
         shop.clone(),
+        None,
         Some(location.clone()),
         settings.clone(),
     );

@@ -1,16 +1,19 @@
 //! The Xorosoft inventory sync against the simulators: the linked products' stock looked up
 //! 100 a call and written to Shopify through `inventorySetQuantities`; on the next sync, a side
 //! that moved alone wins, and both moving goes through the conflict policy (Shopify 0 → the
-//! distributor's, close → the lower, far apart → a person, kept with both values).
+//! distributor's, close → the lower, far apart → a person, kept with both values). A sale that
+//! takes a linked product low in Shopify sends `inventory_levels/update`: that product alone is
+//! synced from Xorosoft.
 
 use std::time::Duration;
 
 use serde_json::json;
 use storesync_core::supplier::conflict::ConflictPolicy;
 use storesync_core::supplier::distributor::Carried;
-use storesync_core::supplier::inventory::sync_stock;
+use storesync_core::supplier::inventory::{low_stock_alert, sync_stock, DEFAULT_LOW_STOCK};
 use storesync_core::supplier::matching::Match;
 use storesync_core::supplier::staging::{stage, StagingStatus};
+use storesync_core::supplier::worker::{handle, ApplyMessage, Handled, Writers};
 use storesync_local::Local;
 use storesync_platforms::shopify::client::ShopifyClient;
 use storesync_platforms::shopify::inventory::ShopifyInventory;
@@ -25,17 +28,9 @@ async fn serve(app: axum::Router) -> String {
     base
 }
 
-fn carried(stock: i64) -> Carried {
-    Carried { item_number: "X".into(), stock, price: None }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stock_follows_the_distributor_and_conflicts_follow_the_policy() {
-    let dir = tempfile::tempdir().unwrap();
-    let local = Local::open(dir.path(), Default::default()).unwrap();
-    let ports = local.workflow.ports();
-    // Products storesync applied (the linked ones), and one it did not (left alone).
-    for sku in ["A", "B", "C", "D", "E", "F", "G"] {
+/// Staging entries applied for `skus`: the products storesync put in the store.
+async fn link(ports: &storesync_core::ports::Ports, skus: &[&str]) {
+    for sku in skus {
         let item = serde_json::from_value(json!({
             "line": 2, "sku": sku, "handle": "h", "title": format!("Item {sku}"), "description": "", "vendor": "",
             "product_type": "", "tags": [], "barcode": null, "mpn": null, "weight_grams": null, "price": null,
@@ -47,6 +42,19 @@ async fn stock_follows_the_distributor_and_conflicts_follow_the_policy() {
         e.status = StagingStatus::Applied;
         assert!(ports.staging.create(&e).await.unwrap());
     }
+}
+
+fn carried(stock: i64) -> Carried {
+    Carried { item_number: "X".into(), stock, price: None }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_follows_the_distributor_and_conflicts_follow_the_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = Local::open(dir.path(), Default::default()).unwrap();
+    let ports = local.workflow.ports();
+    // Products storesync applied (the linked ones), and one it did not (left alone).
+    link(ports, &["A", "B", "C", "D", "E", "F", "G"]).await;
     let shop = ShopifySim::new("shpat", Bucket::default());
     let location = shop.add_location("Main warehouse");
     for (sku, stock) in [("A", 5), ("B", 5), ("C", 0), ("D", 20), ("E", 3), ("F", 7), ("UNLINKED", 4)] {
@@ -96,4 +104,101 @@ async fn stock_follows_the_distributor_and_conflicts_follow_the_policy() {
         (conflict["shopify"].clone(), conflict["xorosoft"].clone(), conflict["base"].clone()),
         (json!(2), json!(20), json!(8))
     );
+}
+
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>;
+
+/// A receiver of the shop's webhooks, subscribed: what it gets is (topic, body).
+async fn subscribe(shop: &ShopifySim) -> Received {
+    let got: Received = Default::default();
+    let sink = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |h: axum::http::HeaderMap, body: axum::body::Bytes| async move {
+            let topic = h["x-shopify-topic"].to_str().unwrap().to_string();
+            sink.lock().unwrap().push((topic, serde_json::from_slice(&body).unwrap()));
+        }),
+    );
+    shop.subscribe(&format!("{}/hook", serve(app).await), b"secret");
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_low_stock_level_syncs_that_product_from_the_distributor() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = Local::open(dir.path(), Default::default()).unwrap();
+    let ports = local.workflow.ports();
+    link(ports, &["A", "B"]).await;
+    let shop = ShopifySim::new("shpat", Bucket::default());
+    let location = shop.add_location("Main warehouse");
+    for sku in ["A", "B", "UNLINKED"] {
+        shop.add_product(&format!("Item {sku}"), &[(sku, "Default Title", "1.00")], 20);
+    }
+    let xoro = XorosoftSim::new("xo");
+    for sku in ["A", "B", "UNLINKED"] {
+        xoro.carry(sku, carried(20));
+    }
+    let shop_base = serve(shop.router()).await;
+    let client = || {
+        ShopifyClient::new(&shop_base, "shpat", storesync_platforms::shopify::API_VERSION, Duration::from_secs(10))
+            .unwrap()
+    };
+    let store = ShopifyInventory::new(client(), &location);
+    let catalog = storesync_platforms::shopify::catalog::ShopifyCatalog::new(client());
+    let distributor = XorosoftClient::new(&serve(xoro.router()).await, "xo", Duration::from_secs(10)).unwrap();
+    let policy = ConflictPolicy::default();
+    // The hourly sync links each SKU to its inventory item; nothing to write.
+    let first = sync_stock(ports, &distributor, &store, &policy, "stock-1").await.unwrap();
+    assert_eq!((first.unchanged, first.written.len()), (2, 0), "{first:?}");
+    let lookups = xoro.stats().lookups;
+    let received = subscribe(&shop).await;
+
+    // Sales: A sold out (low), B down to 12 (not low), UNLINKED down to 1 (not storesync's).
+    // The distributor restocked A meanwhile.
+    xoro.set_stock("A", 40);
+    shop.set_available("A", &location, 0);
+    shop.set_available("B", &location, 12);
+    shop.set_available("UNLINKED", &location, 1);
+    assert_eq!(shop.deliver_webhooks(&reqwest::Client::new()).await.refused, None);
+    let hooks = received.lock().unwrap().clone();
+    assert_eq!(hooks.iter().filter(|(t, _)| t == "inventory_levels/update").count(), 3, "{hooks:?}");
+    let mut alerts = Vec::new();
+    for (_, body) in &hooks {
+        if let Some(a) = low_stock_alert(ports, body, DEFAULT_LOW_STOCK).await.unwrap() {
+            alerts.push(a);
+        }
+    }
+    assert_eq!(alerts.len(), 1, "only the linked product at or below {DEFAULT_LOW_STOCK}: {alerts:?}");
+    assert_eq!((alerts[0].sku.as_str(), alerts[0].available), ("A", 0));
+
+    // The alert goes through the apply queue's handler, as the worker receives it.
+    let writers = Writers {
+        store: &catalog,
+        location: Some(&location),
+        policy: &policy,
+        distributor: Some(&distributor),
+        inventory: Some(&store),
+    };
+    let body = serde_json::to_string(&ApplyMessage::LowStock { low_stock: alerts[0].clone() }).unwrap();
+    let Handled::Stock(r) = handle(ports, &writers, &body, false).await.unwrap() else { panic!("a stock sync") };
+    // Both moved since the last sync, Shopify at 0: the policy takes the distributor's.
+    assert_eq!((r.linked, r.lookups, r.written.clone()), (1, 1, vec![("A".to_string(), 40)]), "{r:?}");
+    assert_eq!(xoro.stats().lookups, lookups + 1, "one look-up, of A alone");
+    assert_eq!(shop.available("A", &location), Some(40));
+    assert_eq!(shop.available("B", &location), Some(12), "B is not low: untouched");
+
+    // A stale alert (another sale since) writes nothing: the write is conditional on its level.
+    shop.set_available("A", &location, 38);
+    xoro.set_stock("A", 41);
+    let r = match handle(ports, &writers, &body, true).await.unwrap() {
+        Handled::Stock(r) => r,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!((r.written.len(), r.moved.clone()), (0, vec!["A".to_string()]), "{r:?}");
+    assert_eq!(shop.available("A", &location), Some(38));
+
+    // Without Xorosoft configured, the alert fails with the reason (and stays on the queue).
+    let bare = Writers { distributor: None, inventory: None, ..writers };
+    let e = handle(ports, &bare, &body, false).await.unwrap_err().to_string();
+    assert!(e.contains("needs Xorosoft"), "{e}");
 }

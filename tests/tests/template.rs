@@ -318,6 +318,20 @@ fn policies_are_least_privilege() {
     let class: BTreeSet<String> =
         storesync_core::webhooks::processor::CLASS_QUEUES.iter().map(|q| format!("{}Queue", pascal(q))).collect();
     assert_eq!(send_targets(&r["WebhookReceiverFunction"]), class, "receipt only enqueues");
-    let all: BTreeSet<String> = webhook_queues().iter().map(|q| format!("{}Queue", pascal(q))).collect();
-    assert_eq!(send_targets(&r["WebhookProcessorFunction"]), all);
+    let mut all: BTreeSet<String> = webhook_queues().iter().map(|q| format!("{}Queue", pascal(q))).collect();
+    all.insert("SupplierApplyQueue".into());
+    assert_eq!(send_targets(&r["WebhookProcessorFunction"]), all, "and low-stock alerts to the supplier worker");
+    let crud_tables = |f: &Value| -> BTreeSet<String> {
+        f["Properties"]["Policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p.get("DynamoDBCrudPolicy"))
+            .map(|p| p["TableName"]["Ref"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(
+        crud_tables(&r["WebhookProcessorFunction"]).contains("SupplierTable"),
+        "Shopify's product edits become versions in the supplier table"
+    );
 }

@@ -1,5 +1,5 @@
 //! The supplier worker function: batches validated with Xorosoft, matched against the Shopify
-//! store and staged; approved entries applied to it.
+//! store and staged; approved entries applied to it; low-stock alerts synced from Xorosoft.
 
 use std::sync::Arc;
 
@@ -15,7 +15,15 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let distributor = Arc::new(storesync_platforms::supplier::xorosoft(lookup)?);
     let store = storesync_platforms::stores::connect_catalog(Platform::Shopify, lookup)?;
     let location = lookup(ENV_SHOPIFY_LOCATION).filter(|l| !l.trim().is_empty());
-    let deps = Arc::new(SupplierDeps::new(distributor, Arc::from(store), location, settings));
+    // Low-stock alerts write stock at the location; without one they fail with that reason.
+    let inventory = match storesync_platforms::stores::connect(Platform::Shopify, lookup).await {
+        Ok(s) => Some(Arc::from(s)),
+        Err(e) => {
+            tracing::warn!(error = %e, "no Shopify stock location: low-stock alerts will fail until it is configured");
+            None
+        }
+    };
+    let deps = Arc::new(SupplierDeps::new(distributor, Arc::from(store), inventory, location, settings));
     let ports = edge.workflow.ports().clone();
     let urls = Arc::new(edge.resources.queue_urls);
     lambda_runtime::run(lambda_runtime::service_fn(move |ev: lambda_runtime::LambdaEvent<Value>| {

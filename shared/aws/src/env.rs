@@ -66,6 +66,7 @@ pub fn all() -> Vec<&'static str> {
         storesync_core::supplier::pipeline::ENV_PATTERN,
         storesync_core::supplier::pipeline::ENV_AUTO_APPROVE_ABOVE,
         storesync_core::supplier::pipeline::ENV_XOROSOFT_URL,
+        storesync_core::supplier::inventory::ENV_LOW_STOCK,
     ]);
     v
 }

@@ -11,21 +11,24 @@ use aws_lambda_events::event::s3::S3Event;
 use serde_json::{json, Value};
 use storesync_core::ports::Ports;
 use storesync_core::stores::catalog_sync::CatalogStore;
-use storesync_core::supplier::apply::apply;
+use storesync_core::stores::inventory::InventoryStore;
 use storesync_core::supplier::distributor::Distributor;
 use storesync_core::supplier::pipeline::{
     ingest, poll, work_batch, StoreSnapshot, SupplierSettings, APPLY_QUEUE, BATCH_QUEUE, RAW_PREFIX,
 };
 use storesync_core::supplier::source::FeedSource;
+use storesync_core::supplier::worker::{handle, Writers};
 
 use crate::lambda::EdgeError;
 use crate::stores::each_message;
 
-/// What the worker needs: the distributor, the store, the stock location, and the store's
-/// snapshot of the run it last matched (kept while the function is warm).
+/// What the worker needs: the distributor, the store (its catalog, and its stock at the
+/// configured location for low-stock alerts), the stock location, and the store's snapshot of
+/// the run it last matched (kept while the function is warm).
 pub struct SupplierDeps {
     pub distributor: Arc<dyn Distributor>,
     pub store: Arc<dyn CatalogStore>,
+    pub inventory: Option<Arc<dyn InventoryStore>>,
     pub location: Option<String>,
     pub settings: SupplierSettings,
     snapshot: Mutex<Option<(String, Arc<StoreSnapshot>)>>,
@@ -35,10 +38,11 @@ impl SupplierDeps {
     pub fn new(
         distributor: Arc<dyn Distributor>,
         store: Arc<dyn CatalogStore>,
+        inventory: Option<Arc<dyn InventoryStore>>,
         location: Option<String>,
         settings: SupplierSettings,
     ) -> Self {
-        Self { distributor, store, location, settings, snapshot: Mutex::new(None) }
+        Self { distributor, store, inventory, location, settings, snapshot: Mutex::new(None) }
     }
 
     /// The store's products for `run`: read once per run (and per warm function).
@@ -80,8 +84,8 @@ pub async fn handle_worker_event(
     event: Value,
 ) -> Result<Value, EdgeError> {
     each_message(event, urls, &[BATCH_QUEUE, APPLY_QUEUE], |queue, d| async move {
-        let m: Value = serde_json::from_str(&d.body).map_err(|e| format!("not a supplier message: {e}"))?;
         if queue == BATCH_QUEUE {
+            let m: Value = serde_json::from_str(&d.body).map_err(|e| format!("not a supplier batch: {e}"))?;
             let (run, n) = (m["run"].as_str().unwrap_or_default(), m["batch"].as_u64().unwrap_or(0));
             let store = deps.snapshot(run).await?;
             work_batch(ports, deps.distributor.as_ref(), &store, run, n, &deps.settings)
@@ -89,12 +93,14 @@ pub async fn handle_worker_event(
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         } else {
-            let ids: Vec<String> = serde_json::from_value(m["ids"].clone()).map_err(|e| e.to_string())?;
-            let retry = d.receive_count > 1 || m["retry"] == true;
-            apply(ports, deps.store.as_ref(), &ids, deps.location.as_deref(), &deps.settings.conflicts, retry)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
+            let writers = Writers {
+                store: deps.store.as_ref(),
+                location: deps.location.as_deref(),
+                policy: &deps.settings.conflicts,
+                distributor: Some(deps.distributor.as_ref()),
+                inventory: deps.inventory.as_deref(),
+            };
+            handle(ports, &writers, &d.body, d.receive_count > 1).await.map(|_| ()).map_err(|e| e.to_string())
         }
     })
     .await
@@ -107,7 +113,7 @@ pub trait JobConnector: Send + Sync {
     fn source(&self) -> Result<Box<dyn FeedSource>, String>;
     fn distributor(&self) -> Result<Box<dyn Distributor>, String>;
     fn catalog(&self) -> Result<Box<dyn CatalogStore>, String>;
-    async fn inventory(&self) -> Result<Box<dyn storesync_core::stores::inventory::InventoryStore>, String>;
+    async fn inventory(&self) -> Result<Box<dyn InventoryStore>, String>;
 }
 
 /// The supplier's scheduled jobs (`{"job": "poll"|"stock"|"check"|"sweep"}`, the plain

@@ -10,7 +10,7 @@ use anyhow::Context;
 use serde_json::Value;
 use storesync_core::ports::{Ports, StagingQuery};
 use storesync_core::stores::Platform;
-use storesync_core::supplier::apply::{apply, restore};
+use storesync_core::supplier::apply::restore;
 use storesync_core::supplier::inventory::sync_stock;
 use storesync_core::supplier::pipeline::{
     ingest, poll, raw_key, run_report, work_batch, IngestOutcome, RunReport, StoreSnapshot, SupplierSettings,
@@ -19,6 +19,7 @@ use storesync_core::supplier::pipeline::{
 use storesync_core::supplier::review::{decide, decide_all, Filter};
 use storesync_core::supplier::source::RemoteFile;
 use storesync_core::supplier::staging::{Review, StagedAction, StagingEntry, StagingStatus};
+use storesync_core::supplier::worker::{handle, Handled, Writers};
 
 use crate::Local;
 
@@ -185,34 +186,85 @@ pub async fn decide_many(local: &Local, filter: Filter, decision: Review, who: &
     Ok(format!("{} entries decided; {} decided by someone else meanwhile\n", out.decided, out.raced.len()))
 }
 
-/// `supplier apply`: every queued approval applied to the configured Shopify store.
+/// `supplier apply`: every queued approval applied to the configured Shopify store, and every
+/// queued low-stock alert synced from Xorosoft (when it is configured).
 pub async fn apply_queued(local: &Local) -> anyhow::Result<String> {
     let ports = local.workflow.ports();
     let settings = settings()?;
     let store = storesync_platforms::stores::connect_catalog(Platform::Shopify, env)?;
     let location = env(storesync_core::config::ENV_SHOPIFY_LOCATION).filter(|l| !l.trim().is_empty());
-    let (mut applied, mut held, mut failed) = (0, 0, Vec::new());
+    // Only low-stock alerts need these; an apply without Xorosoft configured still runs.
+    let distributor = storesync_platforms::supplier::xorosoft(env).ok();
+    let inventory = match &distributor {
+        Some(_) => Some(storesync_platforms::stores::connect(Platform::Shopify, env).await?),
+        None => None,
+    };
+    let writers = Writers {
+        store: store.as_ref(),
+        location: location.as_deref(),
+        policy: &settings.conflicts,
+        distributor: distributor.as_ref().map(|d| d as &dyn storesync_core::supplier::distributor::Distributor),
+        inventory: inventory.as_deref(),
+    };
+    let mut tally = ApplyTally::default();
     loop {
         let got = ports.queue.receive(APPLY_QUEUE, 10, 300).await?;
         if got.is_empty() {
             break;
         }
         for d in got {
-            let m: Value = serde_json::from_str(&d.body)?;
-            let ids: Vec<String> = serde_json::from_value(m["ids"].clone())?;
-            let retry = d.receive_count > 1 || m["retry"] == true;
-            let r = apply(ports, store.as_ref(), &ids, location.as_deref(), &settings.conflicts, retry).await?;
-            applied += r.applied.len();
-            held += r.held.len();
-            failed.extend(r.failed);
+            tally.add(handle(ports, &writers, &d.body, d.receive_count > 1).await?);
             ports.queue.ack(APPLY_QUEUE, &d.receipt).await?;
         }
     }
-    let mut out = format!("{applied} applied, {held} back in review (Shopify changed them), {} failed\n", failed.len());
-    for (id, e) in failed {
-        let _ = writeln!(out, "  {id}: {e}");
+    Ok(tally.text())
+}
+
+/// What a drain of the apply queue did, summed.
+#[derive(Default)]
+struct ApplyTally {
+    applied: usize,
+    held: usize,
+    failed: Vec<(String, String)>,
+    alerts: usize,
+    stock_written: Vec<(String, i64)>,
+}
+
+impl ApplyTally {
+    fn add(&mut self, h: Handled) {
+        match h {
+            Handled::Applied(r) => {
+                self.applied += r.applied.len();
+                self.held += r.held.len();
+                self.failed.extend(r.failed);
+            }
+            Handled::Stock(r) => {
+                self.alerts += 1;
+                self.stock_written.extend(r.written);
+                self.failed.extend(r.failed);
+            }
+        }
     }
-    Ok(out)
+
+    fn text(&self) -> String {
+        let mut out = format!(
+            "{} applied, {} back in review (Shopify changed them), {} failed\n",
+            self.applied,
+            self.held,
+            self.failed.len()
+        );
+        if self.alerts > 0 {
+            let _ =
+                writeln!(out, "{} low-stock alerts: {} restocked from Xorosoft", self.alerts, self.stock_written.len());
+            for (sku, q) in &self.stock_written {
+                let _ = writeln!(out, "  {sku}: {q}");
+            }
+        }
+        for (id, e) in &self.failed {
+            let _ = writeln!(out, "  {id}: {e}");
+        }
+        out
+    }
 }
 
 pub async fn history(local: &Local, product: &str) -> anyhow::Result<String> {

@@ -327,7 +327,7 @@ pub async fn requeue_approved(ports: &Ports, older_than: chrono::Duration) -> Re
         stale.extend(page.into_iter().filter(|e| e.decided_at.is_some_and(|t| t < cutoff)).map(|e| e.id));
     }
     for ids in stale.chunks(100) {
-        ports.queue.send(super::pipeline::APPLY_QUEUE, &json!({ "ids": ids, "retry": true }).to_string()).await?;
+        super::worker::ApplyMessage::Entries { ids: ids.to_vec(), retry: true }.send(ports).await?;
     }
     Ok(stale.len())
 }

@@ -1,7 +1,11 @@
 //! The Xorosoft inventory sync (scheduled, on demand, or on a low-stock alert): the stock of
-//! every linked product (an applied supplier entry's SKU) looked up 100 a call, decided against
-//! Shopify's, and written through the store's inventory port (`inventorySetQuantities`, 250 a
-//! call, compare-and-set on the quantity read).
+//! every linked product (an applied supplier entry's SKU; on an alert, the one it names) looked
+//! up 100 a call, decided against Shopify's, and written through the store's inventory port
+//! (`inventorySetQuantities`, 250 a call, compare-and-set on the quantity read).
+//!
+//! The low-stock alert: Shopify's `inventory_levels/update` webhook at or below the threshold,
+//! for an inventory item a stock sync has linked to a supplier SKU (each sync records the link),
+//! queues a sync of that one product.
 //!
 //! Per SKU, with the stock storesync last synced as the base:
 //! - Xorosoft moved, Shopify did not: Xorosoft's is written;
@@ -20,7 +24,7 @@ use super::conflict::{decide, Conflict, ConflictPolicy, Outcome, Source};
 use super::distributor::{Distributor, LOOKUP_LIMIT};
 use super::pipeline::SupplierError;
 use super::staging::StagingStatus;
-use crate::ports::{Ports, StagingQuery};
+use crate::ports::{PortError, Ports, StagingQuery};
 use crate::stores::inventory::{InventoryStore, StockWrite, WriteOutcome};
 
 /// What an inventory sync did.
@@ -64,6 +68,13 @@ async fn linked(ports: &Ports) -> Result<Vec<String>, SupplierError> {
     Ok(skus)
 }
 
+/// A linked product's variant as the store holds it: what writes it, and its stock.
+#[derive(Debug, Clone, PartialEq)]
+struct Held {
+    write_key: String,
+    quantity: i64,
+}
+
 /// Syncs the stock of every linked product (see the module). `key` names this sync's writes
 /// (a repeat with the same key applies nothing twice where the store supports it).
 pub async fn sync_stock(
@@ -74,6 +85,89 @@ pub async fn sync_stock(
     key: &str,
 ) -> Result<StockReport, SupplierError> {
     let skus = linked(ports).await?;
+    let records =
+        store.inventory().await.map_err(|e| SupplierError::Invalid(format!("reading the store's stock: {e}")))?;
+    let held: HashMap<String, Held> = records
+        .into_iter()
+        .filter_map(|r| Some((r.sku.trim().to_lowercase(), Held { quantity: r.quantity?, write_key: r.write_key })))
+        .collect();
+    reconcile(ports, distributor, store, policy, key, &skus, &held).await
+}
+
+/// A Shopify inventory level at or below the low-stock threshold, of a linked product.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LowStock {
+    pub sku: String,
+    /// The inventory item's GID.
+    pub item: String,
+    pub available: i64,
+    pub updated_at: Option<String>,
+}
+
+/// The low-stock threshold: `STORESYNC_SUPPLIER_LOW_STOCK` (default 5 units).
+pub const ENV_LOW_STOCK: &str = "STORESYNC_SUPPLIER_LOW_STOCK";
+pub const DEFAULT_LOW_STOCK: i64 = 5;
+
+pub fn low_stock_threshold(get: impl Fn(&str) -> Option<String>) -> Result<i64, String> {
+    match get(ENV_LOW_STOCK).filter(|v| !v.trim().is_empty()) {
+        None => Ok(DEFAULT_LOW_STOCK),
+        Some(v) => v.trim().parse().map_err(|_| format!("{ENV_LOW_STOCK}={v:?}: expected a whole number of units")),
+    }
+}
+
+fn item_key(item: &str) -> String {
+    format!("supplier/stock-items/{item}")
+}
+
+/// Shopify's `inventory_levels/update` body (`inventory_item_id`, `available`, `updated_at`):
+/// a low-stock alert when the level is at or below `threshold` and the item is a linked
+/// product's (known from the stock syncs, which record each linked SKU's inventory item).
+pub async fn low_stock_alert(ports: &Ports, body: &Value, threshold: i64) -> Result<Option<LowStock>, PortError> {
+    let (Some(id), Some(available)) = (body["inventory_item_id"].as_u64(), body["available"].as_i64()) else {
+        return Ok(None);
+    };
+    if available > threshold {
+        return Ok(None);
+    }
+    let item = format!("gid://shopify/InventoryItem/{id}");
+    let Some(link) = ports.kv.get(&item_key(&item)).await? else { return Ok(None) };
+    let Some(sku) = link["sku"].as_str() else { return Ok(None) };
+    Ok(Some(LowStock {
+        sku: sku.to_string(),
+        item,
+        available,
+        updated_at: body["updated_at"].as_str().map(str::to_string),
+    }))
+}
+
+/// The stock sync of one product on a low-stock alert: Xorosoft's stock looked up and decided
+/// against the level the alert reported, as the full sync would (the write is conditional on
+/// that level, so a stale alert writes nothing).
+pub async fn sync_low_stock(
+    ports: &Ports,
+    distributor: &dyn Distributor,
+    store: &dyn InventoryStore,
+    policy: &ConflictPolicy,
+    alert: &LowStock,
+) -> Result<StockReport, SupplierError> {
+    let key = format!("supplier-low-stock-{}", alert.sku.trim().to_lowercase());
+    let held = HashMap::from([(
+        alert.sku.trim().to_lowercase(),
+        Held { write_key: alert.item.clone(), quantity: alert.available },
+    )]);
+    reconcile(ports, distributor, store, policy, &key, std::slice::from_ref(&alert.sku), &held).await
+}
+
+/// Looks `skus` up at the distributor and decides each against the store's `held` stock.
+async fn reconcile(
+    ports: &Ports,
+    distributor: &dyn Distributor,
+    store: &dyn InventoryStore,
+    policy: &ConflictPolicy,
+    key: &str,
+    skus: &[String],
+    held: &HashMap<String, Held>,
+) -> Result<StockReport, SupplierError> {
     let mut report = StockReport { linked: skus.len(), ..Default::default() };
     let mut xoro: HashMap<String, i64> = HashMap::new();
     for chunk in skus.chunks(LOOKUP_LIMIT) {
@@ -88,27 +182,32 @@ pub async fn sync_stock(
             }
         }
     }
-    let records =
-        store.inventory().await.map_err(|e| SupplierError::Invalid(format!("reading the store's stock: {e}")))?;
-    let by_sku: HashMap<String, _> = records.into_iter().map(|r| (r.sku.trim().to_lowercase(), r)).collect();
     let mut writes: Vec<(String, StockWrite)> = Vec::new();
-    let mut bases: BTreeMap<String, i64> = BTreeMap::new();
-    for sku in &skus {
+    // The stock each SKU ends at, with its inventory item.
+    let mut bases: BTreeMap<String, (i64, String)> = BTreeMap::new();
+    // The base records as read (to write only what changes).
+    let mut priors: HashMap<String, Value> = HashMap::new();
+    for sku in skus {
         let k = sku.to_lowercase();
         let Some(&x) = xoro.get(&k) else { continue };
-        let Some(rec) = by_sku.get(&k).filter(|r| r.quantity.is_some()) else {
+        let Some(rec) = held.get(&k) else {
             report.not_in_store.push(sku.clone());
             continue;
         };
-        let shop = rec.quantity.unwrap_or(0);
-        let base = ports.kv.get(&base_key(sku)).await?.and_then(|v| v["stock"].as_i64());
+        let shop = rec.quantity;
+        let keep = |bases: &mut BTreeMap<_, _>, q: i64| bases.insert(sku.clone(), (q, rec.write_key.clone()));
+        let prior = ports.kv.get(&base_key(sku)).await?;
+        let base = prior.as_ref().and_then(|v| v["stock"].as_i64());
+        if let Some(p) = prior {
+            priors.insert(sku.clone(), p);
+        }
         let target = match base {
             _ if shop == x => None,
             None => Some(x),
             Some(b) if shop == b => Some(x),
             Some(b) if x == b => {
                 report.kept += 1;
-                bases.insert(sku.clone(), shop);
+                keep(&mut bases, shop);
                 continue;
             }
             Some(b) => {
@@ -131,7 +230,7 @@ pub async fn sync_stock(
                     }
                     (_, Some(v)) if v == shop => {
                         report.kept += 1;
-                        bases.insert(sku.clone(), shop);
+                        keep(&mut bases, shop);
                         continue;
                     }
                     (_, Some(v)) => Some(v),
@@ -141,7 +240,7 @@ pub async fn sync_stock(
         match target {
             None => {
                 report.unchanged += 1;
-                bases.insert(sku.clone(), shop);
+                keep(&mut bases, shop);
             }
             Some(q) => writes.push((
                 sku.clone(),
@@ -151,12 +250,14 @@ pub async fn sync_stock(
     }
     if !writes.is_empty() {
         let batch: Vec<StockWrite> = writes.iter().map(|(_, w)| w.clone()).collect();
-        let outcomes =
-            store.set_stock(&batch, key).await.map_err(|e| SupplierError::Invalid(format!("writing stock: {e}")))?;
+        let outcomes = store
+            .set_stock(&batch, &write_key(key, &batch))
+            .await
+            .map_err(|e| SupplierError::Invalid(format!("writing stock: {e}")))?;
         for ((sku, w), outcome) in writes.into_iter().zip(outcomes) {
             match outcome {
                 WriteOutcome::Done => {
-                    bases.insert(sku.clone(), w.quantity);
+                    bases.insert(sku.clone(), (w.quantity, w.write_key));
                     report.written.push((sku, w.quantity));
                 }
                 WriteOutcome::Moved { .. } => report.moved.push(sku),
@@ -165,10 +266,31 @@ pub async fn sync_stock(
         }
     }
     let at = ports.clock.now();
-    for (sku, stock) in bases {
-        ports.kv.put(&base_key(&sku), &json!({ "stock": stock, "at": at })).await?;
+    for (sku, (stock, item)) in bases {
+        // Written only when it changed: a sync of an unchanged catalog writes nothing.
+        let before = priors.get(&sku);
+        let same = |b: &Value| b["stock"].as_i64() == Some(stock) && b["item"].as_str() == Some(item.as_str());
+        if before.is_some_and(same) {
+            continue;
+        }
+        if before.and_then(|b| b["item"].as_str()) != Some(item.as_str()) {
+            ports.kv.put(&item_key(&item), &json!({ "sku": sku })).await?;
+        }
+        ports.kv.put(&base_key(&sku), &json!({ "stock": stock, "item": item, "at": at })).await?;
     }
     Ok(report)
+}
+
+/// The writes' idempotency key: `key` and a digest of what they write, so a replay of the same
+/// writes applies nothing twice and a sync that decides otherwise (the distributor moved
+/// since) is a write of its own, not a mismatch of the key.
+fn write_key(key: &str, writes: &[StockWrite]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for w in writes {
+        h.update(format!("{}={}<-{:?};", w.write_key, w.quantity, w.expected).as_bytes());
+    }
+    format!("{key}-{}", &hex::encode(h.finalize())[..16])
 }
 
 fn d_json(sku: &str, c: &Conflict, why: &str) -> Value {

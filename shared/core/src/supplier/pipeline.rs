@@ -567,7 +567,7 @@ pub async fn work_batch(
         }
     }
     if !approved.is_empty() {
-        ports.queue.send(APPLY_QUEUE, &json!({ "ids": approved }).to_string()).await?;
+        super::worker::ApplyMessage::entries(&approved).send(ports).await?;
     }
     let body = serde_json::to_vec(&result).map_err(|e| SupplierError::Invalid(e.to_string()))?;
     ports.blobs.put(&result_key(run, n), Bytes::from(body), None).await?;

@@ -6,8 +6,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::pipeline::APPLY_QUEUE;
 use super::staging::{entry_id, review, Review, ReviewError, StagedAction, StagingEntry, StagingStatus};
+use super::worker::ApplyMessage;
 use crate::ports::{AuditEntry, PortError, Ports, StagingQuery};
 
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +49,7 @@ async fn take(
         return Err(DecisionError::Raced(entry.id.clone()));
     }
     if decided.status == StagingStatus::Approved {
-        ports.queue.send(APPLY_QUEUE, &json!({ "ids": [decided.id] }).to_string()).await?;
+        ApplyMessage::entries(std::slice::from_ref(&decided.id)).send(ports).await?;
     }
     Ok(decided)
 }
@@ -153,7 +153,7 @@ pub async fn decide_all(
         }
     }
     for ids in approved.chunks(100) {
-        ports.queue.send(APPLY_QUEUE, &json!({ "ids": ids }).to_string()).await?;
+        ApplyMessage::entries(ids).send(ports).await?;
     }
     Ok(out)
 }

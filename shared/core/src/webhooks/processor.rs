@@ -311,6 +311,8 @@ pub struct Processor {
     pub stats: Stats,
     /// Whether this processor archives the raw deliveries it processes.
     pub archive: ArchiveMode,
+    /// Shopify stock at or below this, of a supplier-linked product, queues its stock sync.
+    pub low_stock_at: i64,
 }
 
 impl Processor {
@@ -324,13 +326,15 @@ impl Processor {
             visibility_secs: VISIBILITY_SECS,
             stats: Stats::default(),
             archive: ArchiveMode::default(),
+            low_stock_at: crate::supplier::inventory::DEFAULT_LOW_STOCK,
         }
     }
 
-    /// Applies [`settings`] (the retry schedule and the deadlock timeout) and the
-    /// [`ArchiveMode`] from configuration.
+    /// Applies [`settings`] (the retry schedule and the deadlock timeout), the
+    /// [`ArchiveMode`] and the low-stock threshold from configuration.
     pub fn configure(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), String> {
         self.archive = ArchiveMode::from_lookup(&get)?;
+        self.low_stock_at = crate::supplier::inventory::low_stock_threshold(&get)?;
         let (policy, deadlock) = settings(get)?;
         if let Some(p) = policy {
             self.policy = p;
@@ -474,14 +478,23 @@ impl Processor {
         if accepted.source == WebhookSource::WooCommerce && accepted.topic == "order.created" {
             return self.queue_order_push(queue, d, msg, &body).await;
         }
-        // Shopify's product edits: the sync-down keeps them as versions of tracked products.
-        if accepted.source == WebhookSource::Shopify && accepted.topic == "products/update" {
-            let Ok(product) = serde_json::from_slice::<serde_json::Value>(&body) else {
-                let reason = "a products/update body that is not JSON".to_string();
+        // Shopify's product edits: the sync-down keeps them as versions of tracked products;
+        // its stock levels: a linked product running low queues its sync from Xorosoft.
+        let shopify_topic = ["products/update", "inventory_levels/update"].iter().find(|t| **t == accepted.topic);
+        if let (WebhookSource::Shopify, Some(&topic)) = (accepted.source, shopify_topic) {
+            let Ok(body) = serde_json::from_slice::<serde_json::Value>(&body) else {
+                let reason = format!("a {topic} body that is not JSON");
                 return self.give_up(queue, d, msg, reason, vec![]).await;
             };
-            let edited = crate::supplier::syncdown::observed(&self.ports, &product).await?;
-            tracing::info!(edited = ?edited, "shopify product update");
+            if topic == "products/update" {
+                let edited = crate::supplier::syncdown::observed(&self.ports, &body).await?;
+                tracing::info!(edited = ?edited, "shopify product update");
+            } else if let Some(alert) =
+                crate::supplier::inventory::low_stock_alert(&self.ports, &body, self.low_stock_at).await?
+            {
+                tracing::info!(sku = alert.sku, available = alert.available, "low stock: queued its stock sync");
+                crate::supplier::worker::ApplyMessage::LowStock { low_stock: alert }.send(&self.ports).await?;
+            }
             return Ok(Step::Done);
         }
         if accepted.source != WebhookSource::Wms {

@@ -109,6 +109,8 @@ struct Inner {
     /// SKU → variant, for the test-side helpers.
     by_sku: HashMap<String, u64>,
     levels: HashMap<(u64, u64), Level>,
+    /// The webhooks queued for the subscriber.
+    outbox: webhooks::Outbox,
     /// Idempotency key → (the variables it was first used with, the root field's result).
     idempotency: HashMap<String, (String, Value)>,
     /// Keys whose call applied a change.
@@ -142,6 +144,9 @@ mod bulk;
 mod content;
 mod discounts;
 mod products;
+mod webhooks;
+
+pub use webhooks::Delivered;
 
 /// A top-level GraphQL error.
 struct GqlError {
@@ -216,6 +221,7 @@ impl ShopifySim {
         s.products.insert(pid, (title.to_string(), ids));
         let handle = products::unique_handle(&s, title, pid);
         s.product_fields.insert(pid, products::default_fields(&handle));
+        webhooks::product_changed(&mut s, pid, true);
         gid("Product", pid)
     }
 
@@ -236,6 +242,7 @@ impl ShopifySim {
             l.on_hand += available - l.available;
             l.available = available;
         }
+        webhooks::level_changed(&mut s, item, loc);
     }
 
     pub fn stats(&self) -> Stats {
@@ -1002,6 +1009,7 @@ fn set_quantities(s: &mut Inner, input: &Value, key: &str) -> Result<Value, GqlE
             l.on_hand += delta;
         }
         if *delta != 0 {
+            webhooks::level_changed(s, *item, *loc);
             for n in ["available", "on_hand"] {
                 changes.push(json!({ "name": n, "delta": delta, "quantityAfterChange": null,
                     "item": { "id": gid("InventoryItem", *item) }, "location": { "id": gid("Location", *loc) } }));

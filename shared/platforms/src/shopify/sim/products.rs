@@ -258,7 +258,10 @@ pub(super) fn product_set(s: &mut Inner, input: &Value, identifier: &Value) -> R
             for level in v["inventoryQuantities"].as_array().into_iter().flatten() {
                 let loc = level["locationId"].as_str().and_then(|g| gid_id("Location", g)).unwrap_or(0);
                 let quantity = level["quantity"].as_i64().unwrap_or(0);
-                s.levels.insert((item, loc), Level { available: quantity, on_hand: quantity });
+                let before = s.levels.insert((item, loc), Level { available: quantity, on_hand: quantity });
+                if existing.is_some() && before.is_some_and(|b| b.available != quantity) {
+                    super::webhooks::level_changed(s, item, loc);
+                }
             }
             kept.push(vid);
         }
@@ -269,6 +272,7 @@ pub(super) fn product_set(s: &mut Inner, input: &Value, identifier: &Value) -> R
     }
     s.products.insert(id, (title, variant_ids));
     s.product_fields.insert(id, fields);
+    super::webhooks::product_changed(s, id, existing.is_none());
     Ok(id)
 }
 
@@ -283,6 +287,7 @@ pub(super) fn mutate(s: &mut Inner, f: &Field<'_, String>, vars: &Map<String, Va
                     remove_variant(s, v);
                 }
                 s.product_fields.remove(&id);
+                super::webhooks::product_deleted(s, id);
                 json!({ "deletedProductId": gid("Product", id), "userErrors": [] })
             }
             None => json!({ "deletedProductId": null,
