@@ -14,54 +14,24 @@ use std::time::Duration;
 
 use serde_json::Value;
 use storesync_aws::lambda::{ports, sdk_config};
-use storesync_aws::supplier::{handle_ingest_event, handle_scheduled, handle_worker_event, JobConnector, SupplierDeps};
+use storesync_aws::supplier::{handle_ingest_event, handle_scheduled, handle_worker_event, SupplierDeps};
+use storesync_core::config;
 use storesync_core::ports::Ports;
 use storesync_core::stores::catalog::DataType;
 use storesync_core::stores::catalog_sync::CatalogStore;
-use storesync_core::supplier::pipeline::{run_of, run_report, SupplierSettings, APPLY_QUEUE, BATCH_QUEUE};
+use storesync_core::supplier::pipeline::{self, run_of, run_report, SupplierSettings, APPLY_QUEUE, BATCH_QUEUE};
 use storesync_core::supplier::staging::StagingStatus;
-use storesync_platforms::ftp::{FtpConfig, FtpServer, FtpSource};
+use storesync_platforms::ftp::FtpServer;
 use storesync_platforms::shopify::catalog::ShopifyCatalog;
 use storesync_platforms::shopify::client::ShopifyClient;
 use storesync_platforms::shopify::sim::{Bucket, ShopifySim};
-use storesync_platforms::xorosoft::client::XorosoftClient;
+use storesync_platforms::supplier::Connected;
 use storesync_platforms::xorosoft::sim::XorosoftSim;
 use storesync_tests::aws::deploy;
 use storesync_tests::moto::Moto;
 use storesync_tests::{repo_root, supplier};
 
 const ROWS: usize = 1_000;
-
-/// The scheduled jobs' platforms: the test's FTP server and simulators.
-struct Jobs {
-    ftp: FtpConfig,
-    xoro: String,
-    shop: String,
-    location: String,
-}
-
-impl Jobs {
-    fn shopify(&self) -> ShopifyClient {
-        ShopifyClient::new(&self.shop, "shpat", storesync_platforms::shopify::API_VERSION, Duration::from_secs(30))
-            .unwrap()
-    }
-}
-
-#[async_trait::async_trait]
-impl JobConnector for Jobs {
-    fn source(&self) -> Result<Box<dyn storesync_core::supplier::source::FeedSource>, String> {
-        Ok(Box::new(FtpSource::new(self.ftp.clone())))
-    }
-    fn distributor(&self) -> Result<Box<dyn storesync_core::supplier::distributor::Distributor>, String> {
-        Ok(Box::new(XorosoftClient::new(&self.xoro, "xo", Duration::from_secs(10)).unwrap()))
-    }
-    fn catalog(&self) -> Result<Box<dyn CatalogStore>, String> {
-        Ok(Box::new(ShopifyCatalog::new(self.shopify())))
-    }
-    async fn inventory(&self) -> Result<Box<dyn storesync_core::stores::inventory::InventoryStore>, String> {
-        Ok(Box::new(storesync_platforms::shopify::inventory::ShopifyInventory::new(self.shopify(), &self.location)))
-    }
-}
 
 fn event(name: &str) -> Value {
     serde_json::from_slice(&std::fs::read(repo_root().join("events").join(name)).unwrap()).unwrap()
@@ -140,13 +110,6 @@ async fn a_feed_goes_from_ftp_through_the_stack_to_shopify() {
     let zip = supplier::feed_zip(ROWS);
     std::fs::write(ftp_root.path().join("CowanOfficeSupplies_2026-12-01.zip"), &zip).unwrap();
     let server = FtpServer::start(ftp_root.path(), "etilize", "pw").await.unwrap();
-    let ftp = FtpConfig {
-        address: server.address.clone(),
-        user: "etilize".into(),
-        password: "pw".into(),
-        folder: "/".into(),
-        timeout: Duration::from_secs(5),
-    };
     let xoro = XorosoftSim::new("xo");
     xoro.rate_limit(0, 0.0);
     xoro.carry_by(supplier::distributor_rule);
@@ -155,9 +118,21 @@ async fn a_feed_goes_from_ftp_through_the_stack_to_shopify() {
     let location = shop_sim.add_location("Main warehouse");
     supplier::seed_shop(&shop_sim, ROWS);
     let shop_base = serve(shop_sim.router()).await;
-    let jobs = Jobs { ftp, xoro: xoro_base.clone(), shop: shop_base.clone(), location: location.clone() };
+    // The platforms as the functions open them: from their configuration.
+    let vars: HashMap<&str, String> = HashMap::from([
+        (pipeline::ENV_FTP_ADDRESS, server.address.clone()),
+        (pipeline::ENV_FTP_USER, "etilize".into()),
+        (pipeline::ENV_FTP_PASSWORD, "pw".into()),
+        (pipeline::ENV_XOROSOFT_URL, xoro_base.clone()),
+        (pipeline::ENV_XOROSOFT_TOKEN, "xo".into()),
+        (config::ENV_SHOPIFY_URL, shop_base.clone()),
+        (config::ENV_SHOPIFY_TOKEN, "shpat".into()),
+        (config::ENV_SHOPIFY_LOCATION, location.clone()),
+    ]);
+    let jobs = Arc::new(Connected::connect(|k| vars.get(k).cloned()).await);
     // The plain scheduled event is a poll.
-    let polled = handle_scheduled(&ports, &jobs, &settings, event("schedule-supplier-poll.json")).await.unwrap();
+    let polled =
+        handle_scheduled(&ports, jobs.as_ref(), &settings, event("schedule-supplier-poll.json")).await.unwrap();
     let key = polled["downloaded"][0].as_str().unwrap().to_string();
     assert!(ports.blobs.get(&key).await.unwrap().to_bytes().unwrap() == zip);
 
@@ -175,13 +150,7 @@ async fn a_feed_goes_from_ftp_through_the_stack_to_shopify() {
         ShopifyClient::new(&shop_base, "shpat", storesync_platforms::shopify::API_VERSION, Duration::from_secs(30))
             .unwrap();
     let shop = Arc::new(ShopifyCatalog::new(client));
-    let deps = SupplierDeps::new(
-        Arc::new(XorosoftClient::new(&xoro_base, "xo", Duration::from_secs(10)).unwrap()),
-        shop.clone(),
-        None,
-        Some(location.clone()),
-        settings.clone(),
-    );
+    let deps = SupplierDeps::new(jobs.clone(), settings.clone());
     let sqs = aws_sdk_sqs::Client::new(&cfg);
     assert_eq!(drain(&sqs, &ports, &deps, &resources.queue_urls, BATCH_QUEUE).await, 0);
     let run = run_of(&key);
@@ -205,17 +174,17 @@ async fn a_feed_goes_from_ftp_through_the_stack_to_shopify() {
     // The scheduled jobs: a hand edit in Shopify found by the check; the stock sync; the sweep.
     shop_sim.product_set(serde_json::json!({ "id": created, "descriptionHtml": "<p>Edited by hand</p>" })).unwrap();
     let job = |name: &str| serde_json::json!({ "job": name });
-    let checked = handle_scheduled(&ports, &jobs, &settings, job("check")).await.unwrap();
+    let checked = handle_scheduled(&ports, jobs.as_ref(), &settings, job("check")).await.unwrap();
     assert_eq!(checked["products_edited_in_shopify"], 1, "{checked}");
     assert_eq!(ports.versions.history(&created).await.unwrap().last().unwrap().source, "shopify");
     xoro.carry(
         "SUP-000005",
         storesync_core::supplier::distributor::Carried { item_number: "X".into(), stock: 3, price: None },
     );
-    let stock = handle_scheduled(&ports, &jobs, &settings, job("stock")).await.unwrap();
+    let stock = handle_scheduled(&ports, jobs.as_ref(), &settings, job("stock")).await.unwrap();
     assert!(stock["written"].as_array().unwrap().iter().any(|w| w[0] == "SUP-000005" && w[1] == 3), "{stock}");
     assert_eq!(shop_sim.available("SUP-000005", &location), Some(3));
-    let swept = handle_scheduled(&ports, &jobs, &settings, job("sweep")).await.unwrap();
+    let swept = handle_scheduled(&ports, jobs.as_ref(), &settings, job("sweep")).await.unwrap();
     assert_eq!(swept["requeued"], 0, "nothing approved is left unapplied");
-    assert!(handle_scheduled(&ports, &jobs, &settings, job("dance")).await.is_err());
+    assert!(handle_scheduled(&ports, jobs.as_ref(), &settings, job("dance")).await.is_err());
 }

@@ -8,16 +8,20 @@
 use std::time::Duration;
 
 use serde_json::json;
+use std::collections::HashMap;
+use storesync_core::config;
 use storesync_core::supplier::conflict::ConflictPolicy;
 use storesync_core::supplier::distributor::Carried;
 use storesync_core::supplier::inventory::{low_stock_alert, sync_stock, DEFAULT_LOW_STOCK};
 use storesync_core::supplier::matching::Match;
+use storesync_core::supplier::pipeline::{self, SupplierSettings};
 use storesync_core::supplier::staging::{stage, StagingStatus};
-use storesync_core::supplier::worker::{handle, ApplyMessage, Handled, Writers};
+use storesync_core::supplier::worker::{handle, ApplyMessage, Handled};
 use storesync_local::Local;
 use storesync_platforms::shopify::client::ShopifyClient;
 use storesync_platforms::shopify::inventory::ShopifyInventory;
 use storesync_platforms::shopify::sim::{Bucket, ShopifySim};
+use storesync_platforms::supplier::Connected;
 use storesync_platforms::xorosoft::client::XorosoftClient;
 use storesync_platforms::xorosoft::sim::XorosoftSim;
 
@@ -144,8 +148,8 @@ async fn a_low_stock_level_syncs_that_product_from_the_distributor() {
             .unwrap()
     };
     let store = ShopifyInventory::new(client(), &location);
-    let catalog = storesync_platforms::shopify::catalog::ShopifyCatalog::new(client());
-    let distributor = XorosoftClient::new(&serve(xoro.router()).await, "xo", Duration::from_secs(10)).unwrap();
+    let xoro_base = serve(xoro.router()).await;
+    let distributor = XorosoftClient::new(&xoro_base, "xo", Duration::from_secs(10)).unwrap();
     let policy = ConflictPolicy::default();
     // The hourly sync links each SKU to its inventory item; nothing to write.
     let first = sync_stock(ports, &distributor, &store, &policy, "stock-1").await.unwrap();
@@ -171,16 +175,21 @@ async fn a_low_stock_level_syncs_that_product_from_the_distributor() {
     assert_eq!(alerts.len(), 1, "only the linked product at or below {DEFAULT_LOW_STOCK}: {alerts:?}");
     assert_eq!((alerts[0].sku.as_str(), alerts[0].available), ("A", 0));
 
-    // The alert goes through the apply queue's handler, as the worker receives it.
-    let writers = Writers {
-        store: &catalog,
-        location: Some(&location),
-        policy: &policy,
-        distributor: Some(&distributor),
-        inventory: Some(&store),
-    };
+    // The alert goes through the apply queue's handler, as the worker receives it, on the
+    // platforms as configured.
+    let mut vars = HashMap::from([
+        (config::ENV_SHOPIFY_URL, shop_base.clone()),
+        (config::ENV_SHOPIFY_TOKEN, "shpat".to_string()),
+        (config::ENV_SHOPIFY_LOCATION, location.clone()),
+        (pipeline::ENV_XOROSOFT_URL, xoro_base),
+        (pipeline::ENV_XOROSOFT_TOKEN, "xo".into()),
+    ]);
+    let platforms = Connected::connect(|k| vars.get(k).cloned()).await;
+    let settings = SupplierSettings::default();
     let body = serde_json::to_string(&ApplyMessage::LowStock { low_stock: alerts[0].clone() }).unwrap();
-    let Handled::Stock(r) = handle(ports, &writers, &body, false).await.unwrap() else { panic!("a stock sync") };
+    let Handled::Stock(r) = handle(ports, &platforms, &settings, &body, false).await.unwrap() else {
+        panic!("a stock sync")
+    };
     // Both moved since the last sync, Shopify at 0: the policy takes the distributor's.
     assert_eq!((r.linked, r.lookups, r.written.clone()), (1, 1, vec![("A".to_string(), 40)]), "{r:?}");
     assert_eq!(xoro.stats().lookups, lookups + 1, "one look-up, of A alone");
@@ -190,15 +199,16 @@ async fn a_low_stock_level_syncs_that_product_from_the_distributor() {
     // A stale alert (another sale since) writes nothing: the write is conditional on its level.
     shop.set_available("A", &location, 38);
     xoro.set_stock("A", 41);
-    let r = match handle(ports, &writers, &body, true).await.unwrap() {
+    let r = match handle(ports, &platforms, &settings, &body, true).await.unwrap() {
         Handled::Stock(r) => r,
         other => panic!("{other:?}"),
     };
     assert_eq!((r.written.len(), r.moved.clone()), (0, vec!["A".to_string()]), "{r:?}");
     assert_eq!(shop.available("A", &location), Some(38));
 
-    // Without Xorosoft configured, the alert fails with the reason (and stays on the queue).
-    let bare = Writers { distributor: None, inventory: None, ..writers };
-    let e = handle(ports, &bare, &body, false).await.unwrap_err().to_string();
-    assert!(e.contains("needs Xorosoft"), "{e}");
+    // Without Xorosoft configured, the alert fails naming what to set (and stays on the queue).
+    vars.remove(pipeline::ENV_XOROSOFT_URL);
+    let bare = Connected::connect(|k| vars.get(k).cloned()).await;
+    let e = handle(ports, &bare, &settings, &body, false).await.unwrap_err().to_string();
+    assert!(e.contains("low-stock alert for A") && e.contains(pipeline::ENV_XOROSOFT_URL), "{e}");
 }

@@ -228,7 +228,10 @@ fn functions_binaries_triggers_and_routes() {
         .collect();
     assert_eq!(binaries, dirs, "one SAM function per functions/ binary");
     assert!(archived, "something archives the raw webhooks");
-    let jobs = storesync_core::supplier::pipeline::JOBS.iter().map(|(j, s)| (j.to_string(), s.to_string())).collect();
+    let jobs = storesync_core::supplier::pipeline::JOBS
+        .iter()
+        .map(|s| (s.job.to_string(), s.expression.to_string()))
+        .collect();
     assert_eq!(supplier_jobs, jobs, "the template schedules every supplier job");
     let raw = storesync_core::supplier::pipeline::RAW_PREFIX.to_string();
     assert_eq!(prefixes, BTreeSet::from([INBOX_WEB.to_string(), INBOX_COMAX.to_string(), raw]));

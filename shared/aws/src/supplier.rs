@@ -1,7 +1,7 @@
 //! The supplier catalog in Lambda: the poller (an EventBridge schedule), the ingest (S3
 //! `ObjectCreated` under `raw/etilize/`) and the worker (the batch and apply queues, partial
-//! batch failures). The function crates open the FTP source, the distributor and the store
-//! (this crate does not know the platform clients).
+//! batch failures). The function crates open the platforms ([`SupplierPlatforms`]: this crate
+//! does not know the platform clients).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -10,39 +10,25 @@ use std::sync::{Arc, Mutex};
 use aws_lambda_events::event::s3::S3Event;
 use serde_json::{json, Value};
 use storesync_core::ports::Ports;
-use storesync_core::stores::catalog_sync::CatalogStore;
-use storesync_core::stores::inventory::InventoryStore;
-use storesync_core::supplier::distributor::Distributor;
 use storesync_core::supplier::pipeline::{
-    ingest, poll, work_batch, StoreSnapshot, SupplierSettings, APPLY_QUEUE, BATCH_QUEUE, RAW_PREFIX,
+    ingest, work_batch, StoreSnapshot, SupplierSettings, APPLY_QUEUE, BATCH_QUEUE, RAW_PREFIX,
 };
-use storesync_core::supplier::source::FeedSource;
-use storesync_core::supplier::worker::{handle, Writers};
+use storesync_core::supplier::worker::{handle, run_job, SupplierPlatforms};
 
 use crate::lambda::EdgeError;
 use crate::stores::each_message;
 
-/// What the worker needs: the distributor, the store (its catalog, and its stock at the
-/// configured location for low-stock alerts), the stock location, and the store's snapshot of
-/// the run it last matched (kept while the function is warm).
+/// What the worker needs: the platforms, the settings, and the store's snapshot of the run it
+/// last matched (kept while the function is warm).
 pub struct SupplierDeps {
-    pub distributor: Arc<dyn Distributor>,
-    pub store: Arc<dyn CatalogStore>,
-    pub inventory: Option<Arc<dyn InventoryStore>>,
-    pub location: Option<String>,
+    pub platforms: Arc<dyn SupplierPlatforms>,
     pub settings: SupplierSettings,
     snapshot: Mutex<Option<(String, Arc<StoreSnapshot>)>>,
 }
 
 impl SupplierDeps {
-    pub fn new(
-        distributor: Arc<dyn Distributor>,
-        store: Arc<dyn CatalogStore>,
-        inventory: Option<Arc<dyn InventoryStore>>,
-        location: Option<String>,
-        settings: SupplierSettings,
-    ) -> Self {
-        Self { distributor, store, inventory, location, settings, snapshot: Mutex::new(None) }
+    pub fn new(platforms: Arc<dyn SupplierPlatforms>, settings: SupplierSettings) -> Self {
+        Self { platforms, settings, snapshot: Mutex::new(None) }
     }
 
     /// The store's products for `run`: read once per run (and per warm function).
@@ -52,7 +38,8 @@ impl SupplierDeps {
                 return Ok(s.clone());
             }
         }
-        let s = Arc::new(StoreSnapshot::read(self.store.as_ref()).await.map_err(|e| e.to_string())?);
+        let store = self.platforms.catalog()?;
+        let s = Arc::new(StoreSnapshot::read(store).await.map_err(|e| e.to_string())?);
         *self.snapshot.lock().unwrap_or_else(|p| p.into_inner()) = Some((run.to_string(), s.clone()));
         Ok(s)
     }
@@ -88,32 +75,16 @@ pub async fn handle_worker_event(
             let m: Value = serde_json::from_str(&d.body).map_err(|e| format!("not a supplier batch: {e}"))?;
             let (run, n) = (m["run"].as_str().unwrap_or_default(), m["batch"].as_u64().unwrap_or(0));
             let store = deps.snapshot(run).await?;
-            work_batch(ports, deps.distributor.as_ref(), &store, run, n, &deps.settings)
+            let distributor = deps.platforms.distributor()?;
+            work_batch(ports, distributor, &store, run, n, &deps.settings).await.map(|_| ()).map_err(|e| e.to_string())
+        } else {
+            handle(ports, deps.platforms.as_ref(), &deps.settings, &d.body, d.receive_count > 1)
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string())
-        } else {
-            let writers = Writers {
-                store: deps.store.as_ref(),
-                location: deps.location.as_deref(),
-                policy: &deps.settings.conflicts,
-                distributor: Some(deps.distributor.as_ref()),
-                inventory: deps.inventory.as_deref(),
-            };
-            handle(ports, &writers, &d.body, d.receive_count > 1).await.map(|_| ()).map_err(|e| e.to_string())
         }
     })
     .await
-}
-
-/// What the scheduled jobs open, as configured (the function crate knows the platforms); a
-/// missing setting fails that job with its name.
-#[async_trait::async_trait]
-pub trait JobConnector: Send + Sync {
-    fn source(&self) -> Result<Box<dyn FeedSource>, String>;
-    fn distributor(&self) -> Result<Box<dyn Distributor>, String>;
-    fn catalog(&self) -> Result<Box<dyn CatalogStore>, String>;
-    async fn inventory(&self) -> Result<Box<dyn InventoryStore>, String>;
 }
 
 /// The supplier's scheduled jobs (`{"job": "poll"|"stock"|"check"|"sweep"}`, the plain
@@ -121,49 +92,13 @@ pub trait JobConnector: Send + Sync {
 /// every product for edits made in Shopify; re-queue approvals left unapplied.
 pub async fn handle_scheduled(
     ports: &Ports,
-    connect: &dyn JobConnector,
+    platforms: &dyn SupplierPlatforms,
     settings: &SupplierSettings,
     event: Value,
 ) -> Result<Value, EdgeError> {
     let job = event["job"].as_str().unwrap_or("poll");
-    let failed = |e: String| EdgeError::Job(format!("supplier {job}: {e}"));
-    match job {
-        "poll" => {
-            let source = connect.source().map_err(failed)?;
-            let scratch = PathBuf::from(std::env::var("TMPDIR").unwrap_or_else(|_| "/tmp".into())).join("supplier");
-            let report = poll(ports, source.as_ref(), settings, &scratch).await.map_err(|e| failed(e.to_string()))?;
-            Ok(json!(report))
-        }
-        "stock" => {
-            let distributor = connect.distributor().map_err(failed)?;
-            let store = connect.inventory().await.map_err(failed)?;
-            let key = format!("supplier-stock-{}", ports.clock.now().format("%Y%m%dT%H%M"));
-            let r = storesync_core::supplier::inventory::sync_stock(
-                ports,
-                distributor.as_ref(),
-                store.as_ref(),
-                &settings.conflicts,
-                &key,
-            )
-            .await
-            .map_err(|e| failed(e.to_string()))?;
-            Ok(json!(r))
-        }
-        "check" => {
-            let store = connect.catalog().map_err(failed)?;
-            let edited = storesync_core::supplier::syncdown::full_check(ports, store.as_ref())
-                .await
-                .map_err(|e| failed(e.to_string()))?;
-            Ok(json!({ "products_edited_in_shopify": edited }))
-        }
-        "sweep" => {
-            let n = storesync_core::supplier::apply::requeue_approved(ports, chrono::Duration::minutes(30))
-                .await
-                .map_err(|e| failed(e.to_string()))?;
-            Ok(json!({ "requeued": n }))
-        }
-        other => Err(EdgeError::UnknownEvent(format!("supplier job {other:?}"))),
-    }
+    let scratch = PathBuf::from(std::env::var("TMPDIR").unwrap_or_else(|_| "/tmp".into())).join("supplier");
+    run_job(ports, platforms, settings, job, &scratch).await.map_err(|e| EdgeError::Job(format!("supplier {job}: {e}")))
 }
 
 /// The cold start of a supplier function: tracing, the AWS ports, the SSM parameters (the

@@ -11,7 +11,7 @@ use serde_json::Value;
 use storesync_core::ports::{Ports, StagingQuery};
 use storesync_core::stores::Platform;
 use storesync_core::supplier::apply::restore;
-use storesync_core::supplier::inventory::sync_stock;
+use storesync_core::supplier::inventory::StockReport;
 use storesync_core::supplier::pipeline::{
     ingest, poll, raw_key, run_report, work_batch, IngestOutcome, RunReport, StoreSnapshot, SupplierSettings,
     APPLY_QUEUE, BATCH_QUEUE,
@@ -19,7 +19,8 @@ use storesync_core::supplier::pipeline::{
 use storesync_core::supplier::review::{decide, decide_all, Filter};
 use storesync_core::supplier::source::RemoteFile;
 use storesync_core::supplier::staging::{Review, StagedAction, StagingEntry, StagingStatus};
-use storesync_core::supplier::worker::{handle, Handled, Writers};
+use storesync_core::supplier::worker::{handle, run_job, Handled, SupplierPlatforms};
+use storesync_platforms::supplier::Connected;
 
 use crate::Local;
 
@@ -92,45 +93,91 @@ fn short(v: &Value) -> String {
     }
 }
 
-/// Matches and stages every queued batch against the configured Xorosoft and Shopify, with a
-/// progress bar.
-async fn work_batches(ports: &Ports, settings: &SupplierSettings) -> anyhow::Result<()> {
+/// The supplier's platforms as the environment configures them.
+pub async fn from_env() -> anyhow::Result<(Connected, SupplierSettings)> {
+    Ok((Connected::connect(env).await, settings()?))
+}
+
+/// Matches and stages every queued batch against the distributor and the store (the store's
+/// products read once per run); how many batches. `progress` is told of each.
+pub async fn drain_batches(
+    ports: &Ports,
+    p: &dyn SupplierPlatforms,
+    settings: &SupplierSettings,
+    progress: impl Fn(u64, u64),
+) -> anyhow::Result<u64> {
     let depth = ports.queue.depth(BATCH_QUEUE).await?.visible;
     if depth == 0 {
-        return Ok(());
+        return Ok(0);
     }
-    let distributor = storesync_platforms::supplier::xorosoft(env).map_err(anyhow::Error::msg)?;
-    let store = storesync_platforms::stores::connect_catalog(Platform::Shopify, env)?;
-    let bar = indicatif::ProgressBar::new(depth).with_message("matching and staging");
+    let distributor = p.distributor().map_err(anyhow::Error::msg)?;
+    let store = p.catalog().map_err(anyhow::Error::msg)?;
     let mut snapshot: Option<(String, StoreSnapshot)> = None;
+    let mut done = 0;
     loop {
         let got = ports.queue.receive(BATCH_QUEUE, 10, 300).await?;
         if got.is_empty() {
-            break;
+            return Ok(done);
         }
         for d in got {
-            let m: Value = serde_json::from_str(&d.body)?;
+            let m: Value = serde_json::from_str(&d.body).with_context(|| format!("a supplier batch: {}", d.body))?;
             let (run, n) = (m["run"].as_str().unwrap_or_default().to_string(), m["batch"].as_u64().unwrap_or(0));
             if snapshot.as_ref().is_none_or(|(r, _)| *r != run) {
-                snapshot = Some((run.clone(), StoreSnapshot::read(store.as_ref()).await?));
+                snapshot = Some((run.clone(), StoreSnapshot::read(store).await?));
             }
-            let store = &snapshot.as_ref().context("the store's products")?.1;
-            work_batch(ports, &distributor, store, &run, n, settings).await?;
+            let products = &snapshot.as_ref().context("the store's products")?.1;
+            work_batch(ports, distributor, products, &run, n, settings).await?;
             ports.queue.ack(BATCH_QUEUE, &d.receipt).await?;
-            bar.inc(1);
+            done += 1;
+            progress(done, depth);
         }
     }
+}
+
+/// Handles every message of the apply queue: approved entries written to the store, low-stock
+/// alerts synced from the distributor.
+pub async fn drain_apply(
+    ports: &Ports,
+    p: &dyn SupplierPlatforms,
+    settings: &SupplierSettings,
+) -> anyhow::Result<ApplyTally> {
+    let mut tally = ApplyTally::default();
+    loop {
+        let got = ports.queue.receive(APPLY_QUEUE, 10, 300).await?;
+        if got.is_empty() {
+            return Ok(tally);
+        }
+        for d in got {
+            tally.add(handle(ports, p, settings, &d.body, d.receive_count > 1).await?);
+            ports.queue.ack(APPLY_QUEUE, &d.receipt).await?;
+        }
+    }
+}
+
+/// The batches matched with a progress bar.
+async fn work_batches(ports: &Ports, p: &dyn SupplierPlatforms, settings: &SupplierSettings) -> anyhow::Result<()> {
+    let bar = indicatif::ProgressBar::new(0).with_message("matching and staging");
+    drain_batches(ports, p, settings, |done, of| {
+        bar.set_length(of);
+        bar.set_position(done);
+    })
+    .await?;
     bar.finish_and_clear();
     Ok(())
 }
 
 /// Ingests `key` and matches its batches; the run's report.
-async fn ingest_and_match(ports: &Ports, key: &str, settings: &SupplierSettings) -> anyhow::Result<String> {
+async fn ingest_and_match(
+    ports: &Ports,
+    p: &dyn SupplierPlatforms,
+    key: &str,
+    settings: &SupplierSettings,
+) -> anyhow::Result<String> {
     let run = match ingest(ports, key, settings).await? {
         IngestOutcome::Ingested(m) => m.run,
         IngestOutcome::AlreadyIngested { run } => run,
     };
-    work_batches(ports, settings).await?;
+    work_batches(ports, p, settings).await?;
     Ok(report_text(&run_report(ports, &run).await?))
 }
 
@@ -142,15 +189,15 @@ pub async fn ingest_file(local: &Local, file: &std::path::Path) -> anyhow::Resul
     let f = RemoteFile { name: name.to_string(), size: meta.len(), modified: meta.modified().ok().map(Into::into) };
     let key = raw_key(&f, chrono::Utc::now());
     ports.blobs.put_file(&key, file, None).await?;
-    ingest_and_match(ports, &key, &settings()?).await
+    let (p, settings) = from_env().await?;
+    ingest_and_match(ports, &p, &key, &settings).await
 }
 
 /// `supplier poll`: the FTP folder polled; each new file ingested and matched.
 pub async fn poll_ftp(local: &Local) -> anyhow::Result<String> {
     let ports = local.workflow.ports();
-    let settings = settings()?;
-    let source = storesync_platforms::supplier::ftp_source(env).map_err(anyhow::Error::msg)?;
-    let report = poll(ports, &source, &settings, &local.dir.join("scratch")).await?;
+    let (p, settings) = from_env().await?;
+    let report = poll(ports, p.source().map_err(anyhow::Error::msg)?, &settings, &local.dir.join("scratch")).await?;
     let mut out = format!(
         "{} files listed, {} feed files, {} seen before, {} new\n",
         report.listed,
@@ -159,7 +206,7 @@ pub async fn poll_ftp(local: &Local) -> anyhow::Result<String> {
         report.downloaded.len()
     );
     for key in &report.downloaded {
-        out.push_str(&ingest_and_match(ports, key, &settings).await?);
+        out.push_str(&ingest_and_match(ports, &p, key, &settings).await?);
     }
     Ok(out)
 }
@@ -187,42 +234,15 @@ pub async fn decide_many(local: &Local, filter: Filter, decision: Review, who: &
 }
 
 /// `supplier apply`: every queued approval applied to the configured Shopify store, and every
-/// queued low-stock alert synced from Xorosoft (when it is configured).
+/// queued low-stock alert synced from Xorosoft.
 pub async fn apply_queued(local: &Local) -> anyhow::Result<String> {
-    let ports = local.workflow.ports();
-    let settings = settings()?;
-    let store = storesync_platforms::stores::connect_catalog(Platform::Shopify, env)?;
-    let location = env(storesync_core::config::ENV_SHOPIFY_LOCATION).filter(|l| !l.trim().is_empty());
-    // Only low-stock alerts need these; an apply without Xorosoft configured still runs.
-    let distributor = storesync_platforms::supplier::xorosoft(env).ok();
-    let inventory = match &distributor {
-        Some(_) => Some(storesync_platforms::stores::connect(Platform::Shopify, env).await?),
-        None => None,
-    };
-    let writers = Writers {
-        store: store.as_ref(),
-        location: location.as_deref(),
-        policy: &settings.conflicts,
-        distributor: distributor.as_ref().map(|d| d as &dyn storesync_core::supplier::distributor::Distributor),
-        inventory: inventory.as_deref(),
-    };
-    let mut tally = ApplyTally::default();
-    loop {
-        let got = ports.queue.receive(APPLY_QUEUE, 10, 300).await?;
-        if got.is_empty() {
-            break;
-        }
-        for d in got {
-            tally.add(handle(ports, &writers, &d.body, d.receive_count > 1).await?);
-            ports.queue.ack(APPLY_QUEUE, &d.receipt).await?;
-        }
-    }
-    Ok(tally.text())
+    let (p, settings) = from_env().await?;
+    Ok(drain_apply(local.workflow.ports(), &p, &settings).await?.text())
 }
 
 /// What a drain of the apply queue did, summed.
-#[derive(Default)]
-struct ApplyTally {
+#[derive(Debug, Default)]
+pub struct ApplyTally {
     applied: usize,
     held: usize,
     failed: Vec<(String, String)>,
@@ -231,7 +251,7 @@ struct ApplyTally {
 }
 
 impl ApplyTally {
-    fn add(&mut self, h: Handled) {
+    pub fn add(&mut self, h: Handled) {
         match h {
             Handled::Applied(r) => {
                 self.applied += r.applied.len();
@@ -246,7 +266,7 @@ impl ApplyTally {
         }
     }
 
-    fn text(&self) -> String {
+    pub fn text(&self) -> String {
         let mut out = format!(
             "{} applied, {} back in review (Shopify changed them), {} failed\n",
             self.applied,
@@ -285,13 +305,11 @@ pub async fn restore_version(local: &Local, product: &str, number: u64, who: &st
     Ok(format!("{product}: version {number} restored as version {}\n", v.number))
 }
 
-/// `supplier stock`: the Xorosoft inventory sync.
+/// `supplier stock`: the Xorosoft inventory sync (the scheduled job, on demand).
 pub async fn stock(local: &Local) -> anyhow::Result<String> {
-    let settings = settings()?;
-    let distributor = storesync_platforms::supplier::xorosoft(env).map_err(anyhow::Error::msg)?;
-    let store = storesync_platforms::stores::connect(Platform::Shopify, env).await?;
-    let key = format!("supplier-stock-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S"));
-    let r = sync_stock(local.workflow.ports(), &distributor, store.as_ref(), &settings.conflicts, &key).await?;
+    let (p, settings) = from_env().await?;
+    let report = run_job(local.workflow.ports(), &p, &settings, "stock", &local.dir.join("scratch")).await?;
+    let r: StockReport = serde_json::from_value(report)?;
     let mut out = format!(
         "{} linked products: {} written, {} unchanged, {} kept (Shopify moved), {} for a person, {} not carried, {} not in the store\n",
         r.linked,

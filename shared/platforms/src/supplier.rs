@@ -1,11 +1,19 @@
 //! The supplier's feed source (FTP) and distributor (Xorosoft) as configuration names them
-//! (`STORESYNC_SUPPLIER_FTP_*`, `STORESYNC_XOROSOFT_*`): the one place both runtimes open them.
+//! (`STORESYNC_SUPPLIER_FTP_*`, `STORESYNC_XOROSOFT_*`, `STORESYNC_SHOPIFY_*`): the one place
+//! both runtimes open them.
 
 use std::time::Duration;
 
+use storesync_core::config::ENV_SHOPIFY_LOCATION;
+use storesync_core::stores::catalog_sync::CatalogStore;
+use storesync_core::stores::inventory::InventoryStore;
+use storesync_core::stores::Platform;
+use storesync_core::supplier::distributor::Distributor;
 use storesync_core::supplier::pipeline::{
     ENV_FTP_ADDRESS, ENV_FTP_FOLDER, ENV_FTP_PASSWORD, ENV_FTP_USER, ENV_XOROSOFT_TOKEN, ENV_XOROSOFT_URL,
 };
+use storesync_core::supplier::source::FeedSource;
+use storesync_core::supplier::worker::SupplierPlatforms;
 
 use crate::ftp::{FtpConfig, FtpSource};
 use crate::xorosoft::client::XorosoftClient;
@@ -32,4 +40,55 @@ pub fn xorosoft(get: impl Fn(&str) -> Option<String>) -> Result<XorosoftClient, 
     let url = need(&get, ENV_XOROSOFT_URL, "Xorosoft")?;
     let token = need(&get, ENV_XOROSOFT_TOKEN, "Xorosoft")?;
     XorosoftClient::new(&url, &token, Duration::from_secs(30)).map_err(|e| format!("HTTP client: {e}"))
+}
+
+/// The supplier's platforms as configuration names them, each opened once (at a function's cold
+/// start, or a local command's start); what is not configured keeps the error naming it.
+pub struct Connected {
+    source: Result<FtpSource, String>,
+    distributor: Result<XorosoftClient, String>,
+    catalog: Result<Box<dyn CatalogStore>, String>,
+    inventory: Result<Box<dyn InventoryStore>, String>,
+    location: Option<String>,
+}
+
+impl Connected {
+    /// Opens what `get` configures. The Shopify stock location, when not set, is the shop's
+    /// only one (asked once here).
+    pub async fn connect(get: impl Fn(&str) -> Option<String>) -> Self {
+        let catalog = crate::stores::connect_catalog(Platform::Shopify, &get).map_err(|e| e.to_string());
+        let inventory = match &catalog {
+            Ok(_) => crate::stores::connect(Platform::Shopify, &get).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.clone()),
+        };
+        Self {
+            source: ftp_source(&get),
+            distributor: xorosoft(&get),
+            catalog,
+            inventory,
+            location: get(ENV_SHOPIFY_LOCATION).filter(|l| !l.trim().is_empty()),
+        }
+    }
+}
+
+impl SupplierPlatforms for Connected {
+    fn source(&self) -> Result<&dyn FeedSource, String> {
+        self.source.as_ref().map(|s| s as &dyn FeedSource).map_err(Clone::clone)
+    }
+
+    fn distributor(&self) -> Result<&dyn Distributor, String> {
+        self.distributor.as_ref().map(|d| d as &dyn Distributor).map_err(Clone::clone)
+    }
+
+    fn catalog(&self) -> Result<&dyn CatalogStore, String> {
+        self.catalog.as_deref().map_err(Clone::clone)
+    }
+
+    fn inventory(&self) -> Result<&dyn InventoryStore, String> {
+        self.inventory.as_deref().map_err(Clone::clone)
+    }
+
+    fn location(&self) -> Option<&str> {
+        self.location.as_deref()
+    }
 }

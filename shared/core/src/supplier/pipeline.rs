@@ -33,6 +33,7 @@ use super::staging::{stage, StagingStatus, AUTO_APPROVE_ABOVE};
 use crate::csvio::CsvError;
 use crate::domain::SessionId;
 use crate::ports::{Blob, PortError, Ports, StatusEntry, StepStatus};
+use crate::webhooks::jobs::Schedule;
 
 /// The queue of batches to validate, match and stage (`{"run", "batch"}`).
 pub const BATCH_QUEUE: &str = "supplier-batches";
@@ -41,12 +42,13 @@ pub const APPLY_QUEUE: &str = "supplier-apply";
 /// Where downloaded feed files are kept (an object put here starts its ingest).
 pub const RAW_PREFIX: &str = "raw/etilize/";
 /// The supplier's scheduled jobs (the `job` of a scheduled event) and their schedules; the
-/// poll's is the template's `SupplierPollSchedule` parameter.
-pub const JOBS: [(&str, &str); 4] = [
-    ("poll", "SupplierPollSchedule"),
-    ("stock", "rate(1 hour)"),
-    ("check", "rate(1 day)"),
-    ("sweep", "rate(30 minutes)"),
+/// poll's expression is the template's `SupplierPollSchedule` parameter (every 15 minutes by
+/// default, its period here).
+pub const JOBS: [Schedule; 4] = [
+    Schedule { job: "poll", expression: "SupplierPollSchedule", every_secs: 900 },
+    Schedule { job: "stock", expression: "rate(1 hour)", every_secs: 3600 },
+    Schedule { job: "check", expression: "rate(1 day)", every_secs: 86_400 },
+    Schedule { job: "sweep", expression: "rate(30 minutes)", every_secs: 1800 },
 ];
 
 /// Items per batch: one distributor look-up.

@@ -1,16 +1,40 @@
-//! The apply queue (`supplier-apply`): its messages — approved entries to write to Shopify, and
-//! low-stock alerts to sync from Xorosoft — and their handling, the same in Lambda and locally.
+//! The supplier's work beyond the feed, the same in Lambda and locally: the apply queue
+//! (`supplier-apply`) — approved entries to write to Shopify, low-stock alerts to sync from
+//! Xorosoft — and the scheduled jobs ([`super::pipeline::JOBS`]), on the platforms as
+//! configured ([`SupplierPlatforms`]).
+
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
-use super::apply::{apply, ApplyReport};
-use super::conflict::ConflictPolicy;
+use super::apply::{apply, requeue_approved, ApplyReport};
 use super::distributor::Distributor;
-use super::inventory::{sync_low_stock, LowStock, StockReport};
-use super::pipeline::{SupplierError, APPLY_QUEUE};
+use super::inventory::{sync_low_stock, sync_stock, LowStock, StockReport};
+use super::pipeline::{poll, SupplierError, SupplierSettings, APPLY_QUEUE};
+use super::source::FeedSource;
 use crate::ports::{PortError, Ports};
 use crate::stores::catalog_sync::CatalogStore;
 use crate::stores::inventory::InventoryStore;
+
+/// The platforms the supplier's work reaches, as configured. Each may be missing: its error
+/// names what to set, and only the work that needs it fails (an apply needs no FTP server).
+pub trait SupplierPlatforms: Send + Sync {
+    /// The feed's folder (FTP).
+    fn source(&self) -> Result<&dyn FeedSource, String>;
+    /// The distributor (Xorosoft).
+    fn distributor(&self) -> Result<&dyn Distributor, String>;
+    /// The store's catalog (Shopify).
+    fn catalog(&self) -> Result<&dyn CatalogStore, String>;
+    /// The store's stock at its location (Shopify).
+    fn inventory(&self) -> Result<&dyn InventoryStore, String>;
+    /// The stock location new products are stocked at.
+    fn location(&self) -> Option<&str>;
+}
+
+fn need<T: ?Sized>(r: Result<&T, String>) -> Result<&T, SupplierError> {
+    r.map_err(SupplierError::Invalid)
+}
 
 /// One message of the apply queue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,16 +69,6 @@ impl ApplyMessage {
     }
 }
 
-/// What the apply queue's handler writes with. The distributor and the inventory port are
-/// needed by low-stock alerts only (a local run may have no Xorosoft configured).
-pub struct Writers<'a> {
-    pub store: &'a dyn CatalogStore,
-    pub location: Option<&'a str>,
-    pub policy: &'a ConflictPolicy,
-    pub distributor: Option<&'a dyn Distributor>,
-    pub inventory: Option<&'a dyn InventoryStore>,
-}
-
 /// What one message did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Handled {
@@ -63,21 +77,54 @@ pub enum Handled {
 }
 
 /// Handles one apply-queue message; `redelivered` when the queue has delivered it before.
-pub async fn handle(ports: &Ports, w: &Writers<'_>, body: &str, redelivered: bool) -> Result<Handled, SupplierError> {
+pub async fn handle(
+    ports: &Ports,
+    p: &dyn SupplierPlatforms,
+    settings: &SupplierSettings,
+    body: &str,
+    redelivered: bool,
+) -> Result<Handled, SupplierError> {
+    let policy = &settings.conflicts;
     match ApplyMessage::parse(body)? {
         ApplyMessage::Entries { ids, retry } => {
-            Ok(Handled::Applied(apply(ports, w.store, &ids, w.location, w.policy, retry || redelivered).await?))
+            let store = need(p.catalog())?;
+            Ok(Handled::Applied(apply(ports, store, &ids, p.location(), policy, retry || redelivered).await?))
         }
         ApplyMessage::LowStock { low_stock } => {
-            let (Some(d), Some(inv)) = (w.distributor, w.inventory) else {
-                return Err(SupplierError::Invalid(format!(
-                    "a low-stock alert for {} needs Xorosoft and the Shopify stock location configured",
-                    low_stock.sku
-                )));
-            };
-            Ok(Handled::Stock(sync_low_stock(ports, d, inv, w.policy, &low_stock).await?))
+            let what = |e: String| SupplierError::Invalid(format!("the low-stock alert for {}: {e}", low_stock.sku));
+            let distributor = p.distributor().map_err(what)?;
+            let inventory = p.inventory().map_err(what)?;
+            Ok(Handled::Stock(sync_low_stock(ports, distributor, inventory, policy, &low_stock).await?))
         }
     }
+}
+
+/// Runs one scheduled job (`poll`, `stock`, `check` or `sweep`; see [`super::pipeline::JOBS`]);
+/// its report. `scratch` is where the poll downloads before the bucket.
+pub async fn run_job(
+    ports: &Ports,
+    p: &dyn SupplierPlatforms,
+    settings: &SupplierSettings,
+    job: &str,
+    scratch: &Path,
+) -> Result<Value, SupplierError> {
+    let report = match job {
+        "poll" => json!(poll(ports, need(p.source())?, settings, scratch).await?),
+        "stock" => {
+            let key = format!("supplier-stock-{}", ports.clock.now().format("%Y%m%dT%H%M"));
+            let (d, inv) = (need(p.distributor())?, need(p.inventory())?);
+            json!(sync_stock(ports, d, inv, &settings.conflicts, &key).await?)
+        }
+        "check" => {
+            let edited = super::syncdown::full_check(ports, need(p.catalog())?).await?;
+            json!({ "products_edited_in_shopify": edited })
+        }
+        "sweep" => json!({ "requeued": requeue_approved(ports, chrono::Duration::minutes(30)).await? }),
+        other => {
+            return Err(SupplierError::Invalid(format!("no supplier job {other:?}: use poll, stock, check or sweep")))
+        }
+    };
+    Ok(report)
 }
 
 #[cfg(test)]
