@@ -19,10 +19,7 @@ Google Shopping / Manufacturer part number (MPN),Metafield: custom.specs.color[s
 Metafield: custom.features[list.single_line_text_field]";
 
 fn gtin13(n: usize) -> String {
-    let body = format!("{:012}", 500_000_000_000usize + n);
-    let sum: u32 =
-        body.bytes().rev().enumerate().map(|(i, d)| u32::from(d - b'0') * if i % 2 == 0 { 3 } else { 1 }).sum();
-    format!("{body}{}", (10 - sum % 10) % 10)
+    storesync_core::supplier::feed::with_check_digit(&format!("{:012}", 500_000_000_000usize + n))
 }
 
 /// Store product `j`.

@@ -3,7 +3,7 @@
 //! changes nothing; a product it does not track is left alone.
 
 use serde_json::{json, Value};
-use storesync_core::supplier::syncdown::observed;
+use storesync_core::supplier::syncdown::{mark_applying, observed, unmark_applying};
 use storesync_core::supplier::versions::next;
 use storesync_local::Local;
 use storesync_tests::real_testdata;
@@ -39,4 +39,19 @@ async fn hand_edits_of_tracked_products_become_versions() {
     assert_eq!((history.len(), history[1].source.as_str()), (2, "shopify"));
     assert_eq!(history[1].fields["name"], json!("iPod Nano 8 GB"));
     assert_eq!(history[1].changes.len(), 2, "tags in another order are the same tags");
+    // The first webhook delivered again, late: an echo of version 1, not an edit back.
+    assert_eq!(observed(ports, &product).await.unwrap(), Vec::<String>::new());
+    assert_eq!(ports.versions.history(gid).await.unwrap().len(), 2);
+
+    // storesync's own write in flight (its version not recorded yet) is not an edit, even when
+    // Shopify's webhook of it arrives first; once the apply is done, a change is an edit again.
+    let fields = serde_json::from_value(json!({ "name": "iPod Nano (2nd gen)" })).unwrap();
+    mark_applying(ports, gid, &fields).await.unwrap();
+    let mut ours = edited.clone();
+    ours["title"] = json!("iPod Nano (2nd gen)");
+    assert_eq!(observed(ports, &ours).await.unwrap(), Vec::<String>::new());
+    ours["body_html"] = json!("<p>Edited again</p>");
+    assert_eq!(observed(ports, &ours).await.unwrap(), vec!["description".to_string()], "the rest is still seen");
+    unmark_applying(ports, gid).await.unwrap();
+    assert_eq!(observed(ports, &ours).await.unwrap(), vec!["name".to_string()]);
 }

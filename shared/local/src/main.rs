@@ -629,14 +629,29 @@ fn print_report(r: &storesync_core::stores::sync::RunReport) {
 }
 
 async fn serve(mut local: Local, state: &std::path::Path, addr: SocketAddr, simulate: bool) -> anyhow::Result<()> {
+    use storesync_core::supplier::pipeline::{SupplierSettings, ENV_XOROSOFT_URL};
+    use storesync_local::supplier::SupplierRuntime;
+    use storesync_platforms::supplier::Connected;
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
     let bound = listener.local_addr()?;
-    let (secrets, platforms, extra, store_env) = if simulate {
-        let sim = storesync_local::simulate::Simulation::new(bound);
-        (sim.secrets()?, Some(sim.platforms.clone()), Some(sim.router()), Some(sim.store_env.clone()))
+    let env = |k: &str| std::env::var(k).ok();
+    let settings = SupplierSettings::from_lookup(env)?;
+    let scratch = state.join("scratch");
+    let (secrets, platforms, routes, store_env, supplier) = if simulate {
+        let ftp_root = state.join("sim-ftp");
+        let sim = storesync_local::simulate::Simulation::new(bound).with_supplier(&ftp_root).await?;
+        let secrets = sim.secrets()?;
+        sim.send_shopify_webhooks(&secrets.shopify[0]);
+        let connected = Connected::connect(sim.lookup()).await;
+        let supplier = SupplierRuntime { platforms: Box::new(connected), settings, scratch };
+        (secrets, Some(sim.platforms.clone()), Some(sim.router()), Some(sim.store_env.clone()), Some(supplier))
     } else {
-        let platforms = PlatformConfig::from_lookup(|k| std::env::var(k).ok())?;
-        (storesync_local::runtime::secrets_from_env()?, platforms, None, None)
+        let platforms = PlatformConfig::from_lookup(env)?;
+        let supplier = match env(ENV_XOROSOFT_URL) {
+            Some(_) => Some(SupplierRuntime { platforms: Box::new(Connected::connect(env).await), settings, scratch }),
+            None => None,
+        };
+        (storesync_local::runtime::secrets_from_env()?, platforms, None, None, supplier)
     };
     if let Some(env) = &store_env {
         // Store ⇄ store sync through the API reaches the simulated stores.
@@ -648,26 +663,34 @@ async fn serve(mut local: Local, state: &std::path::Path, addr: SocketAddr, simu
         Some(p) => Some(Arc::new(p.processor(&local)?)),
         None => None,
     };
-    let processing = processor.is_some();
+    let (processing, supplying) = (processor.is_some(), supplier.is_some());
+    let extras = storesync_local::runtime::Extras { processor, routes, supplier: supplier.map(Arc::new) };
     local
         .clone()
-        .serve_with(listener, secrets, processor, extra, async {
+        .serve_with(listener, secrets, extras, async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
     eprintln!("storesync: admin API and webhooks on http://{bound}, watching {}/bucket/inbox/", state.display());
     if let Some(env) = &store_env {
         eprintln!(
-            "storesync: simulators on http://{bound}/sim/woocommerce/wp-json/wc/v3, http://{bound}/sim/wms and http://{bound}/sim/shopify"
+            "storesync: simulators on http://{bound}/sim/woocommerce/wp-json/wc/v3, http://{bound}/sim/wms, http://{bound}/sim/shopify and http://{bound}/sim/xorosoft; the supplier's feed on ftp://{}",
+            env.iter().find(|(k, _)| *k == storesync_core::supplier::pipeline::ENV_FTP_ADDRESS).map(|(_, v)| v.as_str()).unwrap_or("?")
         );
         let vars: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
         eprintln!(
-            "storesync: to compare the simulated stores: env {} storesync store compare --source woocommerce",
-            vars.join(" ")
+            "storesync: to run commands against the simulators (e.g. storesync store compare --source woocommerce, storesync supplier report RUN): env {} storesync --state {} …",
+            vars.join(" "),
+            state.display()
         );
     }
     if !processing {
         eprintln!("storesync: no platforms configured: webhooks are received and queued, not processed");
+    }
+    if supplying {
+        eprintln!("storesync: supplier pipeline: polling the feed's FTP folder now, then on its schedule; feed files under {}/bucket/raw/etilize/ are ingested", state.display());
+    } else {
+        eprintln!("storesync: supplier pipeline off ({ENV_XOROSOFT_URL} is not set)");
     }
     eprintln!("storesync: Ctrl-C stops");
     tokio::signal::ctrl_c().await?;

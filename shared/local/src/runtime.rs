@@ -150,19 +150,18 @@ impl Local {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| LocalError::State { path: self.dir.clone(), source })?;
-        self.serve_with(listener, secrets, None, None, shutdown).await
+        self.serve_with(listener, secrets, Extras::default(), shutdown).await
     }
 
-    /// [`Local::serve`] on a bound listener, with the webhook processor's worker when there is
-    /// one and `extra` routes (the simulators) on the same port.
+    /// [`Local::serve`] on a bound listener, with what [`Extras`] adds.
     pub async fn serve_with(
         self: Arc<Self>,
         listener: tokio::net::TcpListener,
         secrets: Secrets,
-        processor: Option<Arc<Processor>>,
-        extra: Option<axum::Router>,
+        extras: Extras,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<SocketAddr, LocalError> {
+        let Extras { processor, routes: extra, supplier } = extras;
         let receiver = Arc::new(Receiver::new(self.workflow.ports().clone(), secrets));
         let mut app = router(Arc::new(AppState {
             workflow: self.workflow.clone(),
@@ -193,6 +192,11 @@ impl Local {
         });
         let watcher = self.clone();
         tokio::spawn(async move { watcher.watch_inbox().await });
+        if let Some(s) = supplier {
+            let ports = self.workflow.ports().clone();
+            tokio::spawn(s.clone().work_forever(ports.clone()));
+            tokio::spawn(s.schedule(ports));
+        }
         let stores = self.stores.clone();
         tokio::spawn(crate::stores::work_forever(self.workflow.ports().clone(), stores));
         tokio::spawn(async move {
@@ -206,28 +210,17 @@ impl Local {
     /// Polls `inbox/` and fires the upload trigger for every new or changed file, once it has
     /// stayed the same for one poll (so that a file still being copied is not read half-way).
     async fn watch_inbox(&self) {
-        let mut fired: HashMap<String, (u64, DateTime<Utc>)> = HashMap::new();
-        let mut settling: HashMap<String, (u64, DateTime<Utc>)> = HashMap::new();
+        let mut settled = Settled::default();
         loop {
             match self.blobs.list("inbox/").await {
                 Ok(files) => {
-                    fired.retain(|k, _| files.iter().any(|f| &f.key == k));
-                    for f in files {
-                        let sig = (f.size, f.modified);
-                        if fired.get(&f.key) == Some(&sig) {
-                            continue;
-                        }
-                        if settling.insert(f.key.clone(), sig) != Some(sig) {
-                            continue;
-                        }
-                        settling.remove(&f.key);
-                        fired.insert(f.key.clone(), sig);
-                        match self.workflow.on_upload(&f.key).await {
-                            Ok(UploadOutcome::Ignored(why)) => tracing::warn!(key = %f.key, why, "upload ignored"),
+                    for key in settled.next(files) {
+                        match self.workflow.on_upload(&key).await {
+                            Ok(UploadOutcome::Ignored(why)) => tracing::warn!(key = %key, why, "upload ignored"),
                             Ok(UploadOutcome::Handled(s)) => {
-                                tracing::info!(key = %f.key, session = %s, "upload handled")
+                                tracing::info!(key = %key, session = %s, "upload handled")
                             }
-                            Err(e) => tracing::error!(key = %f.key, error = %e, "upload failed"),
+                            Err(e) => tracing::error!(key = %key, error = %e, "upload failed"),
                         }
                     }
                 }
@@ -235,5 +228,67 @@ impl Local {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+}
+
+/// What `serve` runs besides the admin API, the daily flow's workers and the store sync's.
+#[derive(Default)]
+pub struct Extras {
+    /// The webhook processor's worker and schedules.
+    pub processor: Option<Arc<Processor>>,
+    /// More routes on the same port (the simulators).
+    pub routes: Option<axum::Router>,
+    /// The supplier pipeline's workers and schedules.
+    pub supplier: Option<Arc<crate::supplier::SupplierRuntime>>,
+}
+
+/// A folder watcher's memory: which files fired, and which are settling. A new or changed file
+/// fires once it has stayed the same (size and time) for one look, as an upload trigger would
+/// after the object is complete.
+#[derive(Debug, Default)]
+pub struct Settled {
+    fired: HashMap<String, (u64, DateTime<Utc>)>,
+    settling: HashMap<String, (u64, DateTime<Utc>)>,
+}
+
+impl Settled {
+    /// The keys of `files` (one look at the folder) that fire now.
+    pub fn next(&mut self, files: Vec<storesync_core::ports::BlobInfo>) -> Vec<String> {
+        self.fired.retain(|k, _| files.iter().any(|f| &f.key == k));
+        let mut fire = Vec::new();
+        for f in files {
+            let sig = (f.size, f.modified);
+            if self.fired.get(&f.key) == Some(&sig) {
+                continue;
+            }
+            if self.settling.insert(f.key.clone(), sig) != Some(sig) {
+                continue;
+            }
+            self.settling.remove(&f.key);
+            self.fired.insert(f.key.clone(), sig);
+            fire.push(f.key);
+        }
+        fire
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use storesync_core::ports::BlobInfo;
+
+    fn info(key: &str, size: u64) -> BlobInfo {
+        BlobInfo { key: key.into(), size, modified: "2026-12-07T09:00:00Z".parse().unwrap() }
+    }
+
+    #[test]
+    fn a_file_fires_once_it_stays_the_same_and_again_when_it_changes() {
+        let mut s = Settled::default();
+        assert!(s.next(vec![info("a", 10)]).is_empty(), "first seen: settling");
+        assert!(s.next(vec![info("a", 20)]).is_empty(), "still growing");
+        assert_eq!(s.next(vec![info("a", 20)]), vec!["a".to_string()]);
+        assert!(s.next(vec![info("a", 20)]).is_empty(), "fired once");
+        assert!(s.next(vec![info("a", 30)]).is_empty());
+        assert_eq!(s.next(vec![info("a", 30)]), vec!["a".to_string()], "changed, then settled");
     }
 }

@@ -9,13 +9,20 @@ use serde_json::json;
 use storesync_core::config::{
     ENV_SHOPIFY_LOCATION, ENV_SHOPIFY_TOKEN, ENV_SHOPIFY_URL, ENV_WOO_KEY, ENV_WOO_SECRET, ENV_WOO_URL,
 };
+use storesync_core::supplier::pipeline::{
+    ENV_FTP_ADDRESS, ENV_FTP_PASSWORD, ENV_FTP_USER, ENV_XOROSOFT_TOKEN, ENV_XOROSOFT_URL,
+};
 use storesync_core::webhooks::Secrets;
+use storesync_platforms::ftp::FtpServer;
 use storesync_platforms::shopify::sim::{Bucket, ShopifySim};
 use storesync_platforms::wms::sim::WmsSim;
 use storesync_platforms::wms::storm::{storm, StormConfig};
 use storesync_platforms::woocommerce::sim::WooSim;
+use storesync_platforms::xorosoft::sim::XorosoftSim;
 
 use crate::runtime::{secrets_from_env, LocalError};
+
+pub mod office;
 use crate::webhooks::PlatformConfig;
 
 /// The simulators' webhook secrets when the environment names none.
@@ -33,6 +40,10 @@ pub struct Simulation {
     pub woo: WooSim,
     pub wms: WmsSim,
     pub shopify: ShopifySim,
+    pub xorosoft: XorosoftSim,
+    /// The supplier's FTP server, once [`Simulation::with_supplier`] started it.
+    pub ftp: Option<FtpServer>,
+    base: String,
     pub platforms: PlatformConfig,
     /// The variables that point `storesync store …` at the simulated stores.
     pub store_env: Vec<(&'static str, String)>,
@@ -90,7 +101,8 @@ impl Simulation {
         };
         // The same catalog on Shopify, as a merchant selling on both has it: every 7th SKU's
         // stock differs, the last ten are on WooCommerce only, and two are on Shopify only.
-        let shopify = ShopifySim::new(SIM_SHOPIFY_TOKEN, Bucket::default());
+        // On the Plus plan (1,000 points a second), as stores of these merchants' size are.
+        let shopify = ShopifySim::new(SIM_SHOPIFY_TOKEN, Bucket { size: 2000.0, restore_rate: 1000.0 });
         let location = shopify.add_location("Main warehouse");
         for n in 0..SIM_ENTITIES - 10 {
             let sku = format!("SKU-{n:04}");
@@ -109,11 +121,55 @@ impl Simulation {
             (ENV_SHOPIFY_TOKEN, SIM_SHOPIFY_TOKEN.to_string()),
             (ENV_SHOPIFY_LOCATION, location),
         ];
-        Self { woo, wms: WmsSim::new(SIM_WMS_KEY), shopify, platforms, store_env }
+        let xorosoft = XorosoftSim::new(office::XOROSOFT_TOKEN);
+        Self { woo, wms: WmsSim::new(SIM_WMS_KEY), shopify, xorosoft, ftp: None, base, platforms, store_env }
+    }
+
+    /// The office-supplies merchant too ([`office`]): its products in the Shopify store, the
+    /// distributor, and the supplier's feed on an FTP server serving `ftp_root`; the variables
+    /// that point the supplier pipeline at them join [`Simulation::store_env`].
+    pub async fn with_supplier(mut self, ftp_root: &std::path::Path) -> std::io::Result<Self> {
+        office::seed_shop(&self.shopify);
+        office::seed_distributor(&self.xorosoft);
+        office::drop_feed(ftp_root)?;
+        let ftp = FtpServer::start(ftp_root, office::FTP_USER, office::FTP_PASSWORD).await?;
+        self.store_env.extend([
+            (ENV_FTP_ADDRESS, ftp.address.clone()),
+            (ENV_FTP_USER, office::FTP_USER.to_string()),
+            (ENV_FTP_PASSWORD, office::FTP_PASSWORD.to_string()),
+            (ENV_XOROSOFT_URL, format!("{}/sim/xorosoft", self.base)),
+            (ENV_XOROSOFT_TOKEN, office::XOROSOFT_TOKEN.to_string()),
+        ]);
+        self.ftp = Some(ftp);
+        Ok(self)
+    }
+
+    /// The variables, as a lookup.
+    pub fn lookup(&self) -> impl Fn(&str) -> Option<String> + '_ {
+        |k| self.store_env.iter().find(|(name, _)| *name == k).map(|(_, v)| v.clone())
     }
 
     pub fn router(&self) -> axum::Router {
         storesync_platforms::sim_router(&self.woo, &self.wms, &self.shopify)
+            .nest("/sim/xorosoft", self.xorosoft.router())
+    }
+
+    /// Sends the Shopify store's webhooks (product and stock changes) to the runtime's
+    /// receiver, signed with `secret`, for as long as the process lives.
+    pub fn send_shopify_webhooks(&self, secret: &[u8]) -> tokio::task::JoinHandle<()> {
+        let shop = self.shopify.clone();
+        shop.subscribe(&format!("{}/webhooks/shopify", self.base), secret);
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            loop {
+                let d = shop.deliver_webhooks(&http).await;
+                if let Some(why) = d.refused {
+                    tracing::warn!(why, "a simulated Shopify webhook was refused; it is retried");
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        })
     }
 
     /// The environment's webhook secrets, each defaulting to the simulators' own.

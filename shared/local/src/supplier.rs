@@ -14,12 +14,13 @@ use storesync_core::supplier::apply::restore;
 use storesync_core::supplier::inventory::StockReport;
 use storesync_core::supplier::pipeline::{
     ingest, poll, raw_key, run_report, work_batch, IngestOutcome, RunReport, StoreSnapshot, SupplierSettings,
-    APPLY_QUEUE, BATCH_QUEUE,
+    APPLY_QUEUE, BATCH_QUEUE, JOBS, RAW_PREFIX,
 };
 use storesync_core::supplier::review::{decide, decide_all, Filter};
 use storesync_core::supplier::source::RemoteFile;
 use storesync_core::supplier::staging::{Review, StagedAction, StagingEntry, StagingStatus};
 use storesync_core::supplier::worker::{handle, run_job, Handled, SupplierPlatforms};
+use storesync_core::webhooks::jobs::Schedule;
 use storesync_platforms::supplier::Connected;
 
 use crate::Local;
@@ -99,25 +100,27 @@ pub async fn from_env() -> anyhow::Result<(Connected, SupplierSettings)> {
 }
 
 /// Matches and stages every queued batch against the distributor and the store (the store's
-/// products read once per run); how many batches. `progress` is told of each.
+/// products read once per run); how many batches. `progress` is told of each. A batch that
+/// fails stays queued for a retry (after the queue's visibility timeout) and the rest go on;
+/// the failures are returned with their reasons.
 pub async fn drain_batches(
     ports: &Ports,
     p: &dyn SupplierPlatforms,
     settings: &SupplierSettings,
     progress: impl Fn(u64, u64),
-) -> anyhow::Result<u64> {
+) -> anyhow::Result<(u64, Vec<String>)> {
     let depth = ports.queue.depth(BATCH_QUEUE).await?.visible;
     if depth == 0 {
-        return Ok(0);
+        return Ok((0, Vec::new()));
     }
     let distributor = p.distributor().map_err(anyhow::Error::msg)?;
     let store = p.catalog().map_err(anyhow::Error::msg)?;
     let mut snapshot: Option<(String, StoreSnapshot)> = None;
-    let mut done = 0;
+    let (mut done, mut failed) = (0, Vec::new());
     loop {
         let got = ports.queue.receive(BATCH_QUEUE, 10, 300).await?;
         if got.is_empty() {
-            return Ok(done);
+            return Ok((done, failed));
         }
         for d in got {
             let m: Value = serde_json::from_str(&d.body).with_context(|| format!("a supplier batch: {}", d.body))?;
@@ -126,9 +129,13 @@ pub async fn drain_batches(
                 snapshot = Some((run.clone(), StoreSnapshot::read(store).await?));
             }
             let products = &snapshot.as_ref().context("the store's products")?.1;
-            work_batch(ports, distributor, products, &run, n, settings).await?;
-            ports.queue.ack(BATCH_QUEUE, &d.receipt).await?;
-            done += 1;
+            match work_batch(ports, distributor, products, &run, n, settings).await {
+                Ok(_) => {
+                    ports.queue.ack(BATCH_QUEUE, &d.receipt).await?;
+                    done += 1;
+                }
+                Err(e) => failed.push(format!("run {run} batch {n}: {e} (queued for a retry)")),
+            }
             progress(done, depth);
         }
     }
@@ -148,8 +155,14 @@ pub async fn drain_apply(
             return Ok(tally);
         }
         for d in got {
-            tally.add(handle(ports, p, settings, &d.body, d.receive_count > 1).await?);
-            ports.queue.ack(APPLY_QUEUE, &d.receipt).await?;
+            match handle(ports, p, settings, &d.body, d.receive_count > 1).await {
+                Ok(h) => {
+                    tally.add(h);
+                    ports.queue.ack(APPLY_QUEUE, &d.receipt).await?;
+                }
+                // Stays queued: back after the visibility timeout, as on SQS.
+                Err(e) => tally.failed.push((format!("message {}", d.body), format!("{e} (queued for a retry)"))),
+            }
         }
     }
 }
@@ -157,13 +170,16 @@ pub async fn drain_apply(
 /// The batches matched with a progress bar.
 async fn work_batches(ports: &Ports, p: &dyn SupplierPlatforms, settings: &SupplierSettings) -> anyhow::Result<()> {
     let bar = indicatif::ProgressBar::new(0).with_message("matching and staging");
-    drain_batches(ports, p, settings, |done, of| {
+    let (_, failed) = drain_batches(ports, p, settings, |done, of| {
         bar.set_length(of);
         bar.set_position(done);
     })
     .await?;
     bar.finish_and_clear();
-    Ok(())
+    match failed.as_slice() {
+        [] => Ok(()),
+        _ => anyhow::bail!("{} batches failed:\n  {}", failed.len(), failed.join("\n  ")),
+    }
 }
 
 /// Ingests `key` and matches its batches; the run's report.
@@ -245,13 +261,16 @@ pub async fn apply_queued(local: &Local) -> anyhow::Result<String> {
 pub struct ApplyTally {
     applied: usize,
     held: usize,
-    failed: Vec<(String, String)>,
+    pub failed: Vec<(String, String)>,
     alerts: usize,
     stock_written: Vec<(String, i64)>,
+    /// Messages handled.
+    pub handled: usize,
 }
 
 impl ApplyTally {
     pub fn add(&mut self, h: Handled) {
+        self.handled += 1;
         match h {
             Handled::Applied(r) => {
                 self.applied += r.applied.len();
@@ -324,4 +343,71 @@ pub async fn stock(local: &Local) -> anyhow::Result<String> {
         let _ = writeln!(out, "  {sku}: {why}");
     }
     Ok(out)
+}
+
+/// The supplier pipeline in `serve`, as the functions run it on AWS: feed files landing under
+/// `raw/etilize/` ingested (the S3 trigger's work), their batches matched and approvals and
+/// low-stock alerts applied (the worker's), and the scheduled jobs run on their periods — the
+/// poll also at start, so that a feed waiting on the FTP server is picked up at once.
+pub struct SupplierRuntime {
+    pub platforms: Box<dyn SupplierPlatforms>,
+    pub settings: SupplierSettings,
+    /// Where the poll downloads before the bucket.
+    pub scratch: std::path::PathBuf,
+}
+
+impl SupplierRuntime {
+    /// Works for as long as the process lives.
+    pub async fn work_forever(self: std::sync::Arc<Self>, ports: Ports) {
+        let mut settled = crate::runtime::Settled::default();
+        loop {
+            match self.pass(&ports, &mut settled).await {
+                Ok(0) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "supplier worker");
+                    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                }
+            }
+        }
+    }
+
+    /// One look at the feed folder and the supplier's queues; how much it did.
+    pub async fn pass(&self, ports: &Ports, settled: &mut crate::runtime::Settled) -> anyhow::Result<usize> {
+        let mut did = 0;
+        for key in settled.next(ports.blobs.list(RAW_PREFIX).await?) {
+            match ingest(ports, &key, &self.settings).await {
+                Ok(outcome) => tracing::info!(key, outcome = ?outcome, "supplier feed"),
+                // The run's status log has it, with the file's name.
+                Err(e) => tracing::error!(key, error = %e, "supplier feed not ingested"),
+            }
+            did += 1;
+        }
+        let p = self.platforms.as_ref();
+        let (batches, failed) = drain_batches(ports, p, &self.settings, |_, _| {}).await?;
+        let applied = drain_apply(ports, p, &self.settings).await?;
+        for f in failed.iter().chain(applied.failed.iter().map(|(_, e)| e)) {
+            tracing::warn!(failure = %f, "supplier work");
+        }
+        Ok(did + batches as usize + applied.handled)
+    }
+
+    /// Runs the supplier's scheduled jobs ([`JOBS`]) for as long as the process lives.
+    pub async fn schedule(self: std::sync::Arc<Self>, ports: Ports) {
+        let started = tokio::time::Instant::now();
+        let period = |s: &Schedule| std::time::Duration::from_secs(s.every_secs);
+        let mut next: Vec<tokio::time::Instant> =
+            JOBS.iter().map(|s| if s.job == "poll" { started } else { started + period(s) }).collect();
+        loop {
+            let (i, due) =
+                next.iter().enumerate().min_by_key(|(_, t)| **t).map(|(i, t)| (i, *t)).unwrap_or((0, started));
+            tokio::time::sleep_until(due).await;
+            let job = JOBS[i].job;
+            match run_job(&ports, self.platforms.as_ref(), &self.settings, job, &self.scratch).await {
+                Ok(r) => tracing::info!(job, report = %r, "supplier job ran"),
+                Err(e) => tracing::warn!(job, error = %e, "supplier job failed"),
+            }
+            next[i] = due + period(&JOBS[i]);
+        }
+    }
 }

@@ -165,6 +165,7 @@ pub async fn apply(
             _ => report.skipped.push(id.clone()),
         }
     }
+    let mut defer_unmark: Vec<String> = Vec::new();
     for chunk in chunks(&entries) {
         // The updated products as they are now.
         let ids: Vec<String> =
@@ -214,9 +215,19 @@ pub async fn apply(
             }
             writes.push(w);
         }
+        // Shopify's webhook of our own write may overtake the version recorded after it.
+        for w in &writes {
+            if let Some(id) = &w.id {
+                super::syncdown::mark_applying(ports, id, &w.fields).await?;
+            }
+        }
         let outcomes = store.write(DataType::Products, &writes).await.map_err(store_error)?;
         for (((entry, c), write), outcome) in ready.iter().zip(&writes).zip(outcomes) {
             let entry = *entry;
+            if let Some(id) = &write.id {
+                // Unmarked once the version is recorded (or the write failed).
+                defer_unmark.push(id.clone());
+            }
             match outcome {
                 CatalogOutcome::Done { id } => {
                     record_versions(ports, entry, write, &id, &c.moved, &c.decisions).await?;
@@ -238,6 +249,9 @@ pub async fn apply(
                     report.failed.push((entry.id.clone(), error));
                 }
             }
+        }
+        for id in defer_unmark.drain(..) {
+            super::syncdown::unmark_applying(ports, &id).await?;
         }
     }
     Ok(report)

@@ -288,9 +288,19 @@ pub fn valid_gtin(digits: &str) -> bool {
         return false;
     }
     let (body, check) = b.split_at(b.len() - 1);
+    check_digit(body) == u32::from(check[0] - b'0')
+}
+
+/// The GS1 check digit of a GTIN's digits before it.
+fn check_digit(body: &[u8]) -> u32 {
     let sum: u32 =
         body.iter().rev().enumerate().map(|(i, d)| u32::from(d - b'0') * if i % 2 == 0 { 3 } else { 1 }).sum();
-    (10 - sum % 10) % 10 == u32::from(check[0] - b'0')
+    (10 - sum % 10) % 10
+}
+
+/// `body` (digits) with its check digit appended: a valid GTIN of one more digit.
+pub fn with_check_digit(body: &str) -> String {
+    format!("{body}{}", check_digit(body.as_bytes()))
 }
 
 /// A GTIN as 14 digits (UPC-A `036000291452` and EAN-13 `0036000291452` are the same item).
@@ -813,6 +823,8 @@ Short row,short,Acme,SR-1\n\
             assert!(!valid_gtin(bad), "{bad}");
         }
         assert_eq!(gtin14("036000291452"), "00036000291452");
+        assert_eq!(with_check_digit("03600029145"), "036000291452");
+        assert_eq!(with_check_digit("400638133393"), "4006381333931");
         assert_eq!(
             metafield_column("Metafield: custom.product_details.features [list.single_line_text_field]"),
             Some(("custom".into(), "product_details.features".into(), true))

@@ -2,7 +2,14 @@
 //! through the webhook receiver) compared with the latest version storesync keeps; the fields
 //! edited in Shopify become a version (`shopify`), so a hand edit is never lost without a trace,
 //! and the next apply sees it as a remote change (see `apply`). Products storesync has no
-//! version of are not its to track; its own writes coming back change nothing.
+//! version of are not its to track; its own writes coming back change nothing — also when the
+//! webhook overtakes the version the apply records after its write: the apply marks what it is
+//! writing first ([`mark_applying`]), and a field at the value being written is not an edit.
+//! Webhooks also come late: the echo of an earlier write can arrive after a later one is
+//! recorded, showing a field at the value it had a moment ago. A webhook's field back at a
+//! value of a version recorded in the last [`ECHO_MINUTES`] is read as such an echo, not an
+//! edit; the scheduled full check, which reads the store as it is, has no echoes and sees
+//! every difference (a hand revert within those minutes included).
 
 use std::collections::BTreeMap;
 
@@ -44,7 +51,7 @@ pub fn product_fields(body: &Value) -> Option<(String, BTreeMap<String, Value>)>
 /// nothing changed or the product is not tracked).
 pub async fn observed(ports: &Ports, body: &Value) -> Result<Vec<String>, PortError> {
     let Some((product, now)) = product_fields(body) else { return Ok(Vec::new()) };
-    observe(ports, &product, &now).await
+    observe(ports, &product, &now, Seen::Webhook).await
 }
 
 /// The scheduled full check: every product of the store (its neutral fields, as the catalog
@@ -59,24 +66,76 @@ pub async fn full_check(
         .map_err(|e| super::pipeline::SupplierError::Invalid(format!("reading the store's products: {e}")))?;
     let mut edited = 0;
     for r in records {
-        if !observe(ports, &r.id, &r.fields).await?.is_empty() {
+        if !observe(ports, &r.id, &r.fields, Seen::Now).await?.is_empty() {
             edited += 1;
         }
     }
     Ok(edited)
 }
 
-/// Compares a product's fields now with its latest version (see the module).
-pub async fn observe(ports: &Ports, product: &str, now: &BTreeMap<String, Value>) -> Result<Vec<String>, PortError> {
+fn applying_key(product: &str) -> String {
+    format!("supplier/applying/{product}")
+}
+
+/// How long a mark of an apply in flight counts (an apply that died between its write and its
+/// version leaves one; its redelivery records the version).
+const APPLYING_FOR_MINUTES: i64 = 60;
+
+/// Marks `fields` as being written to `product` by storesync, until [`unmark_applying`].
+pub async fn mark_applying(ports: &Ports, product: &str, fields: &BTreeMap<String, Value>) -> Result<(), PortError> {
+    ports.kv.put(&applying_key(product), &json!({ "fields": fields, "at": ports.clock.now() })).await
+}
+
+pub async fn unmark_applying(ports: &Ports, product: &str) -> Result<(), PortError> {
+    ports.kv.delete(&applying_key(product)).await
+}
+
+/// The fields storesync is writing to `product` now, if it is.
+async fn applying(ports: &Ports, product: &str) -> Result<BTreeMap<String, Value>, PortError> {
+    let Some(m) = ports.kv.get(&applying_key(product)).await? else { return Ok(BTreeMap::new()) };
+    let at = m["at"].as_str().and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok());
+    if at.is_none_or(|t| ports.clock.now() - t > chrono::Duration::minutes(APPLYING_FOR_MINUTES)) {
+        return Ok(BTreeMap::new());
+    }
+    Ok(serde_json::from_value(m["fields"].clone()).unwrap_or_default())
+}
+
+/// How long a webhook may echo an earlier version (see the module).
+pub const ECHO_MINUTES: i64 = 10;
+
+/// Where a product's fields come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// A webhook: possibly late, echoing an earlier write.
+    Webhook,
+    /// The store read now.
+    Now,
+}
+
+/// Compares a product's fields with its latest version (see the module).
+pub async fn observe(
+    ports: &Ports,
+    product: &str,
+    now: &BTreeMap<String, Value>,
+    seen: Seen,
+) -> Result<Vec<String>, PortError> {
     let history = ports.versions.history(product).await?;
     let Some(last) = history.last() else { return Ok(Vec::new()) };
+    let in_flight = applying(ports, product).await?;
+    let since = ports.clock.now() - chrono::Duration::minutes(ECHO_MINUTES);
+    let earlier: Vec<&BTreeMap<String, Value>> = match seen {
+        Seen::Webhook => history.iter().rev().skip(1).take_while(|v| v.at >= since).map(|v| &v.fields).collect(),
+        Seen::Now => Vec::new(),
+    };
     let mut fields = last.fields.clone();
     let mut edited = Vec::new();
     for (k, before) in &last.fields {
         let Some(after) = now.get(k) else { continue };
         let kind = kind_of(k);
         let (a, b) = (canonical(kind, after), canonical(kind, before));
-        if !same(kind, &a, &b) {
+        let at = |fields: &BTreeMap<String, Value>| fields.get(k).is_some_and(|w| same(kind, &a, &canonical(kind, w)));
+        let ours = at(&in_flight) || earlier.iter().any(|f| at(f));
+        if !same(kind, &a, &b) && !ours {
             fields.insert(k.clone(), a);
             edited.push(k.clone());
         }
