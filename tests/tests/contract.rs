@@ -111,6 +111,13 @@ async fn aws_adapters_on_moto() {
     let store = S3BlobStore::new(s3, "contract-bucket");
     let url = storesync_core::ports::BlobStore::download_url(&store, "c1/copy/a.csv", 60).await.unwrap();
     assert!(url.starts_with(&moto.endpoint) && url.contains("X-Amz-Signature="), "{url}");
+    // An object over the spill size is streamed to a scratch file, a small one kept in memory.
+    use storesync_core::ports::{Blob, BlobStore};
+    let big = bytes::Bytes::from(vec![7u8; storesync_aws::adapters::SPILL_ABOVE as usize + 1]);
+    store.put("c1/big.bin", big.clone(), None).await.unwrap();
+    let got = store.get("c1/big.bin").await.unwrap();
+    assert!(matches!(got, Blob::Temp(_)) && got.to_bytes().unwrap() == big, "spilled to disk");
+    assert!(matches!(store.get("c1/copy/a.csv").await.unwrap(), Blob::Bytes(_)));
 
     let ddb = aws_sdk_dynamodb::Client::new(&cfg);
     for t in ["status", "state", "audit"] {

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use storesync_core::domain::SessionId;
 use storesync_core::ports::{
     AuditEntry, AuditLog, Blob, BlobInfo, BlobStore, Delivery, KeyValue, PortError, Queue, QueueDepth, StagingQuery,
-    StagingStore, StatusEntry, StatusLog, StepStatus, VersionStore,
+    StagingStore, StatusEntry, StatusLog, StepStatus, TempCopy, VersionStore,
 };
 use storesync_core::supplier::staging::{StagingEntry, StagingStatus};
 use storesync_core::supplier::versions::ProductVersion;
@@ -26,6 +26,8 @@ pub const TTL_ATTRIBUTE: &str = "expires_at";
 
 /// The object metadata that carries the source file's time (`x-amz-meta-mtime`).
 pub const MTIME_META: &str = "mtime";
+/// Objects larger than this are streamed to a scratch file on get, not held in memory.
+pub const SPILL_ABOVE: u64 = 1 << 20;
 
 fn backend<E: std::error::Error + Send + Sync + 'static>(op: &'static str, target: &str, e: E) -> PortError {
     PortError::backend(op, target, e)
@@ -82,8 +84,23 @@ impl BlobStore for S3BlobStore {
                 backend("get", key, e)
             }
         })?;
-        let data = out.body.collect().await.map_err(|e| backend("get", key, e))?;
-        Ok(Blob::Bytes(data.into_bytes()))
+        if out.content_length().unwrap_or(0).max(0) as u64 <= SPILL_ABOVE {
+            let data = out.body.collect().await.map_err(|e| backend("get", key, e))?;
+            return Ok(Blob::Bytes(data.into_bytes()));
+        }
+        // A large object (a supplier feed of hundreds of MB) goes to the function's /tmp as it
+        // arrives: the memory holds one chunk at a time.
+        static SPILLS: AtomicU64 = AtomicU64::new(0);
+        let n = SPILLS.fetch_add(1, Ordering::Relaxed);
+        let copy = TempCopy::new(std::env::temp_dir().join(format!("storesync-get-{}-{n}", std::process::id())));
+        let io = |e: std::io::Error| backend("get", key, e);
+        let mut file = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(copy.path()).map_err(io)?);
+        let mut body = out.body;
+        while let Some(chunk) = body.try_next().await.map_err(|e| backend("get", key, e))? {
+            std::io::Write::write_all(&mut file, &chunk).map_err(io)?;
+        }
+        std::io::Write::flush(&mut file).map_err(io)?;
+        Ok(Blob::Temp(std::sync::Arc::new(copy)))
     }
 
     async fn head(&self, key: &str) -> Result<Option<BlobInfo>, PortError> {

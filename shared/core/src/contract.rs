@@ -50,7 +50,18 @@ pub async fn blob_store(store: &dyn BlobStore, prefix: &str) {
     std::fs::remove_dir_all(&dir).unwrap();
     let info = store.head(&k("raw/feed.zip")).await.unwrap().unwrap();
     assert_eq!((info.size, info.modified), (3_000_000, when));
-    assert!(store.get(&k("raw/feed.zip")).await.unwrap().to_bytes().unwrap() == content, "the file's bytes");
+    let got = store.get(&k("raw/feed.zip")).await.unwrap();
+    assert!(got.to_bytes().unwrap() == content, "the file's bytes");
+    let mut read = Vec::new();
+    std::io::Read::read_to_end(&mut got.reader().unwrap(), &mut read).unwrap();
+    assert!(read == content, "read streaming, the same bytes");
+    if let crate::ports::Blob::Temp(copy) = &got {
+        // A remote object this large is a scratch file, gone with its last holder.
+        let path = copy.path().to_path_buf();
+        assert!(path.exists());
+        drop(got);
+        assert!(!path.exists(), "the scratch copy is removed");
+    }
     store.delete(&k("raw/feed.zip")).await.unwrap();
     let url = store.download_url(&k("copy/a.csv"), 60).await.unwrap();
     assert!(!url.is_empty());

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -38,25 +38,60 @@ impl PortError {
     }
 }
 
-/// An object's content: in memory, or a local file to stream.
+/// An object's content: in memory, a local file to stream, or a downloaded copy in a scratch
+/// file (a large object from a remote bucket: it is streamed to disk, not held in memory).
 #[derive(Debug, Clone)]
 pub enum Blob {
     Bytes(Bytes),
     File(PathBuf),
+    Temp(Arc<TempCopy>),
+}
+
+/// A scratch file, removed when dropped.
+#[derive(Debug)]
+pub struct TempCopy(PathBuf);
+
+impl TempCopy {
+    /// Takes charge of `path` (made or not yet): it is removed when this is dropped.
+    pub fn new(path: PathBuf) -> Self {
+        Self(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 impl Blob {
+    /// The file holding the content, when it is in one.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Blob::Bytes(_) => None,
+            Blob::File(p) => Some(p),
+            Blob::Temp(t) => Some(t.path()),
+        }
+    }
+
     pub fn reader(&self) -> std::io::Result<Box<dyn Read + Send + '_>> {
-        Ok(match self {
-            Blob::Bytes(b) => Box::new(&b[..]),
-            Blob::File(p) => Box::new(std::io::BufReader::with_capacity(1 << 16, std::fs::File::open(p)?)),
-        })
+        match (self, self.path()) {
+            (Blob::Bytes(b), _) => Ok(Box::new(&b[..])),
+            (_, p) => {
+                let f = std::fs::File::open(p.unwrap_or(Path::new("")))?;
+                Ok(Box::new(std::io::BufReader::with_capacity(1 << 16, f)))
+            }
+        }
     }
 
     pub fn to_bytes(&self) -> std::io::Result<Bytes> {
-        match self {
-            Blob::Bytes(b) => Ok(b.clone()),
-            Blob::File(p) => Ok(Bytes::from(std::fs::read(p)?)),
+        match (self, self.path()) {
+            (Blob::Bytes(b), _) => Ok(b.clone()),
+            (_, p) => Ok(Bytes::from(std::fs::read(p.unwrap_or(Path::new("")))?)),
         }
     }
 }

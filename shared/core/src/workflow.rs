@@ -699,9 +699,9 @@ impl Workflow {
         if self.ports.blobs.head(&key).await?.is_none() {
             self.ports.blobs.copy(inbox_key, &key).await?;
         }
-        // Bytes in memory are what was hashed; a file could change underneath, so it is read
-        // again from the immutable snapshot.
-        let fetched = matches!(blob, Blob::Bytes(_)).then_some(blob);
+        // Bytes in memory, or our own scratch copy, are what was hashed; a file could change
+        // underneath, so it is read again from the immutable snapshot.
+        let fetched = matches!(blob, Blob::Bytes(_) | Blob::Temp(_)).then_some(blob);
         Ok(InputRef { key, modified: info.modified, size: info.size, fetched })
     }
 

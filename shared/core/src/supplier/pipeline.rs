@@ -366,13 +366,13 @@ fn open_feed(key: &str, blob: Blob) -> Result<(String, Box<dyn Read + Send>), Su
             Ok((key.to_string(), Box::new(r)))
         }
     }
-    match blob {
-        Blob::File(p) => {
-            let f = std::fs::File::open(&p).map_err(|e| SupplierError::Invalid(format!("{key}: {e}")))?;
-            boxed(key, std::io::BufReader::with_capacity(1 << 16, f))
-        }
-        Blob::Bytes(b) => boxed(key, std::io::Cursor::new(b)),
+    if let Blob::Bytes(b) = blob {
+        return boxed(key, std::io::Cursor::new(b));
     }
+    // A scratch copy may be removed once open: the open file reads on.
+    let p = blob.path().unwrap_or(Path::new(""));
+    let f = std::fs::File::open(p).map_err(|e| SupplierError::Invalid(format!("{key}: {e}")))?;
+    boxed(key, std::io::BufReader::with_capacity(1 << 16, f))
 }
 
 /// Ingests the feed object `key` (see the module): batches of 100 on [`BATCH_QUEUE`], bad rows
