@@ -113,6 +113,7 @@ async fn a_feed_on_ftp_is_polled_once_ingested_matched_and_staged_with_every_row
         password: "pw".into(),
         folder: "/".into(),
         timeout: Duration::from_secs(5),
+        tls: None,
     });
     let dir = tempfile::tempdir().unwrap();
     let local = Local::open(dir.path(), Default::default()).unwrap();

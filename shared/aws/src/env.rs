@@ -63,6 +63,8 @@ pub fn all() -> Vec<&'static str> {
         storesync_core::supplier::pipeline::ENV_FTP_ADDRESS,
         storesync_core::supplier::pipeline::ENV_FTP_USER,
         storesync_core::supplier::pipeline::ENV_FTP_FOLDER,
+        storesync_core::supplier::pipeline::ENV_FTP_TLS,
+        storesync_core::supplier::pipeline::ENV_FTP_CA_FILE,
         storesync_core::supplier::pipeline::ENV_PATTERN,
         storesync_core::supplier::pipeline::ENV_AUTO_APPROVE_ABOVE,
         storesync_core::supplier::pipeline::ENV_XOROSOFT_URL,

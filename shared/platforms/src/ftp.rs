@@ -1,6 +1,7 @@
-//! The supplier feed's FTP server: a client ([`FtpSource`], the feed source storesync polls)
-//! and a real FTP server in-process ([`FtpServer`], libunftp over a folder) for the tests and
-//! the offline demo, which can cut a download midway to show that a cut download resumes.
+//! The supplier feed's FTP server: a client ([`FtpSource`], the feed source storesync polls;
+//! plain FTP or FTPS) and a real FTP server in-process ([`FtpServer`], libunftp over a folder,
+//! FTPS when given a certificate) for the tests and the offline demo, which can cut a download
+//! midway to show that a cut download resumes.
 
 use std::fmt::Debug;
 use std::path::{Path, PathBuf};
@@ -10,9 +11,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use storesync_core::supplier::source::{FeedSource, RemoteFile, SourceError};
-use suppaftp::tokio::AsyncFtpStream;
+use suppaftp::tokio::{AsyncRustlsConnector, AsyncRustlsFtpStream};
 use suppaftp::types::FileType;
 use tokio::io::AsyncWriteExt;
+use tokio_rustls::rustls;
 
 /// Where the feed is: `host:port`, the folder, and the credentials.
 #[derive(Debug, Clone)]
@@ -23,6 +25,47 @@ pub struct FtpConfig {
     /// The folder holding the feed (`/` for the login folder).
     pub folder: String,
     pub timeout: Duration,
+    /// FTPS, or plain FTP when `None`.
+    pub tls: Option<FtpTls>,
+}
+
+/// Explicit FTPS: `AUTH TLS` on the control connection before the login, then `PBSZ 0` and
+/// `PROT P` (the data connections encrypted too). The server's certificate is verified against
+/// the system's roots and, when given, the PEM certificates of `ca_file` (a private CA, or a
+/// self-signed server), for `server_name`.
+#[derive(Debug, Clone)]
+pub struct FtpTls {
+    pub server_name: String,
+    pub ca_file: Option<PathBuf>,
+}
+
+impl FtpTls {
+    /// The TLS client: the system's roots and `ca_file`'s certificates.
+    fn connector(&self) -> Result<AsyncRustlsConnector, SourceError> {
+        let config_error = |m: String| SourceError { transient: false, message: format!("FTPS: {m}") };
+        let mut roots = rustls::RootCertStore::empty();
+        let native = rustls_native_certs::load_native_certs();
+        roots.add_parsable_certificates(native.certs);
+        if let Some(path) = &self.ca_file {
+            use rustls::pki_types::pem::PemObject;
+            let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
+                .and_then(|i| i.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| config_error(format!("{}: {e}", path.display())))?;
+            if certs.is_empty() {
+                return Err(config_error(format!("{}: no PEM certificate in it", path.display())));
+            }
+            for c in certs {
+                roots.add(c).map_err(|e| config_error(format!("{}: {e}", path.display())))?;
+            }
+        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| config_error(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(AsyncRustlsConnector::from(tokio_rustls::TlsConnector::from(Arc::new(config))))
+    }
 }
 
 pub struct FtpSource {
@@ -38,13 +81,21 @@ impl FtpSource {
         Self { cfg }
     }
 
-    /// A logged-in session in the feed's folder, transferring bytes unchanged (TYPE I).
-    async fn session(&self) -> Result<AsyncFtpStream, SourceError> {
+    /// A logged-in session in the feed's folder (secured first with FTPS), transferring bytes
+    /// unchanged (TYPE I). The stream's type is the TLS one either way: plain FTP is simply
+    /// never upgraded.
+    async fn session(&self) -> Result<AsyncRustlsFtpStream, SourceError> {
         let c = &self.cfg;
-        let mut ftp = tokio::time::timeout(c.timeout, AsyncFtpStream::connect(&c.address))
+        let mut ftp = tokio::time::timeout(c.timeout, AsyncRustlsFtpStream::connect(&c.address))
             .await
             .map_err(|_| transient(&format!("connect {}", c.address), "timed out"))?
             .map_err(|e| transient(&format!("connect {}", c.address), e))?;
+        if let Some(tls) = &c.tls {
+            ftp = ftp.into_secure(tls.connector()?, &tls.server_name).await.map_err(|e| SourceError {
+                transient: false,
+                message: format!("FTPS with {} (as {}): {e}", c.address, tls.server_name),
+            })?;
+        }
         ftp.login(c.user.as_str(), c.password.as_str()).await.map_err(|e| SourceError {
             transient: false,
             message: format!("FTP login as {} at {}: {e}", c.user, c.address),
@@ -137,13 +188,34 @@ pub struct FtpServer {
 impl FtpServer {
     /// Starts serving `root` to `user`/`password`.
     pub async fn start(root: &Path, user: &str, password: &str) -> std::io::Result<FtpServer> {
+        Self::serve(root, user, password, None).await
+    }
+
+    /// Starts serving `root` to `user`/`password` over FTPS only (explicit, `AUTH TLS`), with
+    /// the certificate chain and key of these PEM files.
+    pub async fn start_tls(
+        root: &Path,
+        user: &str,
+        password: &str,
+        cert_pem: &Path,
+        key_pem: &Path,
+    ) -> std::io::Result<FtpServer> {
+        Self::serve(root, user, password, Some((cert_pem.to_path_buf(), key_pem.to_path_buf()))).await
+    }
+
+    async fn serve(
+        root: &Path,
+        user: &str,
+        password: &str,
+        tls: Option<(PathBuf, PathBuf)>,
+    ) -> std::io::Result<FtpServer> {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         let address = listener.local_addr()?.to_string();
         drop(listener);
         let cut = Arc::new(Mutex::new(None));
         let (dir, cut2) = (root.to_path_buf(), cut.clone());
         let auth = Arc::new(OneUser { user: user.to_string(), password: password.to_string() });
-        let server = libunftp::ServerBuilder::with_authenticator(
+        let mut builder = libunftp::ServerBuilder::with_authenticator(
             Box::new(move || Cutting {
                 inner: unftp_sbe_fs::Filesystem::new(dir.clone()).expect("the FTP root exists"),
                 cut: cut2.clone(),
@@ -151,9 +223,12 @@ impl FtpServer {
             auth,
         )
         .greeting("storesync test FTP")
-        .passive_ports(30000..=60000)
-        .build()
-        .map_err(std::io::Error::other)?;
+        .passive_ports(30000..=60000);
+        if let Some((cert, key)) = tls {
+            use libunftp::options::FtpsRequired;
+            builder = builder.ftps(cert, key).ftps_required(FtpsRequired::All, FtpsRequired::All);
+        }
+        let server = builder.build().map_err(std::io::Error::other)?;
         let bind = address.clone();
         tokio::spawn(async move {
             if let Err(e) = server.listen(bind).await {

@@ -10,12 +10,13 @@ use storesync_core::stores::inventory::InventoryStore;
 use storesync_core::stores::Platform;
 use storesync_core::supplier::distributor::Distributor;
 use storesync_core::supplier::pipeline::{
-    ENV_FTP_ADDRESS, ENV_FTP_FOLDER, ENV_FTP_PASSWORD, ENV_FTP_USER, ENV_XOROSOFT_TOKEN, ENV_XOROSOFT_URL,
+    ENV_FTP_ADDRESS, ENV_FTP_CA_FILE, ENV_FTP_FOLDER, ENV_FTP_PASSWORD, ENV_FTP_TLS, ENV_FTP_USER, ENV_XOROSOFT_TOKEN,
+    ENV_XOROSOFT_URL,
 };
 use storesync_core::supplier::source::FeedSource;
 use storesync_core::supplier::worker::SupplierPlatforms;
 
-use crate::ftp::{FtpConfig, FtpSource};
+use crate::ftp::{FtpConfig, FtpSource, FtpTls};
 use crate::xorosoft::client::XorosoftClient;
 
 fn need(get: &impl Fn(&str) -> Option<String>, var: &str, what: &str) -> Result<String, String> {
@@ -24,15 +25,33 @@ fn need(get: &impl Fn(&str) -> Option<String>, var: &str, what: &str) -> Result<
         .ok_or_else(|| format!("{var} is not set (needed to reach {what}; see the README)"))
 }
 
-/// The feed's FTP folder.
+/// The feed's FTP folder (FTPS with `STORESYNC_SUPPLIER_FTP_TLS=explicit`).
 pub fn ftp_source(get: impl Fn(&str) -> Option<String>) -> Result<FtpSource, String> {
+    let address = need(&get, ENV_FTP_ADDRESS, "the supplier's FTP server")?;
+    let tls = match get(ENV_FTP_TLS).as_deref().map(str::trim).unwrap_or("") {
+        "" | "none" => None,
+        "explicit" => Some(FtpTls {
+            server_name: host_of(&address).to_string(),
+            ca_file: get(ENV_FTP_CA_FILE).filter(|f| !f.trim().is_empty()).map(Into::into),
+        }),
+        other => return Err(format!("{ENV_FTP_TLS}={other:?}: use explicit (FTPS) or none")),
+    };
     Ok(FtpSource::new(FtpConfig {
-        address: need(&get, ENV_FTP_ADDRESS, "the supplier's FTP server")?,
         user: need(&get, ENV_FTP_USER, "the supplier's FTP server")?,
         password: need(&get, ENV_FTP_PASSWORD, "the supplier's FTP server")?,
         folder: get(ENV_FTP_FOLDER).unwrap_or_else(|| "/".into()),
         timeout: Duration::from_secs(30),
+        address,
+        tls,
     }))
+}
+
+/// The host of `host:port` (`[v6]:port` too), the name a server's certificate is checked for.
+fn host_of(address: &str) -> &str {
+    if let Some(rest) = address.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    address.rsplit_once(':').map_or(address, |(h, _)| h)
 }
 
 /// The distributor's API.
@@ -90,5 +109,29 @@ impl SupplierPlatforms for Connected {
 
     fn location(&self) -> Option<&str> {
         self.location.as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_certificate_is_checked_for_the_host() {
+        assert_eq!(host_of("ftp.etilize.com:21"), "ftp.etilize.com");
+        assert_eq!(host_of("[::1]:2121"), "::1");
+        assert_eq!(host_of("localhost"), "localhost");
+        let vars = |tls: &'static str| {
+            move |k: &str| match k {
+                ENV_FTP_ADDRESS => Some("ftp.etilize.com:21".to_string()),
+                ENV_FTP_USER | ENV_FTP_PASSWORD => Some("x".to_string()),
+                ENV_FTP_TLS => Some(tls.to_string()),
+                _ => None,
+            }
+        };
+        assert!(ftp_source(vars("explicit")).is_ok());
+        assert!(ftp_source(vars("none")).is_ok());
+        let e = ftp_source(vars("implicit")).err().unwrap();
+        assert!(e.contains("STORESYNC_SUPPLIER_FTP_TLS=\"implicit\""), "{e}");
     }
 }

@@ -87,6 +87,10 @@ pub const ENV_FTP_ADDRESS: &str = "STORESYNC_SUPPLIER_FTP_ADDRESS";
 pub const ENV_FTP_USER: &str = "STORESYNC_SUPPLIER_FTP_USER";
 pub const ENV_FTP_PASSWORD: &str = "STORESYNC_SUPPLIER_FTP_PASSWORD";
 pub const ENV_FTP_FOLDER: &str = "STORESYNC_SUPPLIER_FTP_FOLDER";
+/// `explicit` for FTPS (`AUTH TLS`), `none` (the default) for plain FTP.
+pub const ENV_FTP_TLS: &str = "STORESYNC_SUPPLIER_FTP_TLS";
+/// A PEM file of certificates to trust besides the system's (a private CA, a self-signed server).
+pub const ENV_FTP_CA_FILE: &str = "STORESYNC_SUPPLIER_FTP_CA_FILE";
 /// Which files are the feed (default `CowanOfficeSupplies*.zip`).
 pub const ENV_PATTERN: &str = "STORESYNC_SUPPLIER_PATTERN";
 /// Entries above this confidence are approved as staged (default 95).
