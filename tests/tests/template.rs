@@ -277,15 +277,17 @@ fn the_bucket_is_private_and_encrypted() {
 #[test]
 fn policies_are_least_privilege() {
     let t = template();
-    let send_targets = |f: &Value| -> BTreeSet<String> {
+    // What a function's policies of one kind name.
+    let named = |f: &Value, policy: &str, name: fn(&Value) -> &Value| -> BTreeSet<String> {
         f["Properties"]["Policies"]
             .as_array()
             .unwrap()
             .iter()
-            .filter_map(|p| p.get("SQSSendMessagePolicy"))
-            .map(|p| p["QueueName"]["Fn::GetAtt"][0].as_str().unwrap().to_string())
+            .filter_map(|p| p.get(policy))
+            .map(|p| name(p).as_str().unwrap().to_string())
             .collect()
     };
+    let send_targets = |f: &Value| named(f, "SQSSendMessagePolicy", |p| &p["QueueName"]["Fn::GetAtt"][0]);
     let r = &t["Resources"];
     let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
     assert_eq!(send_targets(&r["ImportWebFunction"]), set(&["ImportWebQueue", "ExportOrdersQueue"]));
@@ -324,15 +326,7 @@ fn policies_are_least_privilege() {
     let mut all: BTreeSet<String> = webhook_queues().iter().map(|q| format!("{}Queue", pascal(q))).collect();
     all.insert("SupplierApplyQueue".into());
     assert_eq!(send_targets(&r["WebhookProcessorFunction"]), all, "and low-stock alerts to the supplier worker");
-    let crud_tables = |f: &Value| -> BTreeSet<String> {
-        f["Properties"]["Policies"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|p| p.get("DynamoDBCrudPolicy"))
-            .map(|p| p["TableName"]["Ref"].as_str().unwrap().to_string())
-            .collect()
-    };
+    let crud_tables = |f: &Value| named(f, "DynamoDBCrudPolicy", |p| &p["TableName"]["Ref"]);
     assert!(
         crud_tables(&r["WebhookProcessorFunction"]).contains("SupplierTable"),
         "Shopify's product edits become versions in the supplier table"

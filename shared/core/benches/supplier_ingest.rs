@@ -71,25 +71,8 @@ fn generate(path: &PathBuf, rows: usize) -> std::io::Result<()> {
     zip.start_file("CowanOfficeSupplies_full.csv", opts).map_err(std::io::Error::other)?;
     {
         let mut w = csv::Writer::from_writer(&mut zip);
-        let mut header: Vec<String> = [
-            "Title",
-            "URL handle",
-            "Description",
-            "Vendor",
-            "Type",
-            "Tags",
-            "SKU",
-            "Barcode",
-            "Price",
-            "Weight value (grams)",
-            "Product image URL",
-            "SEO title",
-            "SEO description",
-            "Google Shopping / Manufacturer part number (MPN)",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        let mut header: Vec<String> =
+            storesync_core::supplier::feed::FEED_COLUMNS.iter().map(|s| s.to_string()).collect();
         for k in 0..METAFIELDS {
             header.push(match k % 4 {
                 0 => format!("Metafield: custom.attr_{k}[list.single_line_text_field]"),

@@ -82,6 +82,25 @@ pub struct FeedMapping {
     pub list_separator: String,
 }
 
+/// The product columns of Shopify's 2024+ product CSV that a supplier feed carries, in the
+/// template's order (for whatever writes such a feed: the demo's, the benchmark's).
+pub const FEED_COLUMNS: [&str; 14] = [
+    "Title",
+    "URL handle",
+    "Description",
+    "Vendor",
+    "Type",
+    "Tags",
+    "SKU",
+    "Barcode",
+    "Price",
+    "Weight value (grams)",
+    "Product image URL",
+    "SEO title",
+    "SEO description",
+    "Google Shopping / Manufacturer part number (MPN)",
+];
+
 impl Default for FeedMapping {
     fn default() -> Self {
         let option = |n: usize, what: &str, legacy: &str| {

@@ -15,7 +15,7 @@ use std::path::Path;
 
 use serde_json::json;
 use storesync_core::supplier::distributor::Carried;
-use storesync_core::supplier::feed::with_check_digit;
+use storesync_core::supplier::feed::{with_check_digit, FEED_COLUMNS};
 use storesync_platforms::shopify::sim::ShopifySim;
 use storesync_platforms::xorosoft::sim::XorosoftSim;
 
@@ -27,18 +27,8 @@ pub const FTP_USER: &str = "etilize";
 pub const FTP_PASSWORD: &str = "etilize-sim";
 pub const XOROSOFT_TOKEN: &str = "xoro_simulated";
 
-const HEADER: [&str; 13] = [
-    "Title",
-    "URL handle",
-    "Description",
-    "Vendor",
-    "Type",
-    "Tags",
-    "SKU",
-    "Barcode",
-    "Price",
-    "Weight value (grams)",
-    "Google Shopping / Manufacturer part number (MPN)",
+/// The feed's columns after the product's ([`FEED_COLUMNS`]).
+const METAFIELDS: [&str; 2] = [
     "Metafield: custom.specs.color[single_line_text_field]",
     "Metafield: custom.features[list.single_line_text_field]",
 ];
@@ -108,8 +98,8 @@ pub fn seed_distributor(xoro: &XorosoftSim) {
     });
 }
 
-/// Feed row `i` (see the module), in [`HEADER`]'s order.
-fn row(i: usize) -> [String; 13] {
+/// Feed row `i` (see the module): [`FEED_COLUMNS`], then [`METAFIELDS`].
+fn row(i: usize) -> [String; 16] {
     let j = i / 10;
     let bad = i % 50 == 4;
     let weight = |grams: &str| if bad { "about 1 kg".to_string() } else { grams.to_string() };
@@ -156,13 +146,31 @@ fn row(i: usize) -> [String; 13] {
     let mpn = if new { format!("CW-{i:05}") } else { none() };
     let color = if matches!(i % 10, 1 | 2) { none() } else { "Black".into() };
     let features = if new { "Recycled; Refillable".to_string() } else { none() };
-    [title, none(), desc, vendor.into(), kind.into(), tags, sku, upc, price, grams, mpn, color, features]
+    let (image, seo_title, seo_description) = (none(), none(), none());
+    [
+        title,
+        none(),
+        desc,
+        vendor.into(),
+        kind.into(),
+        tags,
+        sku,
+        upc,
+        price,
+        grams,
+        image,
+        seo_title,
+        seo_description,
+        mpn,
+        color,
+        features,
+    ]
 }
 
 /// The feed as the supplier drops it: a ZIP holding the CSV.
 pub fn feed_zip() -> std::io::Result<Vec<u8>> {
     let mut csv = csv::Writer::from_writer(Vec::new());
-    csv.write_record(HEADER)?;
+    csv.write_record(FEED_COLUMNS.iter().chain(&METAFIELDS))?;
     for i in 0..FEED_ROWS {
         csv.write_record(row(i))?;
     }
