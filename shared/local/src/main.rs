@@ -94,6 +94,8 @@ enum SupplierCmd {
     Ingest { file: PathBuf },
     /// Poll the feed's FTP folder once; ingest and match each new file.
     Poll,
+    /// The runs: each feed file in the bucket, its run and where it stands.
+    Runs,
     /// Where every row of a run went.
     Report { run: String },
     /// A run's entries with their changes, confidence, evidence and conflicts.
@@ -349,6 +351,7 @@ async fn supplier_cmd(local: &Local, cmd: SupplierCmd) -> anyhow::Result<()> {
     let out = match cmd {
         SupplierCmd::Ingest { file } => s::ingest_file(local, &file).await?,
         SupplierCmd::Poll => s::poll_ftp(local).await?,
+        SupplierCmd::Runs => s::runs(local).await?,
         SupplierCmd::Report { run } => s::report(local, &run).await?,
         SupplierCmd::Review { run, status, limit } => s::review(local, &run, &status, limit).await?,
         SupplierCmd::Approve { run, sku, fields } => {

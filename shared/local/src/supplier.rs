@@ -13,7 +13,7 @@ use storesync_core::stores::Platform;
 use storesync_core::supplier::apply::restore;
 use storesync_core::supplier::inventory::StockReport;
 use storesync_core::supplier::pipeline::{
-    ingest, poll, raw_key, run_report, work_batch, IngestOutcome, RunReport, StoreSnapshot, SupplierSettings,
+    ingest, poll, raw_key, run_of, run_report, work_batch, IngestOutcome, RunReport, StoreSnapshot, SupplierSettings,
     APPLY_QUEUE, BATCH_QUEUE, JOBS, RAW_PREFIX,
 };
 use storesync_core::supplier::review::{decide, decide_all, Filter};
@@ -46,9 +46,13 @@ pub fn report_text(r: &RunReport) -> String {
         "  not carried {}, new {}, matched {}, unchanged {}; auto-approved {}, pending review {}",
         r.not_carried, r.creates, r.updates, r.unchanged, r.auto_approved, r.pending
     );
-    let entries: Vec<String> = r.entries.iter().map(|(s, n)| format!("{} {n}", s.as_str())).collect();
-    let _ = writeln!(out, "  entries now: {}", entries.join(", "));
+    let _ = writeln!(out, "  entries now: {}", entries_now(r));
     out
+}
+
+fn entries_now(r: &RunReport) -> String {
+    let entries: Vec<String> = r.entries.iter().map(|(s, n)| format!("{} {n}", s.as_str())).collect();
+    entries.join(", ")
 }
 
 /// One entry as a reviewer reads it.
@@ -223,6 +227,32 @@ pub async fn poll_ftp(local: &Local) -> anyhow::Result<String> {
     );
     for key in &report.downloaded {
         out.push_str(&ingest_and_match(ports, &p, key, &settings).await?);
+    }
+    Ok(out)
+}
+
+/// `supplier runs`: every feed file in the bucket (newest last), its run, and where it stands.
+pub async fn runs(local: &Local) -> anyhow::Result<String> {
+    let ports = local.workflow.ports();
+    let mut out = String::new();
+    for f in ports.blobs.list(RAW_PREFIX).await? {
+        let run = run_of(&f.key);
+        let _ = match run_report(ports, &run).await {
+            Ok(r) => writeln!(
+                out,
+                "{run}  {}  {} items, {} bad rows, {}/{} batches; entries now: {}",
+                f.key,
+                r.items,
+                r.bad_rows,
+                r.batches_done,
+                r.batches,
+                entries_now(&r)
+            ),
+            Err(_) => writeln!(out, "{run}  {}  not ingested yet", f.key),
+        };
+    }
+    if out.is_empty() {
+        out = format!("no feed files under {RAW_PREFIX} yet\n");
     }
     Ok(out)
 }

@@ -246,4 +246,7 @@ async fn the_supplier_pipeline_from_the_command_line() {
     assert!(history.contains("description: <p>New</p> -> <p>Refurb</p>"), "{history}");
     let report = run(a(&["supplier", "report", &id])).await.unwrap();
     assert!(report.contains("entries now: applied 3"), "{report}");
+    let runs = run(a(&["supplier", "runs"])).await.unwrap();
+    assert!(runs.starts_with(&format!("{id}  raw/etilize/")), "{runs}");
+    assert!(runs.trim_end().ends_with("3 items, 1 bad rows, 1/1 batches; entries now: applied 3"), "{runs}");
 }
