@@ -2,11 +2,14 @@
 # Receipt throughput, side by side in one run (docs/PERFORMANCE.md): `storesync serve` (verify,
 # SQLite dedupe, durable enqueue) and a bare axum handler answering 200, both loaded by wrk with
 # the same signed WMS deliveries from the same machine.
-# usage: bash bench/webhooks.sh [SECONDS] [CONNECTIONS]
+# usage: bash bench/webhooks.sh [SECONDS] [CONNECTIONS] [DELIVERIES]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-20}
 CONNS=${2:-32}
+# More unique deliveries than a run can send (100,000 a second is more than either side
+# answers here), so that every request to storesync is a first delivery.
+EVENTS=${3:-$((SECS * 100000))}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 cargo build --release -q -p storesync-local --bin storesync --example bare_axum
 BIN=target/release/storesync
@@ -14,8 +17,7 @@ BARE=target/release/examples/bare_axum
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 export STORESYNC_WMS_SECRET=bench-secret STORESYNC_WMS_SIGNATURE=hmac
-# More unique deliveries than a run can send: every request is a first delivery.
-"$BIN" --state "$WORK/gen" webhooks storm --events 400000 --entities 100000 --duplicate-share 0 --emit "$WORK/deliveries.tsv" >/dev/null
+"$BIN" --state "$WORK/gen" webhooks storm --events "$EVENTS" --entities 100000 --duplicate-share 0 --emit "$WORK/deliveries.tsv" >/dev/null
 echo "deliveries: $(wc -l <"$WORK/deliveries.tsv") lines, $(du -h "$WORK/deliveries.tsv" | cut -f1)"
 
 wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
@@ -28,6 +30,12 @@ run() { # name port
 "$BIN" --state "$WORK/state" serve --addr 127.0.0.1:18080 >"$WORK/serve.log" 2>&1 &
 wait_port 18080
 run storesync 18080
+sent=$(grep -o 'requests=[0-9]*' "$WORK/storesync.out" | cut -d= -f2)
+lines=$(wc -l <"$WORK/deliveries.tsv")
+if [ "$sent" -gt "$lines" ]; then
+  echo "not every request was a first delivery ($sent requests, $lines deliveries): pass a larger DELIVERIES" >&2
+  exit 1
+fi
 queued=$("$BIN" --state "$WORK/state" webhooks status | tee "$WORK/status.txt" | awk '/webhooks-/{s+=$2} END{print s+0}')
 echo "queued after the run: $queued"
 cat "$WORK/status.txt"

@@ -77,6 +77,17 @@ async fn a_reviewer_lists_decides_and_bulk_decides_pending_entries() {
         "{report}"
     );
     assert_eq!(call("GET", "/supplier/runs/etilize-none", &viewer, None).await.0, 404);
+    // The runs: the feed file of this one, and one that has arrived but is not ingested yet.
+    for key in
+        ["raw/etilize/2026-12-07/0123456789abcdef/Cowan.zip", "raw/etilize/2026-12-08/fedcba9876543210/Cowan.zip"]
+    {
+        ports.blobs.put(key, bytes::Bytes::from_static(b"PK"), None).await.unwrap();
+    }
+    let (code, runs) = call("GET", "/supplier/runs", &viewer, None).await;
+    assert_eq!((code, runs["runs"].as_array().map(Vec::len)), (200, Some(2)), "{runs}");
+    assert_eq!((runs["runs"][0]["run"].as_str(), runs["runs"][0]["report"]["items"].as_u64()), (Some(RUN), Some(4)));
+    assert_eq!(runs["runs"][1]["report"], Value::Null, "not ingested yet");
+    assert_eq!(call("GET", "/supplier/runs", "not-a-token", None).await.0, 401);
     let (code, page) = call("GET", &format!("/supplier/runs/{RUN}/entries?limit=3"), &viewer, None).await;
     assert_eq!(code, 200);
     let entries = page["entries"].as_array().unwrap();

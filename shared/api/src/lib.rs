@@ -106,7 +106,7 @@ fn session(raw: &str) -> Result<SessionId, ApiError> {
 }
 
 /// Every route of the admin API, as the template declares them (checked by the template test).
-pub const ROUTES: [(&str, &str); 26] = [
+pub const ROUTES: [(&str, &str); 27] = [
     ("POST", "/sessions"),
     ("GET", "/sessions/current"),
     ("GET", "/sessions/{id}"),
@@ -129,6 +129,7 @@ pub const ROUTES: [(&str, &str); 26] = [
     ("POST", "/store-sync/plans/{id}/sync"),
     ("GET", "/store-sync/runs/{id}"),
     ("POST", "/store-sync/runs/{id}/rollback"),
+    ("GET", "/supplier/runs"),
     ("GET", "/supplier/runs/{run}"),
     ("GET", "/supplier/runs/{run}/entries"),
     ("POST", "/supplier/runs/{run}/entries/{sku}/review"),
@@ -163,6 +164,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/store-sync/plans/{id}/sync", post(store::sync))
         .route("/store-sync/runs/{id}", get(store::run))
         .route("/store-sync/runs/{id}/rollback", post(store::rollback))
+        .route("/supplier/runs", get(supplier::runs))
         .route("/supplier/runs/{run}", get(supplier::run))
         .route("/supplier/runs/{run}/entries", get(supplier::entries))
         .route("/supplier/runs/{run}/entries/{sku}/review", post(supplier::review_one))

@@ -42,6 +42,12 @@ fn run_error(e: SupplierError) -> ApiError {
     }
 }
 
+/// `GET /supplier/runs`: every feed file received, its run and (once ingested) its report.
+pub(crate) async fn runs(Caller(_): Caller, State(st): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+    let runs = storesync_core::supplier::pipeline::runs(st.workflow.ports()).await.map_err(run_error)?;
+    Ok(Json(json!({ "runs": runs })))
+}
+
 /// `GET /supplier/runs/{run}`: where every row of the run went.
 pub(crate) async fn run(
     Caller(_): Caller,

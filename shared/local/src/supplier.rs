@@ -13,7 +13,7 @@ use storesync_core::stores::Platform;
 use storesync_core::supplier::apply::restore;
 use storesync_core::supplier::inventory::StockReport;
 use storesync_core::supplier::pipeline::{
-    ingest, poll, raw_key, run_of, run_report, work_batch, IngestOutcome, RunReport, StoreSnapshot, SupplierSettings,
+    ingest, poll, raw_key, run_report, work_batch, IngestOutcome, RunReport, StoreSnapshot, SupplierSettings,
     APPLY_QUEUE, BATCH_QUEUE, JOBS, RAW_PREFIX,
 };
 use storesync_core::supplier::review::{decide, decide_all, Filter};
@@ -233,22 +233,21 @@ pub async fn poll_ftp(local: &Local) -> anyhow::Result<String> {
 
 /// `supplier runs`: every feed file in the bucket (newest last), its run, and where it stands.
 pub async fn runs(local: &Local) -> anyhow::Result<String> {
-    let ports = local.workflow.ports();
     let mut out = String::new();
-    for f in ports.blobs.list(RAW_PREFIX).await? {
-        let run = run_of(&f.key);
-        let _ = match run_report(ports, &run).await {
-            Ok(r) => writeln!(
+    for s in storesync_core::supplier::pipeline::runs(local.workflow.ports()).await? {
+        let _ = match s.report {
+            Some(r) => writeln!(
                 out,
-                "{run}  {}  {} items, {} bad rows, {}/{} batches; entries now: {}",
-                f.key,
+                "{}  {}  {} items, {} bad rows, {}/{} batches; entries now: {}",
+                s.run,
+                s.key,
                 r.items,
                 r.bad_rows,
                 r.batches_done,
                 r.batches,
                 entries_now(&r)
             ),
-            Err(_) => writeln!(out, "{run}  {}  not ingested yet", f.key),
+            None => writeln!(out, "{}  {}  not ingested yet", s.run, s.key),
         };
     }
     if out.is_empty() {

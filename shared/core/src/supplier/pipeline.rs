@@ -636,6 +636,30 @@ pub struct RunReport {
     pub entries: BTreeMap<StagingStatus, u64>,
 }
 
+/// A feed file in the bucket and its run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub run: String,
+    pub key: String,
+    pub received_at: DateTime<Utc>,
+    /// Where its rows went; none while it is not ingested yet.
+    pub report: Option<RunReport>,
+}
+
+/// Every feed file in the bucket (by key: by date), with its run.
+pub async fn runs(ports: &Ports) -> Result<Vec<RunSummary>, SupplierError> {
+    let mut out = Vec::new();
+    for f in ports.blobs.list(RAW_PREFIX).await? {
+        let run = run_of(&f.key);
+        let report = match ports.kv.get(&manifest_key(&run)).await? {
+            Some(_) => Some(run_report(ports, &run).await?),
+            None => None,
+        };
+        out.push(RunSummary { run, key: f.key, received_at: f.modified, report });
+    }
+    Ok(out)
+}
+
 /// Sums a run's batch outcomes (read on demand: nothing is computed while reading).
 pub async fn run_report(ports: &Ports, run: &str) -> Result<RunReport, SupplierError> {
     let Some(manifest) = ports.kv.get(&manifest_key(run)).await? else {
