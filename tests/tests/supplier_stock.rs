@@ -167,8 +167,8 @@ async fn a_low_stock_level_syncs_that_product_from_the_distributor() {
     let hooks = received.lock().unwrap().clone();
     assert_eq!(hooks.iter().filter(|(t, _)| t == "inventory_levels/update").count(), 3, "{hooks:?}");
     let mut alerts = Vec::new();
-    for (_, body) in &hooks {
-        if let Some(a) = low_stock_alert(ports, body, DEFAULT_LOW_STOCK).await.unwrap() {
+    for (i, (_, body)) in hooks.iter().enumerate() {
+        if let Some(a) = low_stock_alert(ports, body, DEFAULT_LOW_STOCK, &format!("shopify-hook-{i}")).await.unwrap() {
             alerts.push(a);
         }
     }
@@ -195,6 +195,10 @@ async fn a_low_stock_level_syncs_that_product_from_the_distributor() {
     assert_eq!(xoro.stats().lookups, lookups + 1, "one look-up, of A alone");
     assert_eq!(shop.available("A", &location), Some(40));
     assert_eq!(shop.available("B", &location), Some(12), "B is not low: untouched");
+    // The write is keyed by the alert (and what it writes): another alert of A, however alike,
+    // is never taken for a replay of this one.
+    let event = alerts[0].event.clone();
+    assert!(shop.applied_keys().iter().any(|k| k.starts_with(&format!("supplier-low-stock-{event}-"))));
 
     // A stale alert (another sale since) writes nothing: the write is conditional on its level.
     shop.set_available("A", &location, 38);

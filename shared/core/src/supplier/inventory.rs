@@ -102,6 +102,8 @@ pub struct LowStock {
     pub item: String,
     pub available: i64,
     pub updated_at: Option<String>,
+    /// The webhook it came from (its dedupe key): this alert's writes are its own.
+    pub event: String,
 }
 
 /// The low-stock threshold: `STORESYNC_SUPPLIER_LOW_STOCK` (default 5 units).
@@ -122,7 +124,12 @@ fn item_key(item: &str) -> String {
 /// Shopify's `inventory_levels/update` body (`inventory_item_id`, `available`, `updated_at`):
 /// a low-stock alert when the level is at or below `threshold` and the item is a linked
 /// product's (known from the stock syncs, which record each linked SKU's inventory item).
-pub async fn low_stock_alert(ports: &Ports, body: &Value, threshold: i64) -> Result<Option<LowStock>, PortError> {
+pub async fn low_stock_alert(
+    ports: &Ports,
+    body: &Value,
+    threshold: i64,
+    event: &str,
+) -> Result<Option<LowStock>, PortError> {
     let (Some(id), Some(available)) = (body["inventory_item_id"].as_u64(), body["available"].as_i64()) else {
         return Ok(None);
     };
@@ -137,6 +144,7 @@ pub async fn low_stock_alert(ports: &Ports, body: &Value, threshold: i64) -> Res
         item,
         available,
         updated_at: body["updated_at"].as_str().map(str::to_string),
+        event: event.to_string(),
     }))
 }
 
@@ -150,7 +158,9 @@ pub async fn sync_low_stock(
     policy: &ConflictPolicy,
     alert: &LowStock,
 ) -> Result<StockReport, SupplierError> {
-    let key = format!("supplier-low-stock-{}", alert.sku.trim().to_lowercase());
+    // This alert's writes: a redelivery of it replays them (the digest of what they write is
+    // added below), another alert of the same item is a write of its own.
+    let key = format!("supplier-low-stock-{}", alert.event);
     let held = HashMap::from([(
         alert.sku.trim().to_lowercase(),
         Held { write_key: alert.item.clone(), quantity: alert.available },

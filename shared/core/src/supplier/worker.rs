@@ -143,6 +143,7 @@ mod tests {
                 item: "gid://shopify/InventoryItem/1".into(),
                 available: 2,
                 updated_at: None,
+                event: "shopify:1".into(),
             },
         };
         assert_eq!(ApplyMessage::parse(&serde_json::to_string(&low).unwrap()).unwrap(), low);

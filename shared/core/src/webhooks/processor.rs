@@ -490,7 +490,7 @@ impl Processor {
                 let edited = crate::supplier::syncdown::observed(&self.ports, &body).await?;
                 tracing::info!(edited = ?edited, "shopify product update");
             } else if let Some(alert) =
-                crate::supplier::inventory::low_stock_alert(&self.ports, &body, self.low_stock_at).await?
+                crate::supplier::inventory::low_stock_alert(&self.ports, &body, self.low_stock_at, dedupe_key).await?
             {
                 tracing::info!(sku = alert.sku, available = alert.available, "low stock: queued its stock sync");
                 crate::supplier::worker::ApplyMessage::LowStock { low_stock: alert }.send(&self.ports).await?;
