@@ -6,7 +6,8 @@
 //! (DynamoDB staging), and the approved entries are in Shopify with their versions. Then the
 //! scheduled jobs: the Shopify check finds exactly the one product edited by hand (storesync's
 //! own writes are not edits), the stock sync writes the distributor's stock, the sweep finds
-//! nothing left unapplied.
+//! nothing left unapplied; a sale to 0 in Shopify goes through the receiver (HTTP API event),
+//! the processor (SQS) and the worker (the apply queue) and brings the distributor's stock back.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,12 +16,16 @@ use std::time::Duration;
 use serde_json::Value;
 use storesync_aws::lambda::{ports, sdk_config};
 use storesync_aws::supplier::{handle_ingest_event, handle_scheduled, handle_worker_event, SupplierDeps};
+use storesync_aws::webhooks::handle_processor_event;
 use storesync_core::config;
 use storesync_core::ports::Ports;
 use storesync_core::stores::catalog::DataType;
 use storesync_core::stores::catalog_sync::CatalogStore;
 use storesync_core::supplier::pipeline::{self, run_of, run_report, SupplierSettings, APPLY_QUEUE, BATCH_QUEUE};
 use storesync_core::supplier::staging::StagingStatus;
+use storesync_core::webhooks::processor::{Processor, QUEUES};
+use storesync_core::webhooks::Secrets;
+use storesync_core::workflow::Workflow;
 use storesync_platforms::ftp::FtpServer;
 use storesync_platforms::shopify::catalog::ShopifyCatalog;
 use storesync_platforms::shopify::client::ShopifyClient;
@@ -37,6 +42,9 @@ fn event(name: &str) -> Value {
     serde_json::from_slice(&std::fs::read(repo_root().join("events").join(name)).unwrap()).unwrap()
 }
 
+/// Webhooks as a receiver got them: headers and body.
+type Captured = Arc<std::sync::Mutex<Vec<(Vec<(String, String)>, String)>>>;
+
 async fn serve(app: axum::Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -52,6 +60,16 @@ async fn drain(
     deps: &SupplierDeps,
     urls: &HashMap<String, String>,
     queue: &str,
+) -> usize {
+    drain_with(sqs, urls, queue, |ev| async move { handle_worker_event(ports, deps, urls, ev).await.unwrap() }).await
+}
+
+/// [`drain`] with any handler of SQS events (the event source mapping's part).
+async fn drain_with<F: std::future::Future<Output = Value>>(
+    sqs: &aws_sdk_sqs::Client,
+    urls: &HashMap<String, String>,
+    queue: &str,
+    handler: impl Fn(Value) -> F,
 ) -> usize {
     let attrs = sqs
         .get_queue_attributes()
@@ -78,11 +96,10 @@ async fn drain(
         r["receiptHandle"] = Value::from(m.receipt_handle().unwrap());
         r["body"] = Value::from(m.body().unwrap());
         r["eventSourceARN"] = Value::from(arn.as_str());
-        let count = m
-            .attributes()
-            .and_then(|a| a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount));
-        r["attributes"]["ApproximateReceiveCount"] = Value::from(count.cloned().unwrap_or_else(|| "1".into()));
-        let reply = handle_worker_event(ports, deps, urls, ev).await.unwrap();
+        for (k, v) in m.attributes().into_iter().flatten() {
+            r["attributes"][k.as_str()] = Value::from(v.as_str());
+        }
+        let reply = handler(ev).await;
         let failed = reply["batchItemFailures"].as_array().map(Vec::len).unwrap_or(0);
         failures += failed;
         if failed == 0 {
@@ -184,6 +201,56 @@ async fn a_feed_goes_from_ftp_through_the_stack_to_shopify() {
     let stock = handle_scheduled(&ports, jobs.as_ref(), &settings, job("stock")).await.unwrap();
     assert!(stock["written"].as_array().unwrap().iter().any(|w| w[0] == "SUP-000005" && w[1] == 3), "{stock}");
     assert_eq!(shop_sim.available("SUP-000005", &location), Some(3));
+
+    // A sale takes SUP-000005 to 0 in Shopify while the distributor restocked: Shopify's
+    // inventory_levels/update reaches the receiver as an HTTP API event, the processor (from
+    // its SQS queue) puts a low-stock alert on the apply queue, the worker restocks the product.
+    let secret = b"moto-shopify-secret";
+    let hooks: Captured = Default::default();
+    let sink = hooks.clone();
+    let capture = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |h: axum::http::HeaderMap, body: String| async move {
+            let headers = h.iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string())).collect();
+            sink.lock().unwrap().push((headers, body));
+        }),
+    );
+    shop_sim.subscribe(&format!("{}/hook", serve(capture).await), secret);
+    xoro.carry(
+        "SUP-000005",
+        storesync_core::supplier::distributor::Carried { item_number: "X".into(), stock: 30, price: None },
+    );
+    shop_sim.set_available("SUP-000005", &location, 0);
+    assert_eq!(shop_sim.deliver_webhooks(&reqwest::Client::new()).await.refused, None);
+    let receiver = storesync_aws::webhooks::receiver(
+        ports.clone(),
+        Secrets { shopify: vec![secret.to_vec()], ..Default::default() },
+    );
+    let app = storesync_aws::http::webhook_app(Arc::new(Workflow::new(ports.clone(), Default::default())), receiver);
+    let captured = hooks.lock().unwrap().clone();
+    assert_eq!(captured.len(), 1, "one level changed");
+    for (headers, body) in captured {
+        let mut ev = event("http-post-webhook-wms.json");
+        ev["rawPath"] = Value::from("/webhooks/shopify");
+        ev["requestContext"]["http"]["path"] = Value::from("/webhooks/shopify");
+        ev["pathParameters"]["source"] = Value::from("shopify");
+        ev["headers"] = Value::Object(headers.into_iter().map(|(k, v)| (k, Value::from(v))).collect());
+        ev["body"] = Value::from(body);
+        let (status, reply) = storesync_tests::aws::invoke_http(&app, &ev).await;
+        assert_eq!((status, reply["status"].as_str()), (200, Some("accepted")), "{reply}");
+    }
+    let sims = storesync_platforms::testkit::start_sims(Duration::from_secs(5)).await;
+    let processor = Processor::new(ports.clone(), sims.store.clone(), sims.warehouse.clone());
+    for q in QUEUES {
+        let processed = drain_with(&sqs, &resources.queue_urls, q, |ev| async {
+            handle_processor_event(&processor, &resources.queue_urls, ev).await.unwrap()
+        })
+        .await;
+        assert_eq!(processed, 0, "{q}: no failures");
+    }
+    assert_eq!(drain(&sqs, &ports, &deps, &resources.queue_urls, APPLY_QUEUE).await, 0);
+    assert_eq!(shop_sim.available("SUP-000005", &location), Some(30), "restocked from the distributor");
+
     let swept = handle_scheduled(&ports, jobs.as_ref(), &settings, job("sweep")).await.unwrap();
     assert_eq!(swept["requeued"], 0, "nothing approved is left unapplied");
     assert!(handle_scheduled(&ports, jobs.as_ref(), &settings, job("dance")).await.is_err());
