@@ -19,7 +19,7 @@ use storesync_core::supplier::pipeline::{
 use storesync_core::supplier::review::{decide, decide_all, Filter};
 use storesync_core::supplier::source::RemoteFile;
 use storesync_core::supplier::staging::{Review, StagedAction, StagingEntry, StagingStatus};
-use storesync_core::supplier::worker::{handle, run_job, Handled, SupplierPlatforms};
+use storesync_core::supplier::worker::{handle, run_job, ApplyMessage, Handled, SupplierPlatforms};
 use storesync_core::webhooks::jobs::Schedule;
 use storesync_platforms::supplier::Connected;
 
@@ -165,7 +165,7 @@ pub async fn drain_apply(
                     ports.queue.ack(APPLY_QUEUE, &d.receipt).await?;
                 }
                 // Stays queued: back after the visibility timeout, as on SQS.
-                Err(e) => tally.failed.push((format!("message {}", d.body), format!("{e} (queued for a retry)"))),
+                Err(e) => tally.failed.push((ApplyMessage::describe(&d.body), format!("{e} (queued for a retry)"))),
             }
         }
     }

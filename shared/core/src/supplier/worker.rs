@@ -60,6 +60,17 @@ impl ApplyMessage {
         ports.queue.send(APPLY_QUEUE, &body).await
     }
 
+    /// What a message is about, in a few words (for a report of what failed).
+    pub fn describe(body: &str) -> String {
+        match Self::parse(body) {
+            Ok(ApplyMessage::Entries { ids, .. }) => {
+                format!("{} approved entries ({}…)", ids.len(), ids.first().map_or("", |s| s.as_str()))
+            }
+            Ok(ApplyMessage::LowStock { low_stock }) => format!("the low-stock alert for {}", low_stock.sku),
+            Err(_) => "a message that is not an apply message".into(),
+        }
+    }
+
     pub fn parse(body: &str) -> Result<Self, SupplierError> {
         serde_json::from_str(body).map_err(|e| {
             SupplierError::Invalid(format!(
@@ -149,5 +160,7 @@ mod tests {
         assert_eq!(ApplyMessage::parse(&serde_json::to_string(&low).unwrap()).unwrap(), low);
         let e = ApplyMessage::parse(r#"{"sku": "S"}"#).unwrap_err().to_string();
         assert!(e.contains("not an apply message"), "{e}");
+        assert_eq!(ApplyMessage::describe(&serde_json::to_string(&low).unwrap()), "the low-stock alert for S");
+        assert_eq!(ApplyMessage::describe(r#"{"ids":["r/a","r/b"]}"#), "2 approved entries (r/a…)");
     }
 }
