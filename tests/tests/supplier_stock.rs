@@ -215,4 +215,12 @@ async fn a_low_stock_level_syncs_that_product_from_the_distributor() {
     let bare = Connected::connect(|k| vars.get(k).cloned()).await;
     let e = handle(ports, &bare, &settings, &body, false).await.unwrap_err().to_string();
     assert!(e.contains("low-stock alert for A") && e.contains(pipeline::ENV_XOROSOFT_URL), "{e}");
+    // Queued, such a message is reported by what it is about and stays for a retry.
+    ApplyMessage::LowStock { low_stock: alerts[0].clone() }.send(ports).await.unwrap();
+    let tally = storesync_local::supplier::drain_apply(ports, &bare, &settings).await.unwrap();
+    assert_eq!(tally.failed.len(), 1, "{tally:?}");
+    assert_eq!(tally.failed[0].0, "the low-stock alert for A");
+    assert!(tally.failed[0].1.ends_with("(queued for a retry)"), "{tally:?}");
+    let depth = ports.queue.depth(pipeline::APPLY_QUEUE).await.unwrap();
+    assert_eq!((depth.visible, depth.not_visible), (0, 1), "in flight until its visibility timeout");
 }
