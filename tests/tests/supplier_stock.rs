@@ -151,6 +151,13 @@ async fn a_low_stock_level_syncs_that_product_from_the_distributor() {
     let xoro_base = serve(xoro.router()).await;
     let distributor = XorosoftClient::new(&xoro_base, "xo", Duration::from_secs(10)).unwrap();
     let policy = ConflictPolicy::default();
+    // The store's stock of some SKUs, by a search (not a whole read): those it has.
+    use storesync_core::stores::inventory::InventoryStore;
+    let some = store.inventory_of(&["A".into(), "UNLINKED".into(), "NOPE".into()]).await.unwrap();
+    let items: HashMap<String, String> = shop.inventory_items().into_iter().collect();
+    let got: Vec<(&str, Option<i64>, bool)> =
+        some.iter().map(|r| (r.sku.as_str(), r.quantity, items[&r.sku] == r.write_key)).collect();
+    assert_eq!(got, vec![("A", Some(20), true), ("UNLINKED", Some(20), true)]);
     // The hourly sync links each SKU to its inventory item; nothing to write.
     let first = sync_stock(ports, &distributor, &store, &policy, "stock-1").await.unwrap();
     assert_eq!((first.unchanged, first.written.len()), (2, 0), "{first:?}");

@@ -301,6 +301,12 @@ pub trait InventoryStore: Send + Sync {
     /// The connection check before a compare: credentials and reachability.
     async fn check(&self) -> Result<(), StoreError>;
     async fn inventory(&self) -> Result<Vec<InventoryRecord>, StoreError>;
+    /// The records of these SKUs (those the store has). By default a whole read, filtered; a
+    /// store that can look SKUs up does so.
+    async fn inventory_of(&self, skus: &[String]) -> Result<Vec<InventoryRecord>, StoreError> {
+        let wanted: std::collections::HashSet<String> = skus.iter().map(|s| s.trim().to_lowercase()).collect();
+        Ok(self.inventory().await?.into_iter().filter(|r| wanted.contains(&r.sku.trim().to_lowercase())).collect())
+    }
     /// Writes as few calls as the platform allows; `key` identifies this write (a retry or a
     /// replay with the same key applies nothing twice where the platform supports it). One
     /// outcome per write, in order.

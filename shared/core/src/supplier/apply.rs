@@ -36,6 +36,9 @@ use crate::stores::catalog_sync::{CatalogOutcome, CatalogStore, CatalogWrite, CA
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ApplyReport {
     pub applied: Vec<String>,
+    /// The applied entries' SKUs, as the store has them.
+    #[serde(default)]
+    pub applied_skus: Vec<String>,
     pub failed: Vec<(String, String)>,
     /// Entries not approved (any more): rejected, applied already, or unknown.
     pub skipped: Vec<String>,
@@ -239,6 +242,7 @@ pub async fn apply(
                     done.revision += 1;
                     ports.staging.update(&done, entry.revision).await?;
                     report.applied.push(entry.id.clone());
+                    report.applied_skus.push(entry.sku.clone());
                 }
                 CatalogOutcome::Failed { error } => {
                     let mut failed = entry.clone();

@@ -4,7 +4,7 @@
 //! (`inventorySetQuantities`, 250 a call, compare-and-set on the quantity read).
 //!
 //! The low-stock alert: Shopify's `inventory_levels/update` webhook at or below the threshold,
-//! for an inventory item a stock sync has linked to a supplier SKU (each sync records the link),
+//! for an inventory item linked to a supplier SKU (by the apply, [`link`], and by each sync),
 //! queues a sync of that one product.
 //!
 //! Per SKU, with the stock storesync last synced as the base:
@@ -146,6 +146,29 @@ pub async fn low_stock_alert(
         updated_at: body["updated_at"].as_str().map(str::to_string),
         event: event.to_string(),
     }))
+}
+
+/// Links the inventory items of `skus` (products just applied) to their SKUs, so that a
+/// low-stock alert for them is known before the next stock sync; how many were linked. The
+/// stock base is the stock sync's to set.
+pub async fn link(ports: &Ports, store: &dyn InventoryStore, skus: &[String]) -> Result<usize, SupplierError> {
+    if skus.is_empty() {
+        return Ok(0);
+    }
+    let records = store
+        .inventory_of(skus)
+        .await
+        .map_err(|e| SupplierError::Invalid(format!("reading the store's stock: {e}")))?;
+    let wanted: std::collections::HashSet<String> = skus.iter().map(|s| s.trim().to_lowercase()).collect();
+    let mut linked = 0;
+    for r in records.iter().filter(|r| wanted.contains(&r.sku.trim().to_lowercase())) {
+        let link = json!({ "sku": r.sku });
+        if ports.kv.get(&item_key(&r.write_key)).await?.as_ref() != Some(&link) {
+            ports.kv.put(&item_key(&r.write_key), &link).await?;
+        }
+        linked += 1;
+    }
+    Ok(linked)
 }
 
 /// The stock sync of one product on a low-stock alert: Xorosoft's stock looked up and decided

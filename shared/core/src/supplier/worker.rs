@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::apply::{apply, requeue_approved, ApplyReport};
 use super::distributor::Distributor;
-use super::inventory::{sync_low_stock, sync_stock, LowStock, StockReport};
+use super::inventory::{link, sync_low_stock, sync_stock, LowStock, StockReport};
 use super::pipeline::{poll, SupplierError, SupplierSettings, APPLY_QUEUE};
 use super::source::FeedSource;
 use crate::ports::{PortError, Ports};
@@ -99,7 +99,15 @@ pub async fn handle(
     match ApplyMessage::parse(body)? {
         ApplyMessage::Entries { ids, retry } => {
             let store = need(p.catalog())?;
-            Ok(Handled::Applied(apply(ports, store, &ids, p.location(), policy, retry || redelivered).await?))
+            let report = apply(ports, store, &ids, p.location(), policy, retry || redelivered).await?;
+            // Low-stock alerts for what was just applied are known at once (not only after
+            // the next stock sync); without the stock port configured, that sync links them.
+            if let Ok(inventory) = p.inventory() {
+                if let Err(e) = link(ports, inventory, &report.applied_skus).await {
+                    tracing::warn!(error = %e, "linking the applied products' stock; the next stock sync will");
+                }
+            }
+            Ok(Handled::Applied(report))
         }
         ApplyMessage::LowStock { low_stock } => {
             let what = |e: String| SupplierError::Invalid(format!("the low-stock alert for {}: {e}", low_stock.sku));

@@ -111,6 +111,14 @@ const STOCK_QUERY: &str = "query Stock($first: Int!, $after: String, $location: 
       inventoryItem { id inventoryLevel(locationId: $location) { quantities(names: [\"available\"]) { name quantity } } } }
     pageInfo { hasNextPage endCursor } } }";
 
+const STOCK_OF_QUERY: &str = "query StockOf($first: Int!, $query: String!, $location: ID!) {
+  productVariants(first: $first, query: $query) {
+    nodes { id title sku product { id title }
+      inventoryItem { id inventoryLevel(locationId: $location) { quantities(names: [\"available\"]) { name quantity } } } } } }";
+
+/// SKUs looked up per `productVariants(query:)` call.
+pub const STOCK_OF_BATCH: usize = 50;
+
 const SET_MUTATION: &str = "mutation Set($input: InventorySetQuantitiesInput!, $key: String!) {
   inventorySetQuantities(input: $input) @idempotent(key: $key) {
     inventoryAdjustmentGroup { id }
@@ -237,6 +245,23 @@ impl ShopifyClient {
             .collect())
     }
 
+    /// The variants with these SKUs and their `available` stock at `location`: a search of
+    /// [`STOCK_OF_BATCH`] SKUs a call (`sku:"A" OR sku:"B" …`).
+    pub async fn variant_stock_of(&self, location: &str, skus: &[String]) -> Result<Vec<VariantStock>, ShopifyError> {
+        let mut out = Vec::new();
+        for chunk in skus.chunks(STOCK_OF_BATCH) {
+            let query: Vec<String> = chunk.iter().map(|s| format!("sku:\"{}\"", s.replace('"', "\\\""))).collect();
+            // A SKU may be on several variants: room for a few each.
+            let first = (chunk.len() * 2).min(250);
+            let vars = json!({ "first": first, "query": query.join(" OR "), "location": location });
+            let data = self.graphql(STOCK_OF_QUERY, vars, 2.0 + first as f64 * 5.0).await?;
+            let nodes =
+                data["productVariants"]["nodes"].as_array().ok_or_else(|| ShopifyError::Shape(data.to_string()))?;
+            out.extend(nodes.iter().map(variant_stock_of_node));
+        }
+        Ok(out)
+    }
+
     /// Every variant with its `available` stock at `location`, page by page.
     pub async fn variant_stock(&self, location: &str) -> Result<Vec<VariantStock>, ShopifyError> {
         // A page: 2 + first × (the variant, its product, item, level and quantities list).
@@ -248,23 +273,7 @@ impl ShopifyClient {
             let data = self.graphql(STOCK_QUERY, vars, cost).await?;
             let conn = &data["productVariants"];
             let nodes = conn["nodes"].as_array().ok_or_else(|| ShopifyError::Shape(conn.to_string()))?;
-            for n in nodes {
-                let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
-                let level = &n["inventoryItem"]["inventoryLevel"];
-                let available = level["quantities"]
-                    .as_array()
-                    .and_then(|q| q.iter().find(|q| q["name"] == "available"))
-                    .and_then(|q| q["quantity"].as_i64());
-                out.push(VariantStock {
-                    variant_id: s(&n["id"]),
-                    product_id: s(&n["product"]["id"]),
-                    product_title: s(&n["product"]["title"]),
-                    title: s(&n["title"]),
-                    sku: s(&n["sku"]),
-                    inventory_item_id: s(&n["inventoryItem"]["id"]),
-                    available,
-                });
-            }
+            out.extend(nodes.iter().map(variant_stock_of_node));
             if conn["pageInfo"]["hasNextPage"] != json!(true) {
                 return Ok(out);
             }
@@ -313,5 +322,24 @@ impl ShopifyClient {
                 message: e["message"].as_str().unwrap_or_default().to_string(),
             })
             .collect())
+    }
+}
+
+/// A `productVariants` node of the stock queries.
+fn variant_stock_of_node(n: &Value) -> VariantStock {
+    let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let level = &n["inventoryItem"]["inventoryLevel"];
+    let available = level["quantities"]
+        .as_array()
+        .and_then(|q| q.iter().find(|q| q["name"] == "available"))
+        .and_then(|q| q["quantity"].as_i64());
+    VariantStock {
+        variant_id: s(&n["id"]),
+        product_id: s(&n["product"]["id"]),
+        product_title: s(&n["product"]["title"]),
+        title: s(&n["title"]),
+        sku: s(&n["sku"]),
+        inventory_item_id: s(&n["inventoryItem"]["id"]),
+        available,
     }
 }

@@ -148,6 +148,20 @@ mod webhooks;
 
 pub use webhooks::Delivered;
 
+/// The SKUs of a `productVariants` search `sku:A OR sku:"B C"` (quotes optional, `\"` inside
+/// them a quote); none for any other search.
+fn sku_search(q: &str) -> Option<Vec<String>> {
+    q.split(" OR ")
+        .map(|term| {
+            let v = term.trim().strip_prefix("sku:")?;
+            Some(match v.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+                Some(quoted) => quoted.replace("\\\"", "\""),
+                None => v.to_string(),
+            })
+        })
+        .collect()
+}
+
 /// A top-level GraphQL error.
 struct GqlError {
     code: &'static str,
@@ -768,8 +782,14 @@ fn resolve_root(
         })),
         "productVariants" => {
             let query = arg(&f.arguments, "query", vars);
-            let sku = query.as_str().and_then(|q| q.strip_prefix("sku:")).map(|q| q.trim_matches('"').to_string());
-            let ids = s.variants.iter().filter(|(_, v)| sku.as_ref().is_none_or(|k| v.sku == *k)).map(|(id, _)| *id);
+            let skus = match query.as_str() {
+                Some(q) => Some(sku_search(q).ok_or_else(|| {
+                    err("BAD_REQUEST", format!("the simulator searches variants by sku only (sku:X OR sku:Y): {q}"))
+                })?),
+                None => None,
+            };
+            let ids =
+                s.variants.iter().filter(|(_, v)| skus.as_ref().is_none_or(|k| k.contains(&v.sku))).map(|(id, _)| *id);
             Ok(connection(ids.collect(), f, vars, actual, |id, set, a| variant(s, id, set, vars, a)))
         }
         "productsCount" => {
