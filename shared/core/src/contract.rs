@@ -316,6 +316,11 @@ pub async fn inventory_store(store: &dyn crate::stores::inventory::InventoryStor
         .map(|r| StockWrite { expected: r.quantity.map(|q| q + 3), ..write(r, r.quantity.unwrap_or(0)) })
         .collect();
     assert_eq!(store.set_stock(&back, "contract-2").await.unwrap(), vec![WriteOutcome::Done; 2]);
+    // Some SKUs only: the records a whole read has for them, and nothing for an unknown SKU.
+    let some: Vec<String> = vec![tracked[0].sku.clone(), "NO-SUCH-SKU-42".into()];
+    let found = store.inventory_of(&some).await.unwrap();
+    let expected: Vec<_> = store.inventory().await.unwrap().into_iter().filter(|r| r.sku == tracked[0].sku).collect();
+    assert!(!found.is_empty() && found == expected, "{found:?} vs {expected:?}");
 }
 
 /// A staging store: create once, compare-and-set updates, pages by status and run, counts.
