@@ -40,8 +40,8 @@ pub struct FtpTls {
 }
 
 impl FtpTls {
-    /// The TLS client: the system's roots and `ca_file`'s certificates.
-    fn connector(&self) -> Result<AsyncRustlsConnector, SourceError> {
+    /// The TLS client's configuration: the system's roots and `ca_file`'s certificates.
+    fn client_config(&self) -> Result<Arc<rustls::ClientConfig>, SourceError> {
         let config_error = |m: String| SourceError { transient: false, message: format!("FTPS: {m}") };
         let mut roots = rustls::RootCertStore::empty();
         let native = rustls_native_certs::load_native_certs();
@@ -64,12 +64,14 @@ impl FtpTls {
             .map_err(|e| config_error(e.to_string()))?
             .with_root_certificates(roots)
             .with_no_client_auth();
-        Ok(AsyncRustlsConnector::from(tokio_rustls::TlsConnector::from(Arc::new(config))))
+        Ok(Arc::new(config))
     }
 }
 
 pub struct FtpSource {
     cfg: FtpConfig,
+    /// The TLS client's configuration, made once (the system's roots are read from disk).
+    tls_config: std::sync::OnceLock<Arc<rustls::ClientConfig>>,
 }
 
 fn transient(what: &str, e: impl std::fmt::Display) -> SourceError {
@@ -78,7 +80,20 @@ fn transient(what: &str, e: impl std::fmt::Display) -> SourceError {
 
 impl FtpSource {
     pub fn new(cfg: FtpConfig) -> Self {
-        Self { cfg }
+        Self { cfg, tls_config: std::sync::OnceLock::new() }
+    }
+
+    fn connector(&self, tls: &FtpTls) -> Result<AsyncRustlsConnector, SourceError> {
+        let config = match self.tls_config.get() {
+            Some(c) => c.clone(),
+            None => {
+                // A configuration that cannot be made is not kept: the next session tries again.
+                let c = tls.client_config()?;
+                let _ = self.tls_config.set(c.clone());
+                c
+            }
+        };
+        Ok(AsyncRustlsConnector::from(tokio_rustls::TlsConnector::from(config)))
     }
 
     /// A logged-in session in the feed's folder (secured first with FTPS), transferring bytes
@@ -91,7 +106,7 @@ impl FtpSource {
             .map_err(|_| transient(&format!("connect {}", c.address), "timed out"))?
             .map_err(|e| transient(&format!("connect {}", c.address), e))?;
         if let Some(tls) = &c.tls {
-            ftp = ftp.into_secure(tls.connector()?, &tls.server_name).await.map_err(|e| SourceError {
+            ftp = ftp.into_secure(self.connector(tls)?, &tls.server_name).await.map_err(|e| SourceError {
                 transient: false,
                 message: format!("FTPS with {} (as {}): {e}", c.address, tls.server_name),
             })?;
