@@ -26,8 +26,8 @@ async fn setup() -> Setup {
     tokio::spawn(async move { axum::serve(listener, app).await });
     let env = sim.store_env.clone();
     let get = move |k: &str| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone());
-    let woo = storesync_local::stores::connect(Platform::WooCommerce, &get).await.unwrap();
-    let shopify = storesync_local::stores::connect(Platform::Shopify, &get).await.unwrap();
+    let woo = storesync_local::stores::connect(Platform::WooCommerce, &get).unwrap();
+    let shopify = storesync_local::stores::connect(Platform::Shopify, &get).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let local = Local::open(dir.path(), Default::default()).unwrap();
     Setup { sim, local, woo, shopify, _dir: dir }

@@ -146,7 +146,7 @@ async fn a_feed_goes_from_ftp_through_the_stack_to_shopify() {
         (config::ENV_SHOPIFY_TOKEN, "shpat".into()),
         (config::ENV_SHOPIFY_LOCATION, location.clone()),
     ]);
-    let jobs = Arc::new(Connected::connect(|k| vars.get(k).cloned()).await);
+    let jobs = Arc::new(Connected::connect(|k| vars.get(k).cloned()));
     // The plain scheduled event is a poll.
     let polled =
         handle_scheduled(&ports, jobs.as_ref(), &settings, event("schedule-supplier-poll.json")).await.unwrap();

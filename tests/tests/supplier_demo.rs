@@ -53,7 +53,7 @@ async fn the_simulated_merchant_runs_feed_to_shopify_and_back() {
     let local = Arc::new(Local::open(&dir.path().join("state"), Settings::default()).unwrap());
     let settings = SupplierSettings::default();
     let supplier = SupplierRuntime {
-        platforms: Box::new(Connected::connect(sim.lookup()).await),
+        platforms: Box::new(Connected::connect(sim.lookup())),
         settings: settings.clone(),
         scratch: dir.path().join("scratch"),
     };
@@ -119,7 +119,7 @@ async fn the_simulated_merchant_runs_feed_to_shopify_and_back() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(sim.shopify.available("ETL-00015", &location), Some(20));
     // The stock sync on demand: every linked product.
-    let platforms = Connected::connect(sim.lookup()).await;
+    let platforms = Connected::connect(sim.lookup());
     let stock = run_job(ports, &platforms, &settings, "stock", &dir.path().join("scratch")).await.unwrap();
     assert_eq!(stock["linked"].as_u64(), Some(770), "the applied entries' SKUs: {stock}");
 

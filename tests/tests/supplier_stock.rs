@@ -191,7 +191,7 @@ async fn a_low_stock_level_syncs_that_product_from_the_distributor() {
         (pipeline::ENV_XOROSOFT_URL, xoro_base),
         (pipeline::ENV_XOROSOFT_TOKEN, "xo".into()),
     ]);
-    let platforms = Connected::connect(|k| vars.get(k).cloned()).await;
+    let platforms = Connected::connect(|k| vars.get(k).cloned());
     let settings = SupplierSettings::default();
     let body = serde_json::to_string(&ApplyMessage::LowStock { low_stock: alerts[0].clone() }).unwrap();
     let Handled::Stock(r) = handle(ports, &platforms, &settings, &body, false).await.unwrap() else {
@@ -219,7 +219,7 @@ async fn a_low_stock_level_syncs_that_product_from_the_distributor() {
 
     // Without Xorosoft configured, the alert fails naming what to set (and stays on the queue).
     vars.remove(pipeline::ENV_XOROSOFT_URL);
-    let bare = Connected::connect(|k| vars.get(k).cloned()).await;
+    let bare = Connected::connect(|k| vars.get(k).cloned());
     let e = handle(ports, &bare, &settings, &body, false).await.unwrap_err().to_string();
     assert!(e.contains("low-stock alert for A") && e.contains(pipeline::ENV_XOROSOFT_URL), "{e}");
     // Queued, such a message is reported by what it is about and stays for a retry.

@@ -11,7 +11,7 @@ use storesync_platforms::supplier::Connected;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let (edge, params, settings) = start().await?;
-    let platforms = Arc::new(Connected::connect(|k| params.get(k).cloned().or_else(|| std::env::var(k).ok())).await);
+    let platforms = Arc::new(Connected::connect(|k| params.get(k).cloned().or_else(|| std::env::var(k).ok())));
     let ports = edge.workflow.ports().clone();
     lambda_runtime::run(lambda_runtime::service_fn(move |ev: lambda_runtime::LambdaEvent<Value>| {
         let (ports, settings, platforms) = (ports.clone(), settings.clone(), platforms.clone());

@@ -10,7 +10,7 @@ use storesync_platforms::supplier::Connected;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let (edge, params, settings) = start().await?;
-    let platforms = Connected::connect(|k| params.get(k).cloned().or_else(|| std::env::var(k).ok())).await;
+    let platforms = Connected::connect(|k| params.get(k).cloned().or_else(|| std::env::var(k).ok()));
     let deps = Arc::new(SupplierDeps::new(Arc::new(platforms), settings));
     let ports = edge.workflow.ports().clone();
     let urls = Arc::new(edge.resources.queue_urls);

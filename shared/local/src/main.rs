@@ -397,10 +397,8 @@ async fn store(local: &Local, cmd: StoreCmd) -> anyhow::Result<()> {
             }
             let destination = plans::destination_of(source);
             let get = |k: &str| std::env::var(k).ok();
-            let (src, dst) = (
-                storesync_local::stores::connect(source, get).await?,
-                storesync_local::stores::connect(destination, get).await?,
-            );
+            let (src, dst) =
+                (storesync_local::stores::connect(source, get)?, storesync_local::stores::connect(destination, get)?);
             let bar = indicatif::ProgressBar::new_spinner().with_message(format!("reading {source} and {destination}"));
             bar.enable_steady_tick(std::time::Duration::from_millis(120));
             let who = cli_actor();
@@ -460,8 +458,7 @@ async fn store(local: &Local, cmd: StoreCmd) -> anyhow::Result<()> {
                     p.comparison.destination
                 );
             }
-            let destination =
-                storesync_local::stores::connect(p.comparison.destination, |k| std::env::var(k).ok()).await?;
+            let destination = storesync_local::stores::connect(p.comparison.destination, |k| std::env::var(k).ok())?;
             destination.check().await?;
             let who = cli_actor();
             let ports = local.workflow.ports();
@@ -645,15 +642,16 @@ async fn serve(mut local: Local, state: &std::path::Path, addr: SocketAddr, simu
         let sim = storesync_local::simulate::Simulation::new(bound).with_supplier(&ftp_root).await?;
         let secrets = sim.secrets()?;
         sim.send_shopify_webhooks(&secrets.shopify[0]);
-        let connected = Connected::connect(sim.lookup()).await;
+        let connected = Connected::connect(sim.lookup());
         let supplier = SupplierRuntime { platforms: Box::new(connected), settings, scratch };
         (secrets, Some(sim.platforms.clone()), Some(sim.router()), Some(sim.store_env.clone()), Some(supplier))
     } else {
         let platforms = PlatformConfig::from_lookup(env)?;
-        let supplier = match env(ENV_XOROSOFT_URL) {
-            Some(_) => Some(SupplierRuntime { platforms: Box::new(Connected::connect(env).await), settings, scratch }),
-            None => None,
-        };
+        let supplier = env(ENV_XOROSOFT_URL).map(|_| SupplierRuntime {
+            platforms: Box::new(Connected::connect(env)),
+            settings,
+            scratch,
+        });
         (storesync_local::runtime::secrets_from_env()?, platforms, None, None, supplier)
     };
     if let Some(env) = &store_env {

@@ -99,8 +99,8 @@ fn short(v: &Value) -> String {
 }
 
 /// The supplier's platforms as the environment configures them.
-pub async fn from_env() -> anyhow::Result<(Connected, SupplierSettings)> {
-    Ok((Connected::connect(env).await, settings()?))
+pub fn from_env() -> anyhow::Result<(Connected, SupplierSettings)> {
+    Ok((Connected::connect(env), settings()?))
 }
 
 /// Matches and stages every queued batch against the distributor and the store (the store's
@@ -209,14 +209,14 @@ pub async fn ingest_file(local: &Local, file: &std::path::Path) -> anyhow::Resul
     let f = RemoteFile { name: name.to_string(), size: meta.len(), modified: meta.modified().ok().map(Into::into) };
     let key = raw_key(&f, chrono::Utc::now());
     ports.blobs.put_file(&key, file, None).await?;
-    let (p, settings) = from_env().await?;
+    let (p, settings) = from_env()?;
     ingest_and_match(ports, &p, &key, &settings).await
 }
 
 /// `supplier poll`: the FTP folder polled; each new file ingested and matched.
 pub async fn poll_ftp(local: &Local) -> anyhow::Result<String> {
     let ports = local.workflow.ports();
-    let (p, settings) = from_env().await?;
+    let (p, settings) = from_env()?;
     let report = poll(ports, p.source().map_err(anyhow::Error::msg)?, &settings, &local.dir.join("scratch")).await?;
     let mut out = format!(
         "{} files listed, {} feed files, {} seen before, {} new\n",
@@ -281,7 +281,7 @@ pub async fn decide_many(local: &Local, filter: Filter, decision: Review, who: &
 /// `supplier apply`: every queued approval applied to the configured Shopify store, and every
 /// queued low-stock alert synced from Xorosoft.
 pub async fn apply_queued(local: &Local) -> anyhow::Result<String> {
-    let (p, settings) = from_env().await?;
+    let (p, settings) = from_env()?;
     Ok(drain_apply(local.workflow.ports(), &p, &settings).await?.text())
 }
 
@@ -355,7 +355,7 @@ pub async fn restore_version(local: &Local, product: &str, number: u64, who: &st
 
 /// `supplier stock`: the Xorosoft inventory sync (the scheduled job, on demand).
 pub async fn stock(local: &Local) -> anyhow::Result<String> {
-    let (p, settings) = from_env().await?;
+    let (p, settings) = from_env()?;
     let report = run_job(local.workflow.ports(), &p, &settings, "stock", &local.dir.join("scratch")).await?;
     let r: StockReport = serde_json::from_value(report)?;
     let mut out = format!(

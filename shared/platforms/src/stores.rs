@@ -35,41 +35,19 @@ fn need(get: &impl Fn(&str) -> Option<String>, var: &str, platform: Platform) ->
 /// The inventory of `platform`'s store, as configured by variables looked up by `get`. A
 /// Shopify shop with one location needs no location configured; with several, the error
 /// names them.
-pub async fn connect(
+pub fn connect(
     platform: Platform,
     get: impl Fn(&str) -> Option<String>,
 ) -> Result<Box<dyn InventoryStore>, StoreError> {
     match platform {
         Platform::WooCommerce => Ok(Box::new(WooInventory::new(woo_client(&get)?))),
         Platform::Shopify => {
-            let url = need(&get, ENV_SHOPIFY_URL, platform)?;
+            need(&get, ENV_SHOPIFY_URL, platform)?;
             let client = shopify_client(&get)?;
-            let location = match get(ENV_SHOPIFY_LOCATION).filter(|v| !v.trim().is_empty()) {
-                Some(l) => l,
-                None => {
-                    let locations = client.locations().await.map_err(|e| StoreError {
-                        platform,
-                        operation: "list locations",
-                        transient: e.transient(),
-                        message: format!("{url}: {e}"),
-                    })?;
-                    match locations.as_slice() {
-                        [(id, _)] => id.clone(),
-                        _ => {
-                            let names: Vec<String> = locations.iter().map(|(id, n)| format!("{id} ({n})")).collect();
-                            return Err(config_error(
-                                platform,
-                                format!(
-                                    "{ENV_SHOPIFY_LOCATION} is not set and the shop has {} locations: {}",
-                                    locations.len(),
-                                    names.join(", ")
-                                ),
-                            ));
-                        }
-                    }
-                }
-            };
-            Ok(Box::new(ShopifyInventory::new(client, &location)))
+            Ok(Box::new(match get(ENV_SHOPIFY_LOCATION).filter(|v| !v.trim().is_empty()) {
+                Some(location) => ShopifyInventory::new(client, &location),
+                None => ShopifyInventory::at_only_location(client),
+            }))
         }
     }
 }
@@ -100,7 +78,7 @@ impl ConfiguredStores {
 #[async_trait::async_trait]
 impl storesync_core::stores::plans::StoreConnector for ConfiguredStores {
     async fn connect(&self, platform: Platform) -> Result<Box<dyn InventoryStore>, StoreError> {
-        connect(platform, |k: &str| self.lookup(k)).await
+        connect(platform, |k: &str| self.lookup(k))
     }
 
     async fn catalog(

@@ -72,12 +72,13 @@ pub struct Connected {
 }
 
 impl Connected {
-    /// Opens what `get` configures. The Shopify stock location, when not set, is the shop's
-    /// only one (asked once here).
-    pub async fn connect(get: impl Fn(&str) -> Option<String>) -> Self {
+    /// Opens what `get` configures, without a call to any of them (a function's cold start
+    /// stays quick): the Shopify stock location, when not set, is the shop's only one, asked
+    /// for on first use.
+    pub fn connect(get: impl Fn(&str) -> Option<String>) -> Self {
         let catalog = crate::stores::connect_catalog(Platform::Shopify, &get).map_err(|e| e.to_string());
         let inventory = match &catalog {
-            Ok(_) => crate::stores::connect(Platform::Shopify, &get).await.map_err(|e| e.to_string()),
+            Ok(_) => crate::stores::connect(Platform::Shopify, &get).map_err(|e| e.to_string()),
             Err(e) => Err(e.clone()),
         };
         Self {

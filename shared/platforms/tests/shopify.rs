@@ -231,6 +231,15 @@ async fn the_inventory_port_reads_and_writes_with_compare_and_set() {
     store.check().await.unwrap();
     let e = ShopifyInventory::new(client(&base), "gid://shopify/Location/1").check().await.unwrap_err();
     assert!(e.message.contains("is not in the shop") && e.message.contains("Main warehouse"), "{e}");
+    // No location given: the shop's only one, asked for on first use (not when opened).
+    let requests = sim.stats().requests;
+    let only = ShopifyInventory::at_only_location(client(&base));
+    assert_eq!(sim.stats().requests, requests, "opening the port calls nothing");
+    assert_eq!(only.inventory().await.unwrap(), store.inventory().await.unwrap());
+    let (two, two_base, _) = shop(1, Bucket::default()).await;
+    two.add_location("Overflow");
+    let e = ShopifyInventory::at_only_location(client(&two_base)).inventory().await.unwrap_err();
+    assert!(e.message.contains("STORESYNC_SHOPIFY_LOCATION is not set and the shop has 2 locations"), "{e}");
 
     let records = store.inventory().await.unwrap();
     assert_eq!(records.len(), 5);
