@@ -651,10 +651,7 @@ pub async fn runs(ports: &Ports) -> Result<Vec<RunSummary>, SupplierError> {
     let mut out = Vec::new();
     for f in ports.blobs.list(RAW_PREFIX).await? {
         let run = run_of(&f.key);
-        let report = match ports.kv.get(&manifest_key(&run)).await? {
-            Some(_) => Some(run_report(ports, &run).await?),
-            None => None,
-        };
+        let report = report_of(ports, &run).await?;
         out.push(RunSummary { run, key: f.key, received_at: f.modified, report });
     }
     Ok(out)
@@ -662,9 +659,12 @@ pub async fn runs(ports: &Ports) -> Result<Vec<RunSummary>, SupplierError> {
 
 /// Sums a run's batch outcomes (read on demand: nothing is computed while reading).
 pub async fn run_report(ports: &Ports, run: &str) -> Result<RunReport, SupplierError> {
-    let Some(manifest) = ports.kv.get(&manifest_key(run)).await? else {
-        return Err(SupplierError::Invalid(format!("no supplier run {run}")));
-    };
+    report_of(ports, run).await?.ok_or_else(|| SupplierError::Invalid(format!("no supplier run {run}")))
+}
+
+/// [`run_report`], none while the run is not ingested.
+async fn report_of(ports: &Ports, run: &str) -> Result<Option<RunReport>, SupplierError> {
+    let Some(manifest) = ports.kv.get(&manifest_key(run)).await? else { return Ok(None) };
     let mut r = RunReport {
         run: run.to_string(),
         items: manifest["items"].as_u64().unwrap_or(0),
@@ -684,5 +684,5 @@ pub async fn run_report(ports: &Ports, run: &str) -> Result<RunReport, SupplierE
         r.pending += b.pending;
     }
     r.entries = ports.staging.counts(run).await?;
-    Ok(r)
+    Ok(Some(r))
 }
