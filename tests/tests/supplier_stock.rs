@@ -231,3 +231,26 @@ async fn a_low_stock_level_syncs_that_product_from_the_distributor() {
     let depth = ports.queue.depth(pipeline::APPLY_QUEUE).await.unwrap();
     assert_eq!((depth.visible, depth.not_visible), (0, 1), "in flight until its visibility timeout");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_nothing_linked_the_stock_sync_reads_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = Local::open(dir.path(), Default::default()).unwrap();
+    let shop = ShopifySim::new("shpat", Bucket::default());
+    let location = shop.add_location("Main warehouse");
+    shop.add_product("Item", &[("A", "Default Title", "1.00")], 3);
+    let client = ShopifyClient::new(
+        &serve(shop.router()).await,
+        "shpat",
+        storesync_platforms::shopify::API_VERSION,
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    let store = ShopifyInventory::new(client, &location);
+    let xoro = XorosoftSim::new("xo");
+    let distributor = XorosoftClient::new(&serve(xoro.router()).await, "xo", Duration::from_secs(10)).unwrap();
+    let ports = local.workflow.ports();
+    let r = sync_stock(ports, &distributor, &store, &ConflictPolicy::default(), "stock-0").await.unwrap();
+    assert_eq!((r.linked, r.lookups), (0, 0));
+    assert_eq!((shop.stats().requests, xoro.stats().lookups), (0, 0), "neither the store nor the distributor asked");
+}

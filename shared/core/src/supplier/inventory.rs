@@ -85,6 +85,10 @@ pub async fn sync_stock(
     key: &str,
 ) -> Result<StockReport, SupplierError> {
     let skus = linked(ports).await?;
+    if skus.is_empty() {
+        // Nothing of the store is storesync's yet: no need to read its stock.
+        return Ok(StockReport::default());
+    }
     let records =
         store.inventory().await.map_err(|e| SupplierError::Invalid(format!("reading the store's stock: {e}")))?;
     let held: HashMap<String, Held> = records
@@ -101,7 +105,6 @@ pub struct LowStock {
     /// The inventory item's GID.
     pub item: String,
     pub available: i64,
-    pub updated_at: Option<String>,
     /// The webhook it came from (its dedupe key): this alert's writes are its own.
     pub event: String,
 }
@@ -121,7 +124,13 @@ fn item_key(item: &str) -> String {
     format!("supplier/stock-items/{item}")
 }
 
-/// Shopify's `inventory_levels/update` body (`inventory_item_id`, `available`, `updated_at`):
+/// Records that the inventory item `item` is the supplier SKU `sku`'s (what a low-stock alert
+/// looks up).
+async fn link_item(ports: &Ports, item: &str, sku: &str) -> Result<(), PortError> {
+    ports.kv.put(&item_key(item), &json!({ "sku": sku })).await
+}
+
+/// Shopify's `inventory_levels/update` body (`inventory_item_id`, `available`):
 /// a low-stock alert when the level is at or below `threshold` and the item is a linked
 /// product's (known from the stock syncs, which record each linked SKU's inventory item).
 pub async fn low_stock_alert(
@@ -139,13 +148,7 @@ pub async fn low_stock_alert(
     let item = format!("gid://shopify/InventoryItem/{id}");
     let Some(link) = ports.kv.get(&item_key(&item)).await? else { return Ok(None) };
     let Some(sku) = link["sku"].as_str() else { return Ok(None) };
-    Ok(Some(LowStock {
-        sku: sku.to_string(),
-        item,
-        available,
-        updated_at: body["updated_at"].as_str().map(str::to_string),
-        event: event.to_string(),
-    }))
+    Ok(Some(LowStock { sku: sku.to_string(), item, available, event: event.to_string() }))
 }
 
 /// Links the inventory items of `skus` (products just applied) to their SKUs, so that a
@@ -159,16 +162,12 @@ pub async fn link(ports: &Ports, store: &dyn InventoryStore, skus: &[String]) ->
         .inventory_of(skus)
         .await
         .map_err(|e| SupplierError::Invalid(format!("reading the store's stock: {e}")))?;
-    let wanted: std::collections::HashSet<String> = skus.iter().map(|s| s.trim().to_lowercase()).collect();
-    let mut linked = 0;
-    for r in records.iter().filter(|r| wanted.contains(&r.sku.trim().to_lowercase())) {
-        let link = json!({ "sku": r.sku });
-        if ports.kv.get(&item_key(&r.write_key)).await?.as_ref() != Some(&link) {
-            ports.kv.put(&item_key(&r.write_key), &link).await?;
+    for r in &records {
+        if ports.kv.get(&item_key(&r.write_key)).await?.as_ref().and_then(|l| l["sku"].as_str()) != Some(&r.sku) {
+            link_item(ports, &r.write_key, &r.sku).await?;
         }
-        linked += 1;
     }
-    Ok(linked)
+    Ok(records.len())
 }
 
 /// The stock sync of one product on a low-stock alert: Xorosoft's stock looked up and decided
@@ -307,7 +306,7 @@ async fn reconcile(
             continue;
         }
         if before.and_then(|b| b["item"].as_str()) != Some(item.as_str()) {
-            ports.kv.put(&item_key(&item), &json!({ "sku": sku })).await?;
+            link_item(ports, &item, &sku).await?;
         }
         ports.kv.put(&base_key(&sku), &json!({ "stock": stock, "item": item, "at": at })).await?;
     }

@@ -161,7 +161,6 @@ mod tests {
                 sku: "S".into(),
                 item: "gid://shopify/InventoryItem/1".into(),
                 available: 2,
-                updated_at: None,
                 event: "shopify:1".into(),
             },
         };
