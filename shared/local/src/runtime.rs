@@ -231,6 +231,24 @@ impl Local {
     }
 }
 
+/// Runs `jobs` on their periods (the template's expressions) for as long as the process lives:
+/// each first after one period, as EventBridge does, but those named in `at_start` at once.
+pub async fn run_schedules<F: std::future::Future<Output = ()>>(
+    jobs: &[storesync_core::webhooks::jobs::Schedule],
+    at_start: &[&str],
+    mut run: impl FnMut(&'static str) -> F,
+) {
+    let started = tokio::time::Instant::now();
+    let period = |i: usize| Duration::from_secs(jobs[i].every_secs);
+    let mut next: Vec<tokio::time::Instant> =
+        (0..jobs.len()).map(|i| if at_start.contains(&jobs[i].job) { started } else { started + period(i) }).collect();
+    while let Some((i, due)) = next.iter().copied().enumerate().min_by_key(|(_, t)| *t) {
+        tokio::time::sleep_until(due).await;
+        run(jobs[i].job).await;
+        next[i] = due + period(i);
+    }
+}
+
 /// What `serve` runs besides the admin API, the daily flow's workers and the store sync's.
 #[derive(Default)]
 pub struct Extras {
@@ -254,7 +272,10 @@ pub struct Settled {
 impl Settled {
     /// The keys of `files` (one look at the folder) that fire now.
     pub fn next(&mut self, files: Vec<storesync_core::ports::BlobInfo>) -> Vec<String> {
-        self.fired.retain(|k, _| files.iter().any(|f| &f.key == k));
+        // Files gone are forgotten (a file put again fires again).
+        let present: std::collections::HashSet<String> = files.iter().map(|f| f.key.clone()).collect();
+        self.fired.retain(|k, _| present.contains(k));
+        self.settling.retain(|k, _| present.contains(k));
         let mut fire = Vec::new();
         for f in files {
             let sig = (f.size, f.modified);
@@ -290,5 +311,10 @@ mod tests {
         assert!(s.next(vec![info("a", 20)]).is_empty(), "fired once");
         assert!(s.next(vec![info("a", 30)]).is_empty());
         assert_eq!(s.next(vec![info("a", 30)]), vec!["a".to_string()], "changed, then settled");
+        assert!(s.next(vec![info("b", 5)]).is_empty());
+        assert!(s.next(vec![]).is_empty(), "both gone");
+        assert!((s.fired.is_empty() && s.settling.is_empty()), "nothing kept of files gone");
+        assert!(s.next(vec![info("a", 30)]).is_empty(), "put again: settles again");
+        assert_eq!(s.next(vec![info("a", 30)]), vec!["a".to_string()]);
     }
 }

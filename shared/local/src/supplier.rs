@@ -20,7 +20,6 @@ use storesync_core::supplier::review::{decide, decide_all, Filter};
 use storesync_core::supplier::source::RemoteFile;
 use storesync_core::supplier::staging::{Review, StagedAction, StagingEntry, StagingStatus};
 use storesync_core::supplier::worker::{handle, run_job, ApplyMessage, Handled, SupplierPlatforms};
-use storesync_core::webhooks::jobs::Schedule;
 use storesync_platforms::supplier::Connected;
 
 use crate::Local;
@@ -423,20 +422,15 @@ impl SupplierRuntime {
 
     /// Runs the supplier's scheduled jobs ([`JOBS`]) for as long as the process lives.
     pub async fn schedule(self: std::sync::Arc<Self>, ports: Ports) {
-        let started = tokio::time::Instant::now();
-        let period = |s: &Schedule| std::time::Duration::from_secs(s.every_secs);
-        let mut next: Vec<tokio::time::Instant> =
-            JOBS.iter().map(|s| if s.job == "poll" { started } else { started + period(s) }).collect();
-        loop {
-            let (i, due) =
-                next.iter().enumerate().min_by_key(|(_, t)| **t).map(|(i, t)| (i, *t)).unwrap_or((0, started));
-            tokio::time::sleep_until(due).await;
-            let job = JOBS[i].job;
-            match run_job(&ports, self.platforms.as_ref(), &self.settings, job, &self.scratch).await {
-                Ok(r) => tracing::info!(job, report = %r, "supplier job ran"),
-                Err(e) => tracing::warn!(job, error = %e, "supplier job failed"),
+        crate::runtime::run_schedules(&JOBS, &["poll"], |job| {
+            let (this, ports) = (self.clone(), ports.clone());
+            async move {
+                match run_job(&ports, this.platforms.as_ref(), &this.settings, job, &this.scratch).await {
+                    Ok(r) => tracing::info!(job, report = %r, "supplier job ran"),
+                    Err(e) => tracing::warn!(job, error = %e, "supplier job failed"),
+                }
             }
-            next[i] = due + period(&JOBS[i]);
-        }
+        })
+        .await
     }
 }

@@ -108,17 +108,11 @@ pub async fn work(processor: &Processor, until_idle: bool) -> Result<usize, Loca
 /// process lives: each first after one period, as EventBridge does.
 pub async fn schedule(processor: &Processor) {
     use storesync_core::webhooks::jobs::SCHEDULES;
-    let started = tokio::time::Instant::now();
-    let mut next: Vec<tokio::time::Instant> =
-        SCHEDULES.iter().map(|s| started + Duration::from_secs(s.every_secs)).collect();
-    loop {
-        let (i, due) = next.iter().enumerate().min_by_key(|(_, t)| **t).map(|(i, t)| (i, *t)).unwrap_or((0, started));
-        tokio::time::sleep_until(due).await;
-        let job = SCHEDULES[i].job;
+    crate::runtime::run_schedules(&SCHEDULES, &[], |job| async move {
         match processor.run_job(job).await {
             Ok(r) => tracing::info!(job, items = r.items, failed = r.failed, "scheduled job ran"),
             Err(e) => tracing::warn!(job, error = %e, "scheduled job failed"),
         }
-        next[i] = due + Duration::from_secs(SCHEDULES[i].every_secs);
-    }
+    })
+    .await
 }
