@@ -69,29 +69,20 @@ impl Drop for TempCopy {
 }
 
 impl Blob {
-    /// The file holding the content, when it is in one.
-    pub fn path(&self) -> Option<&Path> {
-        match self {
-            Blob::Bytes(_) => None,
-            Blob::File(p) => Some(p),
-            Blob::Temp(t) => Some(t.path()),
-        }
-    }
-
     pub fn reader(&self) -> std::io::Result<Box<dyn Read + Send + '_>> {
-        match (self, self.path()) {
-            (Blob::Bytes(b), _) => Ok(Box::new(&b[..])),
-            (_, p) => {
-                let f = std::fs::File::open(p.unwrap_or(Path::new("")))?;
-                Ok(Box::new(std::io::BufReader::with_capacity(1 << 16, f)))
-            }
-        }
+        let open = |p: &Path| std::fs::File::open(p).map(|f| std::io::BufReader::with_capacity(1 << 16, f));
+        Ok(match self {
+            Blob::Bytes(b) => Box::new(&b[..]),
+            Blob::File(p) => Box::new(open(p)?),
+            Blob::Temp(t) => Box::new(open(t.path())?),
+        })
     }
 
     pub fn to_bytes(&self) -> std::io::Result<Bytes> {
-        match (self, self.path()) {
-            (Blob::Bytes(b), _) => Ok(b.clone()),
-            (_, p) => Ok(Bytes::from(std::fs::read(p.unwrap_or(Path::new("")))?)),
+        match self {
+            Blob::Bytes(b) => Ok(b.clone()),
+            Blob::File(p) => Ok(Bytes::from(std::fs::read(p)?)),
+            Blob::Temp(t) => Ok(Bytes::from(std::fs::read(t.path())?)),
         }
     }
 }

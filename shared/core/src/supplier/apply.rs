@@ -168,7 +168,6 @@ pub async fn apply(
             _ => report.skipped.push(id.clone()),
         }
     }
-    let mut defer_unmark: Vec<String> = Vec::new();
     for chunk in chunks(&entries) {
         // The updated products as they are now.
         let ids: Vec<String> =
@@ -227,10 +226,6 @@ pub async fn apply(
         let outcomes = store.write(DataType::Products, &writes).await.map_err(store_error)?;
         for (((entry, c), write), outcome) in ready.iter().zip(&writes).zip(outcomes) {
             let entry = *entry;
-            if let Some(id) = &write.id {
-                // Unmarked once the version is recorded (or the write failed).
-                defer_unmark.push(id.clone());
-            }
             match outcome {
                 CatalogOutcome::Done { id } => {
                     record_versions(ports, entry, write, &id, &c.moved, &c.decisions).await?;
@@ -254,8 +249,9 @@ pub async fn apply(
                 }
             }
         }
-        for id in defer_unmark.drain(..) {
-            super::syncdown::unmark_applying(ports, &id).await?;
+        // Unmarked once the versions are recorded (or the writes failed).
+        for id in writes.iter().filter_map(|w| w.id.as_deref()) {
+            super::syncdown::unmark_applying(ports, id).await?;
         }
     }
     Ok(report)

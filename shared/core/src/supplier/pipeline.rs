@@ -370,12 +370,13 @@ fn open_feed(key: &str, blob: Blob) -> Result<(String, Box<dyn Read + Send>), Su
             Ok((key.to_string(), Box::new(r)))
         }
     }
-    if let Blob::Bytes(b) = blob {
-        return boxed(key, std::io::Cursor::new(b));
-    }
     // A scratch copy may be removed once open: the open file reads on.
-    let p = blob.path().unwrap_or(Path::new(""));
-    let f = std::fs::File::open(p).map_err(|e| SupplierError::Invalid(format!("{key}: {e}")))?;
+    let f = match &blob {
+        Blob::Bytes(b) => return boxed(key, std::io::Cursor::new(b.clone())),
+        Blob::File(p) => std::fs::File::open(p),
+        Blob::Temp(t) => std::fs::File::open(t.path()),
+    }
+    .map_err(|e| SupplierError::Invalid(format!("{key}: {e}")))?;
     boxed(key, std::io::BufReader::with_capacity(1 << 16, f))
 }
 

@@ -257,7 +257,7 @@ impl ShopifyClient {
             let data = self.graphql(STOCK_OF_QUERY, vars, 2.0 + first as f64 * 5.0).await?;
             let nodes =
                 data["productVariants"]["nodes"].as_array().ok_or_else(|| ShopifyError::Shape(data.to_string()))?;
-            out.extend(nodes.iter().map(variant_stock_of_node));
+            out.extend(nodes.iter().map(variant_stock_node));
         }
         Ok(out)
     }
@@ -273,7 +273,7 @@ impl ShopifyClient {
             let data = self.graphql(STOCK_QUERY, vars, cost).await?;
             let conn = &data["productVariants"];
             let nodes = conn["nodes"].as_array().ok_or_else(|| ShopifyError::Shape(conn.to_string()))?;
-            out.extend(nodes.iter().map(variant_stock_of_node));
+            out.extend(nodes.iter().map(variant_stock_node));
             if conn["pageInfo"]["hasNextPage"] != json!(true) {
                 return Ok(out);
             }
@@ -326,7 +326,7 @@ impl ShopifyClient {
 }
 
 /// A `productVariants` node of the stock queries.
-fn variant_stock_of_node(n: &Value) -> VariantStock {
+fn variant_stock_node(n: &Value) -> VariantStock {
     let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
     let level = &n["inventoryItem"]["inventoryLevel"];
     let available = level["quantities"]

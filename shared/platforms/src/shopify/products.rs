@@ -80,16 +80,21 @@ fn options(selected: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Grams in one of Shopify's `WeightUnit`s.
+pub(crate) fn grams_per(unit: &str) -> Option<f64> {
+    match unit {
+        "GRAMS" => Some(1.0),
+        "KILOGRAMS" => Some(1000.0),
+        "OUNCES" => Some(28.349_523_125),
+        "POUNDS" => Some(453.592_37),
+        _ => None,
+    }
+}
+
 /// A variant's inventory item weight in whole grams.
 fn grams(v: &Value) -> Value {
     let w = &v["inventoryItem"]["measurement"]["weight"];
-    let per_unit = match w["unit"].as_str() {
-        Some("GRAMS") => 1.0,
-        Some("KILOGRAMS") => 1000.0,
-        Some("OUNCES") => 28.349_523_125,
-        Some("POUNDS") => 453.592_37,
-        _ => return Value::Null,
-    };
+    let Some(per_unit) = w["unit"].as_str().and_then(grams_per) else { return Value::Null };
     // Shopify's variants all weigh something: 0 is no weight given.
     let g = w["value"].as_f64().map(|x| (x * per_unit).round() as i64).filter(|g| *g > 0);
     g.map(Value::from).unwrap_or(Value::Null)

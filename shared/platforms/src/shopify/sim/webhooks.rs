@@ -51,14 +51,7 @@ fn subscribed(s: &Inner) -> bool {
 /// The variant's weight in grams (Shopify's REST `grams`).
 fn grams(weight: &Option<(f64, String)>) -> i64 {
     let Some((v, unit)) = weight else { return 0 };
-    let g = match unit.as_str() {
-        "GRAMS" => *v,
-        "KILOGRAMS" => v * 1000.0,
-        "OUNCES" => v * 28.349_523_125,
-        "POUNDS" => v * 453.592_37,
-        _ => 0.0,
-    };
-    g.round() as i64
+    (v * crate::shopify::products::grams_per(unit).unwrap_or(0.0)).round() as i64
 }
 
 /// The product as Shopify's REST Admin API (and its webhooks) render it.
