@@ -48,6 +48,18 @@ async fn link(ports: &storesync_core::ports::Ports, skus: &[&str]) {
     }
 }
 
+/// A client of the simulated shop served at `base`.
+fn shop_client(base: &str) -> ShopifyClient {
+    ShopifyClient::new(base, "shpat", storesync_platforms::shopify::API_VERSION, Duration::from_secs(10)).unwrap()
+}
+
+/// The distributor's client of the simulator, served here.
+async fn distributor_of(xoro: &XorosoftSim) -> (String, XorosoftClient) {
+    let base = serve(xoro.router()).await;
+    let client = XorosoftClient::new(&base, "xo", Duration::from_secs(10)).unwrap();
+    (base, client)
+}
+
 fn carried(stock: i64) -> Carried {
     Carried { item_number: "X".into(), stock, price: None }
 }
@@ -68,15 +80,8 @@ async fn stock_follows_the_distributor_and_conflicts_follow_the_policy() {
     for (sku, stock) in [("A", 12), ("B", 5), ("C", 30), ("D", 40), ("E", 8), ("G", 1), ("UNLINKED", 99)] {
         xoro.carry(sku, carried(stock));
     }
-    let client = ShopifyClient::new(
-        &serve(shop.router()).await,
-        "shpat",
-        storesync_platforms::shopify::API_VERSION,
-        Duration::from_secs(10),
-    )
-    .unwrap();
-    let store = ShopifyInventory::new(client, &location);
-    let distributor = XorosoftClient::new(&serve(xoro.router()).await, "xo", Duration::from_secs(10)).unwrap();
+    let store = ShopifyInventory::new(shop_client(&serve(shop.router()).await), &location);
+    let (_, distributor) = distributor_of(&xoro).await;
     let policy = ConflictPolicy::default();
 
     let first = sync_stock(ports, &distributor, &store, &policy, "stock-1").await.unwrap();
@@ -143,13 +148,8 @@ async fn a_low_stock_level_syncs_that_product_from_the_distributor() {
         xoro.carry(sku, carried(20));
     }
     let shop_base = serve(shop.router()).await;
-    let client = || {
-        ShopifyClient::new(&shop_base, "shpat", storesync_platforms::shopify::API_VERSION, Duration::from_secs(10))
-            .unwrap()
-    };
-    let store = ShopifyInventory::new(client(), &location);
-    let xoro_base = serve(xoro.router()).await;
-    let distributor = XorosoftClient::new(&xoro_base, "xo", Duration::from_secs(10)).unwrap();
+    let store = ShopifyInventory::new(shop_client(&shop_base), &location);
+    let (xoro_base, distributor) = distributor_of(&xoro).await;
     let policy = ConflictPolicy::default();
     // The store's stock of some SKUs, by a search (not a whole read): those it has.
     use storesync_core::stores::inventory::InventoryStore;
@@ -239,16 +239,9 @@ async fn with_nothing_linked_the_stock_sync_reads_nothing() {
     let shop = ShopifySim::new("shpat", Bucket::default());
     let location = shop.add_location("Main warehouse");
     shop.add_product("Item", &[("A", "Default Title", "1.00")], 3);
-    let client = ShopifyClient::new(
-        &serve(shop.router()).await,
-        "shpat",
-        storesync_platforms::shopify::API_VERSION,
-        Duration::from_secs(10),
-    )
-    .unwrap();
-    let store = ShopifyInventory::new(client, &location);
+    let store = ShopifyInventory::new(shop_client(&serve(shop.router()).await), &location);
     let xoro = XorosoftSim::new("xo");
-    let distributor = XorosoftClient::new(&serve(xoro.router()).await, "xo", Duration::from_secs(10)).unwrap();
+    let (_, distributor) = distributor_of(&xoro).await;
     let ports = local.workflow.ports();
     let r = sync_stock(ports, &distributor, &store, &ConflictPolicy::default(), "stock-0").await.unwrap();
     assert_eq!((r.linked, r.lookups), (0, 0));
