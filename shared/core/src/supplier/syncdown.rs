@@ -121,6 +121,20 @@ pub async fn observe(
 ) -> Result<Vec<String>, PortError> {
     let history = ports.versions.history(product).await?;
     let Some(last) = history.last() else { return Ok(Vec::new()) };
+    // The fields that differ from the last version, as the store has them now.
+    let differ: Vec<(&String, Value)> = last
+        .fields
+        .iter()
+        .filter_map(|(k, before)| {
+            let kind = kind_of(k);
+            let a = canonical(kind, now.get(k)?);
+            (!same(kind, &a, &canonical(kind, before))).then_some((k, a))
+        })
+        .collect();
+    if differ.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Of those, the ones at a value storesync is writing, or (a late webhook) wrote a moment ago.
     let in_flight = applying(ports, product).await?;
     let since = ports.clock.now() - chrono::Duration::minutes(ECHO_MINUTES);
     let earlier: Vec<&BTreeMap<String, Value>> = match seen {
@@ -129,15 +143,12 @@ pub async fn observe(
     };
     let mut fields = last.fields.clone();
     let mut edited = Vec::new();
-    for (k, before) in &last.fields {
-        let Some(after) = now.get(k) else { continue };
+    for (k, a) in differ {
         let kind = kind_of(k);
-        let (a, b) = (canonical(kind, after), canonical(kind, before));
         let at = |fields: &BTreeMap<String, Value>| fields.get(k).is_some_and(|w| same(kind, &a, &canonical(kind, w)));
-        let ours = at(&in_flight) || earlier.iter().any(|f| at(f));
-        if !same(kind, &a, &b) && !ours {
-            fields.insert(k.clone(), a);
+        if !(at(&in_flight) || earlier.iter().any(|f| at(f))) {
             edited.push(k.clone());
+            fields.insert(k.clone(), a);
         }
     }
     if !edited.is_empty() {
