@@ -2,9 +2,11 @@
 """Reads a table's DynamoDB stream from moto_server and prints the Lambda events the template's
 event source mapping would hand to FUNCTION's EVENT (its FilterCriteria applied, BatchSize
 records per event), as a JSON list. moto's own mappings are switched off (tests/moto_deploy.py),
-so the tests deliver stream batches as they do SQS batches.
+so the tests deliver stream batches as they do SQS batches. SKIP records that passed the filter
+are left out (a mapping's position: what it already delivered). TEMPLATE "-" means no mapping:
+every record, 100 per event.
 
-usage: moto_stream.py ENDPOINT TABLE TEMPLATE FUNCTION EVENT
+usage: moto_stream.py ENDPOINT TABLE TEMPLATE FUNCTION EVENT [SKIP]
 """
 import datetime
 import json
@@ -32,8 +34,11 @@ def matches(pattern, value):
 
 def main():
     endpoint, table, template_path, function, event = sys.argv[1:6]
-    with open(template_path) as f:
-        props = yaml_parse(f.read())["Resources"][function]["Properties"]["Events"][event]["Properties"]
+    skip = int(sys.argv[6]) if len(sys.argv) > 6 else 0
+    props = {}
+    if template_path != "-":
+        with open(template_path) as f:
+            props = yaml_parse(f.read())["Resources"][function]["Properties"]["Events"][event]["Properties"]
     patterns = [json.loads(flt["Pattern"]) for flt in props.get("FilterCriteria", {}).get("Filters", [])]
     batch_size = int(props.get("BatchSize", 100))
 
@@ -59,12 +64,15 @@ def main():
             return base64.b64encode(v).decode()
         raise TypeError(type(v))
 
-    events, batch = [], []
+    events, batch, passed = [], [], 0
     for r in json.loads(json.dumps(records, default=plain)):
         r.setdefault("eventSource", "aws:dynamodb")
         r.setdefault("awsRegion", "us-east-1")
         r["eventSourceARN"] = arn
         if patterns and not any(matches(p, r) for p in patterns):
+            continue
+        passed += 1
+        if passed <= skip:
             continue
         batch.append(r)
         if len(batch) == batch_size:
@@ -72,7 +80,7 @@ def main():
             batch = []
     if batch:
         events.append({"Records": batch})
-    json.dump({"stream_records": len(records), "events": events}, sys.stdout)
+    json.dump({"stream_records": len(records), "passed": passed, "events": events}, sys.stdout)
 
 
 if __name__ == "__main__":

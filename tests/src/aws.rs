@@ -158,24 +158,82 @@ impl Backend for AwsBackend {
     }
 }
 
-/// Hands `app` an HTTP event (HTTP API or function URL shape) the way `lambda_http` does in the
-/// function: the answer's status and JSON body (a string when it is not JSON, `null` when empty).
+/// Hands `app` an HTTP event (HTTP API or function URL shape) as the function does
+/// (`storesync_aws::http::handle_http_event`): the answer's status and JSON body (a string when
+/// it is not JSON, `null` when empty).
 pub async fn invoke_http(app: &axum::Router, event: &Value) -> (u16, Value) {
-    use tower::ServiceExt;
-    let req = lambda_http::request::from_str(&event.to_string()).expect("an HTTP event lambda_http reads");
-    let (parts, body) = req.into_parts();
-    let body = match body {
-        lambda_http::Body::Text(t) => axum::body::Body::from(t),
-        lambda_http::Body::Binary(b) => axum::body::Body::from(b),
-        _ => axum::body::Body::empty(),
+    let resp = storesync_aws::http::handle_http_event(app, event.clone(), Default::default())
+        .await
+        .expect("an HTTP event lambda_http reads");
+    let status = resp["statusCode"].as_u64().expect("a status code") as u16;
+    let text = match resp["body"].as_str() {
+        Some(b) if resp["isBase64Encoded"] == true => {
+            use base64::Engine;
+            String::from_utf8_lossy(&base64::engine::general_purpose::STANDARD.decode(b).unwrap()).into_owned()
+        }
+        Some(b) => b.to_string(),
+        None => String::new(),
     };
-    let resp = app.clone().oneshot(axum::http::Request::from_parts(parts, body)).await.expect("the router answers");
-    let status = resp.status().as_u16();
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.expect("the answer's body");
-    let body = match serde_json::from_slice(&bytes) {
+    let body = match serde_json::from_str(&text) {
         Ok(v) => v,
-        Err(_) if bytes.is_empty() => Value::Null,
-        Err(_) => Value::String(String::from_utf8_lossy(&bytes).into_owned()),
+        Err(_) if text.is_empty() => Value::Null,
+        Err(_) => Value::String(text),
     };
     (status, body)
+}
+
+/// What a table's change stream holds, and the Lambda events a mapping would make of it.
+pub struct StreamEvents {
+    pub records: u64,
+    pub events: Vec<Value>,
+}
+
+/// A DynamoDB stream mapping's position on moto: each call to [`StreamTap::poll`] gives the
+/// events the mapping would deliver since the last one, its filter and batch size read from the
+/// template (tests/moto_stream.py; moto's own mappings are off).
+pub struct StreamTap {
+    endpoint: String,
+    table: String,
+    /// The template's function and event, or none: every record, 100 an event.
+    mapping: Option<(String, String)>,
+    delivered: u64,
+}
+
+impl StreamTap {
+    pub fn new(moto: &Moto, table: &str, mapping: Option<(&str, &str)>) -> Self {
+        Self {
+            endpoint: moto.endpoint.clone(),
+            table: table.to_string(),
+            mapping: mapping.map(|(f, e)| (f.to_string(), e.to_string())),
+            delivered: 0,
+        }
+    }
+
+    pub fn poll(&mut self) -> StreamEvents {
+        let root = repo_root();
+        let (template, function, event) = match &self.mapping {
+            Some((f, e)) => (root.join("infra/template.yaml").display().to_string(), f.as_str(), e.as_str()),
+            None => ("-".to_string(), "-", "-"),
+        };
+        let out = Command::new("python3")
+            .arg(root.join("tests/moto_stream.py"))
+            .args([&self.endpoint, &self.table, &template, function, event, &self.delivered.to_string()])
+            .output()
+            .expect("python3 runs tests/moto_stream.py");
+        assert!(out.status.success(), "reading the stream failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        self.delivered = v["passed"].as_u64().unwrap();
+        StreamEvents { records: v["stream_records"].as_u64().unwrap(), events: v["events"].as_array().unwrap().clone() }
+    }
+}
+
+/// The receiver's `WebhookOutbox` mapping on moto: every dedupe record written since the last
+/// call queued, as the function does it. Returns the messages queued.
+pub async fn run_outbox(tap: &mut StreamTap, app: &axum::Router, ports: &storesync_core::ports::Ports) -> u64 {
+    let mut queued = 0;
+    for ev in tap.poll().events {
+        let reply = storesync_aws::http::handle_receiver_event(app, ports, ev, Default::default()).await.unwrap();
+        queued += reply["queued"].as_u64().expect("an outbox reply");
+    }
+    queued
 }

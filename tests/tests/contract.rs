@@ -10,9 +10,11 @@ use storesync_aws::adapters::{
 };
 use storesync_aws::lambda::sdk_config;
 use storesync_core::contract;
-use storesync_core::ports::{KeyValue, Queue, SequentialAdmission};
+use storesync_core::ports::{KeyValue, Queue, RecordAdmission};
+use storesync_core::webhooks::processor::ORDERS;
 use storesync_local::blob::FsBlobStore;
 use storesync_local::sqlite::SqliteState;
+use storesync_tests::aws::StreamTap;
 use storesync_tests::moto::Moto;
 
 #[tokio::test]
@@ -27,7 +29,7 @@ async fn local_adapters() {
     contract::queue(&state, "import-web").await;
     contract::queue_groups(&state, "webhooks").await;
     contract::queue_delays(&state, "delays").await;
-    contract::admission(&state, &state, &state, "admitted", "c1").await;
+    contract::admission(&state, &state, &state, "c1", || async {}).await;
     contract::staging_store(&state, "c1").await;
     contract::version_store(&state, "c1").await;
 }
@@ -89,6 +91,24 @@ async fn supplier_table(ddb: &aws_sdk_dynamodb::Client, name: &str) {
         .unwrap();
 }
 
+/// A state table with a change stream of new images, as the template's.
+async fn outbox_table(ddb: &aws_sdk_dynamodb::Client, name: &str) {
+    use aws_sdk_dynamodb::types::{StreamSpecification, StreamViewType};
+    table(ddb, name).await;
+    ddb.update_table()
+        .table_name(name)
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewImage)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
 async fn fifo_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
     let out = sqs
         .create_queue()
@@ -134,23 +154,33 @@ async fn aws_adapters_on_moto() {
     let url = sqs.create_queue().queue_name("contract-import-web").send().await.unwrap().queue_url.unwrap();
     let fifo = fifo_queue(&sqs, "contract-webhooks.fifo").await;
     let delays = sqs.create_queue().queue_name("contract-delays").send().await.unwrap().queue_url.unwrap();
-    let admitted = fifo_queue(&sqs, "contract-admitted.fifo").await;
+    let admitted = fifo_queue(&sqs, "contract-webhooks-orders.fifo").await;
     let q = SqsQueue::new(
         sqs,
         HashMap::from([
             ("import-web".to_string(), url),
             ("webhooks".to_string(), fifo),
             ("delays".to_string(), delays),
-            ("admitted".to_string(), admitted),
+            (ORDERS.to_string(), admitted),
         ]),
     );
     contract::queue(&q, "import-web").await;
     contract::queue_groups(&q, "webhooks").await;
     contract::queue_delays(&q, "delays").await;
-    let kv: Arc<dyn KeyValue> = Arc::new(DynamoKeyValue::new(ddb, "state"));
+    // Admission on AWS: the record is written; the table's change stream queues its message.
+    outbox_table(&ddb, "outbox").await;
+    let kv: Arc<dyn KeyValue> = Arc::new(DynamoKeyValue::new(ddb, "outbox"));
     let q: Arc<dyn Queue> = Arc::new(q);
-    let admission = SequentialAdmission { kv: kv.clone(), queue: q.clone() };
-    contract::admission(&admission, kv.as_ref(), q.as_ref(), "admitted", "c1").await;
+    let admission = RecordAdmission { kv: kv.clone() };
+    let tap = std::sync::Mutex::new(StreamTap::new(&moto, "outbox", None));
+    let settle = || async {
+        let events = tap.lock().unwrap().poll().events;
+        for ev in events {
+            let ev = storesync_aws::webhooks::as_stream_event(&ev).expect("a stream event").unwrap();
+            storesync_aws::webhooks::outbox_stream(q.as_ref(), &ev).await.unwrap();
+        }
+    };
+    contract::admission(&admission, kv.as_ref(), q.as_ref(), "c1", settle).await;
     let e = q.send("unknown", "{}").await.unwrap_err();
     assert_eq!(e.to_string(), "queue unknown: no URL is configured for this queue");
 }

@@ -159,12 +159,12 @@ async fn the_state_stream_archives_first_writes_of_dedupe_records_only() {
     let (local, _dir) = local();
     let ports = local.workflow.ports();
     let archived = storesync_aws::webhooks::archive_stream(ports, &typed).await.unwrap();
-    assert_eq!(archived, 1, "the insert; not the queued mark, not the expiry");
+    assert_eq!(archived, 2, "the insert and an expired record's renewal; not the expiry");
     let objects = ports.blobs.list(RAW_PREFIX).await.unwrap();
     assert_eq!(objects.len(), 1);
     assert!(objects[0].key.starts_with("webhooks/raw/wms/2026-11-25/"), "{}", objects[0].key);
     let bytes = ports.blobs.get(&objects[0].key).await.unwrap().to_bytes().unwrap();
-    let line: Value = serde_json::from_slice(bytes.trim_ascii_end()).unwrap();
+    let line: Value = serde_json::from_slice(bytes.split(|b| *b == b'\n').next().unwrap()).unwrap();
     assert_eq!(line["dedupe_key"], "wms:dlv_0001");
     let stored = storesync_core::webhooks::receiver::stored_body(&line).unwrap();
     assert!(stored.starts_with(br#"{"id":"evt_0001""#), "the body as sent");
@@ -193,4 +193,35 @@ fn the_supplier_samples_are_the_events_their_functions_take() {
     assert_eq!((body["run"].as_str(), body["batch"].as_u64()), (Some("etilize-0123456789abcdef"), Some(0)));
     let poll: EventBridgeEvent = serde_json::from_value(event("schedule-supplier-poll.json")).unwrap();
     assert_eq!(poll.detail_type, "Scheduled Event");
+}
+
+#[tokio::test]
+async fn the_state_stream_queues_new_dedupe_records_through_the_receiver() {
+    use storesync_core::webhooks::processor::{Message, STOCK};
+    let raw = event("dynamodb-stream-webhook-seen.json");
+    let (local, _dir) = local();
+    let ports = local.workflow.ports().clone();
+    let receiver = storesync_aws::webhooks::receiver(ports.clone(), Default::default());
+    let app = storesync_aws::http::webhook_app(local.workflow.clone(), receiver);
+    let reply =
+        storesync_aws::http::handle_receiver_event(&app, &ports, raw.clone(), Default::default()).await.unwrap();
+    assert_eq!(reply, serde_json::json!({ "queued": 2 }), "the insert and the renewal; not the expiry");
+    let got = ports.queue.receive(STOCK, 10, 30).await.unwrap();
+    let keys: Vec<String> = got
+        .iter()
+        .map(|d| match serde_json::from_str::<Message>(&d.body).unwrap() {
+            Message::Webhook { dedupe_key, delivery, .. } => {
+                assert!(delivery.is_some(), "a small body travels in the message");
+                dedupe_key
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(keys, ["wms:dlv_0001", "wms:dlv_0002"], "in the stream's order");
+    // Lambda retries a failed batch: sent again, the messages are dropped by their dedupe ids.
+    storesync_aws::http::handle_receiver_event(&app, &ports, raw, Default::default()).await.unwrap();
+    for d in &got {
+        ports.queue.ack(STOCK, &d.receipt).await.unwrap();
+    }
+    assert!(ports.queue.receive(STOCK, 10, 30).await.unwrap().is_empty());
 }

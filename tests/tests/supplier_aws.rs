@@ -204,7 +204,7 @@ async fn a_feed_goes_from_ftp_through_the_stack_to_shopify() {
 
     // A sale takes SUP-000005 to 0 in Shopify while the distributor restocked: Shopify's
     // inventory_levels/update reaches the receiver as an HTTP API event, the processor (from
-    // its SQS queue) puts a low-stock alert on the apply queue, the worker restocks the product.
+    // its SQS queue, where the receiver's outbox put it) puts a low-stock alert on the apply queue, the worker restocks the product.
     let secret = b"moto-shopify-secret";
     let hooks: Captured = Default::default();
     let sink = hooks.clone();
@@ -239,6 +239,13 @@ async fn a_feed_goes_from_ftp_through_the_stack_to_shopify() {
         let (status, reply) = storesync_tests::aws::invoke_http(&app, &ev).await;
         assert_eq!((status, reply["status"].as_str()), (200, Some("accepted")), "{reply}");
     }
+    // The receiver's outbox queues it from the state table's stream.
+    let mut outbox = storesync_tests::aws::StreamTap::new(
+        &moto,
+        &resources.state_table,
+        Some(("WebhookReceiverFunction", "WebhookOutbox")),
+    );
+    assert_eq!(storesync_tests::aws::run_outbox(&mut outbox, &app, &ports).await, 1);
     let sims = storesync_platforms::testkit::start_sims(Duration::from_secs(5)).await;
     let processor = Processor::new(ports.clone(), sims.store.clone(), sims.warehouse.clone());
     for q in QUEUES {

@@ -142,7 +142,7 @@ fn functions_binaries_triggers_and_routes() {
     let mut sqs_queues = BTreeSet::new();
     let mut routes = BTreeSet::new();
     let mut schedules = BTreeSet::new();
-    let mut archived = false;
+    let (mut archived, mut outboxed) = (false, false);
     let mut supplier_jobs = BTreeSet::new();
     for (name, f) in &functions {
         assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda", "{name}");
@@ -202,21 +202,31 @@ fn functions_binaries_triggers_and_routes() {
                     other => panic!("{other}: unexpected schedule"),
                 },
                 "DynamoDB" => {
-                    // The raw webhook archive: the dedupe records' stream, archived by the
-                    // processor, which then does not archive per batch.
-                    use storesync_core::webhooks::archive::ENV_ARCHIVE;
-                    assert_eq!(name.as_str(), "WebhookProcessorFunction");
+                    // The dedupe records' stream: the receiver's outbox queues their messages;
+                    // the processor archives the raw deliveries (and then does not per batch).
                     let p = &ev["Properties"];
                     assert_eq!(p["Stream"], serde_json::json!({ "Fn::GetAtt": ["StateTable", "StreamArn"] }));
                     let view = &t["Resources"]["StateTable"]["Properties"]["StreamSpecification"]["StreamViewType"];
-                    assert!(view == "NEW_IMAGE" || view == "NEW_AND_OLD_IMAGES", "the archiver reads new images");
+                    assert!(view == "NEW_IMAGE" || view == "NEW_AND_OLD_IMAGES", "{name} reads new images");
                     let pattern: Value =
                         serde_json::from_str(p["FilterCriteria"]["Filters"][0]["Pattern"].as_str().unwrap()).unwrap();
                     let prefix = storesync_core::webhooks::receiver::record_key("");
                     assert_eq!(pattern["dynamodb"]["Keys"]["pk"]["S"], serde_json::json!([{ "prefix": prefix }]));
                     assert_eq!(pattern["eventName"], serde_json::json!(["INSERT", "MODIFY"]));
-                    assert_eq!(f["Properties"]["Environment"]["Variables"][ENV_ARCHIVE], "stream");
-                    archived = true;
+                    assert_eq!(p["BisectBatchOnFunctionError"], true, "{name}: a failing record is isolated");
+                    match name.as_str() {
+                        "WebhookProcessorFunction" => {
+                            use storesync_core::webhooks::archive::ENV_ARCHIVE;
+                            assert_eq!(f["Properties"]["Environment"]["Variables"][ENV_ARCHIVE], "stream");
+                            archived = true;
+                        }
+                        "WebhookReceiverFunction" => {
+                            // Queued within seconds of receipt.
+                            assert!(p["MaximumBatchingWindowInSeconds"].as_u64().unwrap_or(0) <= 5);
+                            outboxed = true;
+                        }
+                        other => panic!("{other}: unexpected stream consumer"),
+                    }
                 }
                 other => panic!("{name}: unexpected event type {other}"),
             }
@@ -228,6 +238,7 @@ fn functions_binaries_triggers_and_routes() {
         .collect();
     assert_eq!(binaries, dirs, "one SAM function per functions/ binary");
     assert!(archived, "something archives the raw webhooks");
+    assert!(outboxed, "something queues the admitted webhooks");
     let jobs = storesync_core::supplier::pipeline::JOBS
         .iter()
         .map(|s| (s.job.to_string(), s.expression.to_string()))
@@ -322,7 +333,7 @@ fn policies_are_least_privilege() {
     }
     let class: BTreeSet<String> =
         storesync_core::webhooks::processor::CLASS_QUEUES.iter().map(|q| format!("{}Queue", pascal(q))).collect();
-    assert_eq!(send_targets(&r["WebhookReceiverFunction"]), class, "receipt only enqueues");
+    assert_eq!(send_targets(&r["WebhookReceiverFunction"]), class, "the outbox only enqueues");
     let mut all: BTreeSet<String> = webhook_queues().iter().map(|q| format!("{}Queue", pascal(q))).collect();
     all.insert("SupplierApplyQueue".into());
     assert_eq!(send_targets(&r["WebhookProcessorFunction"]), all, "and low-stock alerts to the supplier worker");

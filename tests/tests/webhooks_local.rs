@@ -1,47 +1,54 @@
-//! Webhook receipt on the local adapters: a crash between recording a delivery and queueing it
-//! loses nothing, because the sender's retry finds the record unqueued and queues it.
+//! Webhook receipt on the local adapters: a delivery too large to travel in its queue message
+//! is queued without it and processed from its dedupe record; bodies that are not UTF-8 are kept
+//! byte for byte.
 
 use std::sync::Arc;
 use storesync_core::webhooks::signature::sign_base64 as sign;
 
 use storesync_core::config::Settings;
 use storesync_core::ports::Queue;
-use storesync_core::webhooks::receiver::{record_key, Receiver, Reply};
+use storesync_core::webhooks::processor::{Message, Processor, INBOUNDS};
+use storesync_core::webhooks::receiver::{record_key, Receiver, Reply, INLINE_BODY_MAX};
 use storesync_core::webhooks::{Secrets, WebhookSource};
 use storesync_local::Local;
 
 #[tokio::test]
-async fn a_delivery_recorded_but_not_queued_is_queued_by_the_retry() {
+async fn a_large_delivery_is_queued_without_its_body_and_processed_from_its_record() {
     let dir = tempfile::tempdir().unwrap();
     let local = Arc::new(Local::open(dir.path(), Settings::default()).unwrap());
     let secrets = Secrets { wms: vec![b"k".to_vec()], ..Secrets::default() };
-    let receiver = Receiver::new(local.workflow.ports().clone(), secrets);
-    let body = br#"{"id":"evt_7","event":"inbound.created","occurred_at":"2026-11-25T08:00:00Z","data":{"inbound_id":"IN1","lines":[]}}"#;
+    let ports = local.workflow.ports().clone();
+    let receiver = Receiver::new(ports.clone(), secrets);
+    let lines: Vec<String> = (0..2000).map(|i| format!(r#"{{"sku":"SKU-{i:05}","quantity":{i}}}"#)).collect();
+    let body = format!(
+        r#"{{"id":"evt_7","event":"inbound.created","occurred_at":"2026-11-25T08:00:00Z","data":{{"inbound_id":"IN1","lines":[{}]}}}}"#,
+        lines.join(",")
+    );
+    let body = body.as_bytes();
+    assert!(body.len() > INLINE_BODY_MAX, "{} bytes", body.len());
     let headers =
         vec![("X-Webhook-Id".to_string(), "dlv_7".to_string()), ("X-Webhook-Signature".to_string(), sign(b"k", body))];
-    // As if the process died after recording the delivery and before queueing it (the record
-    // is written first, exactly as the receiver writes it).
-    let key = record_key("wms:dlv_7");
-    let now = chrono::Utc::now();
-    let rec = serde_json::json!({ "delivery": {}, "accepted": {}, "queued": false });
-    assert!(local
-        .workflow
-        .ports()
-        .kv
-        .insert_unless_live(&key, &rec, now, now + chrono::Duration::days(7))
-        .await
-        .unwrap());
-
-    assert_eq!(
-        receiver.handle(WebhookSource::Wms, &headers, body).await.unwrap(),
-        Reply::Accepted,
-        "the retry queues it"
-    );
-    assert_eq!(local.workflow.ports().kv.get(&key).await.unwrap().unwrap()["queued"], true);
-    let queued = local.state.receive("webhooks-inbounds", 10, 30).await.unwrap();
-    assert_eq!(queued.len(), 1, "queued exactly once");
-    assert!(queued[0].body.contains("\"inbound:IN1\""), "{}", queued[0].body);
+    assert_eq!(receiver.handle(WebhookSource::Wms, &headers, body).await.unwrap(), Reply::Accepted);
+    let record = ports.kv.get(&record_key("wms:dlv_7")).await.unwrap().expect("recorded");
+    assert_eq!(record["delivery"]["body"].as_str().unwrap().as_bytes(), body, "the record holds the body");
     assert_eq!(receiver.handle(WebhookSource::Wms, &headers, body).await.unwrap(), Reply::Duplicate);
+
+    let queued = local.state.receive(INBOUNDS, 10, 30).await.unwrap();
+    assert_eq!(queued.len(), 1, "queued exactly once");
+    assert!(queued[0].body.len() < 1024, "the message does not carry the body: {} bytes", queued[0].body.len());
+    match serde_json::from_str::<Message>(&queued[0].body).unwrap() {
+        Message::Webhook { dedupe_key, delivery, accepted } => {
+            assert_eq!((dedupe_key.as_str(), accepted.entity.as_str()), ("wms:dlv_7", "inbound:IN1"));
+            assert!(delivery.is_none());
+        }
+        other => panic!("{other:?}"),
+    }
+    let sims = storesync_platforms::testkit::start_sims(std::time::Duration::from_secs(5)).await;
+    let processor = Processor::new(ports.clone(), sims.store.clone(), sims.warehouse.clone());
+    let done = processor.process(INBOUNDS, &queued).await.unwrap();
+    assert_eq!((done.done.len(), done.failed.len()), (1, 0), "applied from the record");
+    assert_eq!(processor.stats.snapshot().applied, 1);
+
     assert_eq!(receiver.rejected(), 0);
     let bad =
         vec![("X-Webhook-Id".to_string(), "dlv_8".to_string()), ("X-Webhook-Signature".to_string(), sign(b"x", body))];

@@ -339,7 +339,8 @@ impl Headers for HttpHeaders<'_> {
     }
 }
 
-/// `POST /webhooks/{source}`: verified, deduplicated, made durable and queued before the 200.
+/// `POST /webhooks/{source}`: verified, deduplicated and made durable (queued, or recorded in an
+/// outbox that queues it) before the 200.
 async fn webhook(
     State(st): State<Arc<AppState>>,
     Path(source): Path<String>,

@@ -10,13 +10,13 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_sqs::types::MessageSystemAttributeName;
+use aws_sdk_sqs::types::{MessageSystemAttributeName, SendMessageBatchRequestEntry};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use storesync_core::domain::SessionId;
 use storesync_core::ports::{
-    AuditEntry, AuditLog, Blob, BlobInfo, BlobStore, Delivery, KeyValue, PortError, Queue, QueueDepth, StagingQuery,
-    StagingStore, StatusEntry, StatusLog, StepStatus, TempCopy, VersionStore,
+    AuditEntry, AuditLog, Blob, BlobInfo, BlobStore, Delivery, GroupMessage, KeyValue, PortError, Queue, QueueDepth,
+    StagingQuery, StagingStore, StatusEntry, StatusLog, StepStatus, TempCopy, VersionStore,
 };
 use storesync_core::supplier::staging::{StagingEntry, StagingStatus};
 use storesync_core::supplier::versions::ProductVersion;
@@ -349,6 +349,21 @@ impl DynamoKeyValue {
             .item("value", s(value.to_string()))
     }
 
+    /// `key`'s record, read strongly or eventually consistent.
+    async fn read(&self, key: &str, consistent: bool) -> Result<Option<serde_json::Value>, PortError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(key))
+            .key("sk", s(KV_SK))
+            .consistent_read(consistent)
+            .send()
+            .await
+            .map_err(|e| backend("get", key, e.into_service_error()))?;
+        out.item().map(|i| json_attr(i, "value")).transpose()
+    }
+
     /// A delete of `key`'s record, ready for a condition.
     fn delete_key(&self, key: &str) -> aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder {
         self.client.delete_item().table_name(&self.table).key("pk", s(key)).key("sk", s(KV_SK))
@@ -358,17 +373,11 @@ impl DynamoKeyValue {
 #[async_trait]
 impl KeyValue for DynamoKeyValue {
     async fn get(&self, key: &str) -> Result<Option<serde_json::Value>, PortError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(key))
-            .key("sk", s(KV_SK))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| backend("get", key, e.into_service_error()))?;
-        out.item().map(|i| json_attr(i, "value")).transpose()
+        self.read(key, true).await
+    }
+
+    async fn get_relaxed(&self, key: &str) -> Result<Option<serde_json::Value>, PortError> {
+        self.read(key, false).await
     }
 
     async fn put(&self, key: &str, value: &serde_json::Value) -> Result<(), PortError> {
@@ -522,6 +531,53 @@ impl Queue for SqsQueue {
             .await
             .map(|_| ())
             .map_err(|e| backend("send", queue, e.into_service_error()))
+    }
+
+    async fn send_batch_in_group(&self, queue: &str, messages: &[GroupMessage]) -> Result<(), PortError> {
+        // SendMessageBatch: at most ten entries and 256 KB of bodies a call, in order.
+        const MAX_BYTES: usize = 256 * 1024;
+        let url = self.url(queue)?;
+        let mut rest = messages;
+        while !rest.is_empty() {
+            let (mut n, mut bytes) = (0, 0);
+            while n < rest.len() && n < 10 && (n == 0 || bytes + rest[n].body.len() <= MAX_BYTES) {
+                bytes += rest[n].body.len();
+                n += 1;
+            }
+            let (chunk, tail) = rest.split_at(n);
+            rest = tail;
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(&m.body)
+                        .message_group_id(&m.group)
+                        .message_deduplication_id(&m.dedupe_id)
+                        .build()
+                        .map_err(|e| backend("send-batch", queue, e))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let out = self
+                .client
+                .send_message_batch()
+                .queue_url(url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| backend("send-batch", queue, e.into_service_error()))?;
+            if let Some(f) = out.failed().first() {
+                let m = f.id().parse::<usize>().ok().and_then(|i| chunk.get(i));
+                let what = m.map_or_else(|| f.id().to_string(), |m| format!("message {}", m.dedupe_id));
+                return Err(PortError::backend(
+                    "send-batch",
+                    queue,
+                    format!("{what} refused: {} {}", f.code(), f.message().unwrap_or_default()),
+                ));
+            }
+        }
+        Ok(())
     }
 
     async fn receive(&self, queue: &str, max: usize, visibility_secs: u32) -> Result<Vec<Delivery>, PortError> {

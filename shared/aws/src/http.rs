@@ -7,8 +7,12 @@ use axum::middleware::Next;
 use axum::response::Response;
 use axum::Router;
 use lambda_http::request::RequestContext;
+use serde_json::Value;
 use storesync_api::{router, AppState, Auth, Identity, Role};
+use storesync_core::ports::Ports;
 use storesync_core::workflow::Workflow;
+
+use crate::lambda::EdgeError;
 
 /// The caller from the JWT authorizer's claims (`sub`, and `role` or `custom:role`; no role
 /// means a viewer). The authorizer has verified the token before the function runs.
@@ -41,14 +45,49 @@ pub fn webhook_app(workflow: Arc<Workflow>, receiver: Arc<storesync_core::webhoo
     router(Arc::new(AppState { workflow, auth: Auth::Gateway, webhooks: Some(receiver) }))
 }
 
-/// `main` of the webhook receiver function: secrets from SSM at cold start.
+/// `main` of the webhook receiver function: secrets from SSM at cold start; HTTP events for
+/// the receiver, and the state table's change stream for its outbox.
 pub async fn run_webhook_receiver() -> Result<(), lambda_http::Error> {
     crate::lambda::init_tracing();
     let edge = crate::lambda::edge_from_env().await?;
     let secrets = crate::webhooks::secrets(&edge.cfg).await?;
     let ports = edge.workflow.ports().clone();
-    let app = webhook_app(Arc::new(edge.workflow), crate::webhooks::receiver(ports, secrets));
-    lambda_http::run(app).await
+    let app = webhook_app(Arc::new(edge.workflow), crate::webhooks::receiver(ports.clone(), secrets));
+    lambda_runtime::run(lambda_runtime::service_fn(move |ev: lambda_runtime::LambdaEvent<Value>| {
+        let (app, ports) = (app.clone(), ports.clone());
+        async move { handle_receiver_event(&app, &ports, ev.payload, ev.context).await }
+    }))
+    .await
+}
+
+/// The receiver function's entry: a change-stream batch goes to the outbox
+/// ([`crate::webhooks::outbox_stream`]), anything else is an HTTP event for the router.
+pub async fn handle_receiver_event(
+    app: &Router,
+    ports: &Ports,
+    payload: Value,
+    context: lambda_runtime::Context,
+) -> Result<Value, EdgeError> {
+    if let Some(event) = crate::webhooks::as_stream_event(&payload) {
+        let queued = crate::webhooks::outbox_stream(ports.queue.as_ref(), &event?).await?;
+        return Ok(serde_json::json!({ "queued": queued }));
+    }
+    handle_http_event(app, payload, context).await
+}
+
+/// An HTTP event (HTTP API or function URL) through `app`, as `lambda_http::run` hands it over
+/// and answers it: the response event.
+pub async fn handle_http_event(
+    app: &Router,
+    payload: Value,
+    context: lambda_runtime::Context,
+) -> Result<Value, EdgeError> {
+    use lambda_http::tower::ServiceExt;
+    let request: lambda_http::request::LambdaRequest =
+        serde_json::from_value(payload).map_err(|source| EdgeError::BadEvent { kind: "HTTP", source })?;
+    let adapter = lambda_http::Adapter::from(app.clone());
+    let Ok(response) = adapter.oneshot(lambda_runtime::LambdaEvent::new(request, context)).await;
+    serde_json::to_value(response).map_err(|source| EdgeError::BadEvent { kind: "HTTP response", source })
 }
 
 /// `main` of the admin API function.

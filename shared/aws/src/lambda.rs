@@ -9,7 +9,7 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use serde_json::Value;
 use storesync_core::config::Settings;
 use storesync_core::domain::Actor;
-use storesync_core::ports::{KeyValue, Ports, Queue, SequentialAdmission, SystemClock};
+use storesync_core::ports::{KeyValue, Ports, Queue, RecordAdmission, SystemClock};
 use storesync_core::workflow::{UploadOutcome, Workflow, WorkflowError};
 
 use crate::adapters::{DynamoAuditLog, DynamoKeyValue, DynamoStatusLog, DynamoSupplierStore, S3BlobStore, SqsQueue};
@@ -102,7 +102,9 @@ pub fn ports(cfg: &aws_config::SdkConfig, r: &Resources) -> Ports {
     Ports {
         blobs: Arc::new(S3BlobStore::new(s3, &r.bucket)),
         status: Arc::new(DynamoStatusLog::new(ddb.clone(), &r.status_table)),
-        admission: Arc::new(SequentialAdmission { kv: kv.clone(), queue: queue.clone() }),
+        // The dedupe record is the outbox: the state table's stream queues its message
+        // (the receiver's `WebhookOutbox` event, `webhooks::outbox_stream`).
+        admission: Arc::new(RecordAdmission { kv: kv.clone() }),
         kv,
         queue,
         audit: Arc::new(DynamoAuditLog::new(ddb.clone(), &r.audit_table)),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use serde_json::Value;
-use storesync_core::ports::{Delivery, Ports};
+use storesync_core::ports::{Delivery, Ports, Queue};
 use storesync_core::webhooks::processor::Processor;
 use storesync_core::webhooks::receiver::Receiver;
 use storesync_core::webhooks::Secrets;
@@ -129,10 +129,8 @@ pub async fn handle_processor_event(
         let report = processor.run_job(job).await.map_err(|e| EdgeError::Job(e.to_string()))?;
         return serde_json::to_value(report).map_err(|source| EdgeError::BadEvent { kind: "job report", source });
     }
-    if event.pointer("/Records/0/eventSource").and_then(Value::as_str) == Some("aws:dynamodb") {
-        let e: aws_lambda_events::event::dynamodb::Event =
-            serde_json::from_value(event).map_err(|source| EdgeError::BadEvent { kind: "DynamoDB Streams", source })?;
-        let archived = archive_stream(processor.ports(), &e).await?;
+    if let Some(e) = as_stream_event(&event) {
+        let archived = archive_stream(processor.ports(), &e?).await?;
         return Ok(serde_json::json!({ "archived": archived }));
     }
     if event.pointer("/Records/0/eventSource").and_then(Value::as_str) == Some("aws:sqs") {
@@ -142,6 +140,26 @@ pub async fn handle_processor_event(
         return serde_json::to_value(r).map_err(|source| EdgeError::BadEvent { kind: "SQS response", source });
     }
     Err(EdgeError::UnknownEvent(event.to_string().chars().take(200).collect()))
+}
+
+/// The records a change-stream event carries: each insert's or update's key and record, in
+/// the stream's order (removals, such as TTL expiries, carry none).
+fn stream_records(event: &aws_lambda_events::event::dynamodb::Event) -> Result<Vec<(String, Value)>, EdgeError> {
+    let mut out = Vec::new();
+    for r in &event.records {
+        if r.event_name == "REMOVE" {
+            continue;
+        }
+        // The image in DynamoDB's JSON: {"pk": {"S": …}, "value": {"S": "<the record as JSON>"}}.
+        let image = serde_json::to_value(&r.change.new_image)
+            .map_err(|source| EdgeError::BadEvent { kind: "DynamoDB Streams image", source })?;
+        let (Some(key), Some(value)) = (image["pk"]["S"].as_str(), image["value"]["S"].as_str()) else { continue };
+        match serde_json::from_str::<Value>(value) {
+            Ok(record) => out.push((key.to_string(), record)),
+            Err(e) => tracing::warn!(key, error = %e, "unreadable record in the change stream: skipped"),
+        }
+    }
+    Ok(out)
 }
 
 /// The raw archive from the state table's change stream (the template's `RawArchive` event,
@@ -154,21 +172,28 @@ pub async fn archive_stream(
     event: &aws_lambda_events::event::dynamodb::Event,
 ) -> Result<usize, EdgeError> {
     use storesync_core::webhooks::archive;
-    let mut lines = Vec::new();
-    for r in &event.records {
-        if r.event_name == "REMOVE" {
-            continue;
-        }
-        // The image in DynamoDB's JSON: {"pk": {"S": …}, "value": {"S": "<the record as JSON>"}}.
-        let image = serde_json::to_value(&r.change.new_image)
-            .map_err(|source| EdgeError::BadEvent { kind: "DynamoDB Streams image", source })?;
-        let (Some(key), Some(value)) = (image["pk"]["S"].as_str(), image["value"]["S"].as_str()) else { continue };
-        let Ok(record) = serde_json::from_str::<Value>(value) else {
-            tracing::warn!(key, "unreadable record in the change stream: not archived");
-            continue;
-        };
-        lines.extend(archive::line_from_record(key, &record));
-    }
+    let records = stream_records(event)?;
+    let lines: Vec<Value> = records.iter().filter_map(|(k, r)| archive::line_from_record(k, r)).collect();
     archive::write(ports.blobs.as_ref(), &lines).await?;
     Ok(lines.len())
+}
+
+/// The outbox from the state table's change stream (the template's `WebhookOutbox` event on
+/// the receiver, filtered like the archive): every newly written dedupe record's message
+/// queued, ten to a `SendMessageBatch`. Returns the messages queued. A failure fails the
+/// batch, which Lambda retries (bisecting it); a message sent again is dropped by its FIFO
+/// dedupe id.
+pub async fn outbox_stream(
+    queue: &dyn Queue,
+    event: &aws_lambda_events::event::dynamodb::Event,
+) -> Result<usize, EdgeError> {
+    let records = stream_records(event)?;
+    Ok(storesync_core::webhooks::receiver::outbox(queue, records.iter().map(|(k, r)| (k.as_str(), r))).await?)
+}
+
+/// A DynamoDB Streams event, when `event` is one.
+pub fn as_stream_event(event: &Value) -> Option<Result<aws_lambda_events::event::dynamodb::Event, EdgeError>> {
+    (event.pointer("/Records/0/eventSource").and_then(Value::as_str) == Some("aws:dynamodb")).then(|| {
+        serde_json::from_value(event.clone()).map_err(|source| EdgeError::BadEvent { kind: "DynamoDB Streams", source })
+    })
 }

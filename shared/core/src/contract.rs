@@ -102,6 +102,9 @@ pub async fn key_value(kv: &dyn KeyValue, prefix: &str) {
     assert!(kv.put_if_absent(&k("a"), &json!({ "v": 1 })).await.unwrap(), "first conditional write wins");
     assert!(!kv.put_if_absent(&k("a"), &json!({ "v": 2 })).await.unwrap(), "second conditional write loses");
     assert_eq!(kv.get(&k("a")).await.unwrap(), Some(json!({ "v": 1 })));
+    // (The relaxed read may lag a write by a moment on a real backend; these give it at once.)
+    assert_eq!(kv.get_relaxed(&k("a")).await.unwrap(), Some(json!({ "v": 1 })));
+    assert_eq!(kv.get_relaxed(&k("absent")).await.unwrap(), None);
     kv.put(&k("a"), &json!("s")).await.unwrap();
     assert_eq!(kv.get(&k("a")).await.unwrap(), Some(json!("s")), "put overwrites");
     assert!(!kv.put_if(&k("a"), &json!("t"), &json!("u")).await.unwrap(), "put_if with another value keeps it");
@@ -189,6 +192,30 @@ pub async fn queue_groups(q: &dyn Queue, queue: &str) {
     // (SQS also drops a duplicate sent after the original was deleted, within the window; moto
     // does not, so that is not asserted here. The webhook dedupe set is the guard we rely on.)
     assert!(q.receive(queue, 10, 1).await.unwrap().is_empty());
+
+    // A batch: more than one call's worth (ten), two groups, in order, its duplicate dropped.
+    let m = |group: &str, n: usize| crate::ports::GroupMessage {
+        group: group.into(),
+        dedupe_id: format!("batch-{group}{n}"),
+        body: format!("{group}{n}"),
+    };
+    let mut batch: Vec<_> = (0..12).map(|n| m(if n % 3 == 0 { "D" } else { "C" }, n)).collect();
+    batch.insert(5, crate::ports::GroupMessage { body: "C2 again".into(), ..m("C", 2) });
+    q.send_batch_in_group(queue, &batch).await.unwrap();
+    let mut got: Vec<String> = Vec::new();
+    for _ in 0..20 {
+        let ds = q.receive(queue, 10, 30).await.unwrap();
+        if ds.is_empty() && got.len() >= 12 {
+            break;
+        }
+        for d in ds {
+            got.push(d.body.clone());
+            q.ack(queue, &d.receipt).await.unwrap();
+        }
+    }
+    let of = |g: char| got.iter().filter(|b| b.starts_with(g)).cloned().collect::<Vec<_>>();
+    assert_eq!(of('C'), ["C1", "C2", "C4", "C5", "C7", "C8", "C10", "C11"], "in order, the duplicate dropped");
+    assert_eq!(of('D'), ["D0", "D3", "D6", "D9"]);
 }
 
 /// `queue` must be an empty standard queue the adapter knows.
@@ -233,55 +260,69 @@ pub async fn audit_log(log: &dyn AuditLog, prefix: &str) {
     assert_eq!(got, vec![e(0, "confirm-orders"), e(1, "reset")]);
 }
 
-/// `queue` must be an empty FIFO queue the adapter knows; `kv` and `q` are the stores the
-/// admission writes to.
-pub async fn admission(a: &dyn Admission, kv: &dyn KeyValue, q: &dyn Queue, queue: &str, prefix: &str) {
+/// Admission: a first delivery is recorded and, once `settle` has run (nothing for an adapter
+/// that queues as it records; the change stream's outbox for one whose record is the outbox),
+/// its message is queued exactly once; a duplicate sees the record and queues nothing; an
+/// expired record is replaced and queued again. The records and messages are the receiver's.
+pub async fn admission<F, Fut>(a: &dyn Admission, kv: &dyn KeyValue, q: &dyn Queue, prefix: &str, settle: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    use crate::webhooks::receipt::Accepted;
+    use crate::webhooks::receiver::{outgoing, record_key};
+    use crate::webhooks::WebhookSource;
     let now = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
     let day = chrono::Duration::days(1);
+    let accepted = Accepted {
+        source: WebhookSource::Wms,
+        dedupe_key: format!("wms:{prefix}-d1"),
+        event_id: Some(format!("{prefix}-e1")),
+        topic: "order.created".into(),
+        entity: format!("order:{prefix}-1"),
+        priority: 1,
+        triggered_at: None,
+    };
+    let delivery =
+        |at: chrono::DateTime<Utc>| json!({ "source": "wms", "received_at": at, "body": "{}", "headers": {} });
     // Live while the caller's clock is before the record's own expiry, as the receiver judges.
     let live = |rec: &serde_json::Value| rec["until"].as_i64().is_none_or(|t| t > now.timestamp());
-    let key = format!("{prefix}/seen/d1");
-    let record = json!({ "delivery": "d1", "until": (now + day).timestamp() });
-    let first = Admit {
-        key: &key,
-        record: &record,
-        now,
-        expires_at: now + day,
-        is_live: &live,
-        queue,
-        group: "entity-1",
-        dedupe_id: "d1",
-        body: "m1",
-    };
+    let key = record_key(&accepted.dedupe_key);
+    let record = json!({ "delivery": delivery(now), "accepted": accepted, "until": (now + day).timestamp() });
+    let (queue, message) = outgoing(&accepted, &record["delivery"]);
+    let first =
+        Admit { key: &key, record: &record, now, expires_at: now + day, is_live: &live, queue, message: &message };
     assert_eq!(a.admit(&first).await.unwrap(), Admitted::Recorded);
     assert_eq!(kv.get(&key).await.unwrap(), Some(record.clone()), "recorded");
-    let again = Admit { body: "m1 again", ..first };
-    assert_eq!(a.admit(&again).await.unwrap(), Admitted::Live(record.clone()), "a duplicate sees the record");
+    let again = json!({ "delivery": delivery(now + chrono::Duration::seconds(1)), "accepted": accepted });
+    let dup = Admit { record: &again, ..first };
+    assert_eq!(a.admit(&dup).await.unwrap(), Admitted::Live(record.clone()), "a duplicate sees the record");
+    settle().await;
     let got = q.receive(queue, 10, 30).await.unwrap();
-    assert_eq!(got.iter().map(|d| d.body.as_str()).collect::<Vec<_>>(), ["m1"], "queued once");
+    assert_eq!(got.iter().map(|d| d.body.as_str()).collect::<Vec<_>>(), [message.body.as_str()], "queued once");
     q.ack(queue, &got[0].receipt).await.unwrap();
 
-    // Once the record has expired, the key is admitted again. (A different FIFO dedupe id:
-    // SQS would drop a send with the first one inside its five-minute window; a real expiry is
-    // days later.)
+    // Once the record has expired, the key is admitted again.
     let later = now + day * 2;
     let live_later = |rec: &serde_json::Value| rec["until"].as_i64().is_none_or(|t| t > later.timestamp());
-    let renewed = json!({ "delivery": "d1 resent", "until": (later + day).timestamp() });
+    let renewed = json!({ "delivery": delivery(later), "accepted": accepted, "until": (later + day).timestamp() });
+    let (_, message) = outgoing(&accepted, &renewed["delivery"]);
     let expired = Admit {
         record: &renewed,
         now: later,
         expires_at: later + day,
         is_live: &live_later,
-        dedupe_id: "d1-later",
-        body: "m1 later",
+        message: &message,
         ..first
     };
     assert_eq!(a.admit(&expired).await.unwrap(), Admitted::Recorded);
     assert_eq!(kv.get(&key).await.unwrap(), Some(renewed), "the expired record is replaced");
+    settle().await;
     let got = q.receive(queue, 10, 30).await.unwrap();
-    assert_eq!(got.iter().map(|d| d.body.as_str()).collect::<Vec<_>>(), ["m1 later"]);
+    assert_eq!(got.iter().map(|d| d.body.as_str()).collect::<Vec<_>>(), [message.body.as_str()]);
     q.ack(queue, &got[0].receipt).await.unwrap();
-    assert!(q.receive(queue, 10, 1).await.unwrap().is_empty());
+    settle().await;
+    assert!(q.receive(queue, 10, 1).await.unwrap().is_empty(), "nothing more");
 }
 
 /// The inventory port: `store` must hold at least two variants whose stock it tracks;

@@ -177,6 +177,11 @@ pub trait StatusLog: Send + Sync {
 #[async_trait]
 pub trait KeyValue: Send + Sync {
     async fn get(&self, key: &str) -> Result<Option<serde_json::Value>, PortError>;
+    /// A read that may miss a write of the last second (DynamoDB's eventually consistent read,
+    /// half the price): for a check that a conditional write backs up.
+    async fn get_relaxed(&self, key: &str) -> Result<Option<serde_json::Value>, PortError> {
+        self.get(key).await
+    }
     async fn put(&self, key: &str, value: &serde_json::Value) -> Result<(), PortError>;
     /// Writes only if `key` is absent; returns whether it wrote.
     async fn put_if_absent(&self, key: &str, value: &serde_json::Value) -> Result<bool, PortError>;
@@ -219,6 +224,14 @@ pub trait Queue: Send + Sync {
     /// one of the group is in flight; a message whose `dedupe_id` was sent in the last five
     /// minutes is dropped (SQS FIFO's window).
     async fn send_in_group(&self, queue: &str, group: &str, dedupe_id: &str, body: &str) -> Result<(), PortError>;
+    /// [`Queue::send_in_group`] for many messages, in order (SQS: `SendMessageBatch`, ten a
+    /// call). On an error, any prefix of them may have been sent.
+    async fn send_batch_in_group(&self, queue: &str, messages: &[GroupMessage]) -> Result<(), PortError> {
+        for m in messages {
+            self.send_in_group(queue, &m.group, &m.dedupe_id, &m.body).await?;
+        }
+        Ok(())
+    }
     /// Up to `max` visible messages; each stays invisible for `visibility_secs` unless acked.
     async fn receive(&self, queue: &str, max: usize, visibility_secs: u32) -> Result<Vec<Delivery>, PortError>;
     async fn ack(&self, queue: &str, receipt: &str) -> Result<(), PortError>;
@@ -229,6 +242,14 @@ pub trait Queue: Send + Sync {
     async fn retry_later(&self, queue: &str, receipt: &str, delay_secs: u32) -> Result<(), PortError>;
     /// How many messages wait and how many are in flight or delayed.
     async fn depth(&self, queue: &str) -> Result<QueueDepth, PortError>;
+}
+
+/// A FIFO message: its group, dedupe id and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupMessage {
+    pub group: String,
+    pub dedupe_id: String,
+    pub body: String,
 }
 
 /// A queue's backlog.
@@ -314,17 +335,17 @@ pub struct Admit<'a> {
     /// Whether a stored record still holds the key at `now` (for backends that hand back the
     /// value only; a backend that keeps `expires_at` beside the value uses that instead).
     pub is_live: &'a (dyn Fn(&serde_json::Value) -> bool + Sync),
-    /// Where the message goes: `send_in_group(queue, group, dedupe_id, body)`.
+    /// Where the message goes: `send_in_group(queue, group, message)`. A backend whose
+    /// record is its outbox ([`RecordAdmission`]) derives the same message from the record.
     pub queue: &'a str,
-    pub group: &'a str,
-    pub dedupe_id: &'a str,
-    pub body: &'a str,
+    pub message: &'a GroupMessage,
 }
 
 /// What admitting a delivery did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Admitted {
-    /// Recorded and queued.
+    /// Recorded, and queued (or, with [`RecordAdmission`], to be queued by the record's change
+    /// stream).
     Recorded,
     /// A live record holds the key (returned when the backend read it, else `Null`): nothing
     /// was recorded, and nothing is queued on its behalf.
@@ -332,36 +353,34 @@ pub enum Admitted {
 }
 
 /// The webhook receiver's durable step: record a delivery's dedupe key unless a live record
-/// holds it, and queue its message, so that no delivery is acknowledged as recorded without
-/// being queued. Two adapters: [`SequentialAdmission`] over any key-value store and queue (on
-/// AWS: a read, the FIFO send, then the conditional write; a crash between the send and the
-/// write leaves no record, and the retry's send is deduplicated by the FIFO dedupe id), and the
-/// local state's one transaction.
+/// holds it, and have its message queued, so that no delivery is acknowledged without its
+/// message being certain. Two adapters: the local state's one transaction (record and message),
+/// and [`RecordAdmission`] (on AWS: the record is written, and the state table's change
+/// stream queues its message, ten to a `SendMessageBatch`).
 #[async_trait]
 pub trait Admission: Send + Sync {
     async fn admit(&self, a: &Admit<'_>) -> Result<Admitted, PortError>;
 }
 
-/// [`Admission`] as three calls on a [`KeyValue`] and a [`Queue`]: a read (a duplicate costs
-/// only that), the send, then the conditional write.
-pub struct SequentialAdmission {
+/// [`Admission`] whose record is the outbox: a relaxed read (a duplicate costs only that),
+/// then the conditional write of the record. The message is not sent here: a consumer of the
+/// store's change stream sends it (`webhooks::receiver::outbox`), so a record is never left
+/// without its message, and one send serves up to ten deliveries.
+pub struct RecordAdmission {
     pub kv: Arc<dyn KeyValue>,
-    pub queue: Arc<dyn Queue>,
 }
 
 #[async_trait]
-impl Admission for SequentialAdmission {
+impl Admission for RecordAdmission {
     async fn admit(&self, a: &Admit<'_>) -> Result<Admitted, PortError> {
-        if let Some(rec) = self.kv.get(a.key).await? {
+        if let Some(rec) = self.kv.get_relaxed(a.key).await? {
             if (a.is_live)(&rec) {
                 return Ok(Admitted::Live(rec));
             }
         }
-        self.queue.send_in_group(a.queue, a.group, a.dedupe_id, a.body).await?;
         match self.kv.insert_unless_live(a.key, a.record, a.now, a.expires_at).await? {
             true => Ok(Admitted::Recorded),
-            // The same delivery, concurrently: its twin is recorded, and the FIFO dedupe id
-            // made this send a no-op.
+            // The same delivery, concurrently (or written within the relaxed read's lag).
             false => Ok(Admitted::Live(serde_json::Value::Null)),
         }
     }

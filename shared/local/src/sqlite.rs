@@ -440,8 +440,13 @@ impl KeyValue for SqliteState {
 #[async_trait]
 impl Admission for SqliteState {
     async fn admit(&self, a: &Admit<'_>) -> Result<Admitted, PortError> {
-        let (key, record, queue, group, body) =
-            (a.key.to_string(), json_col(a.record), a.queue.to_string(), a.group.to_string(), a.body.to_string());
+        let (key, record, queue, group, body) = (
+            a.key.to_string(),
+            json_col(a.record),
+            a.queue.to_string(),
+            a.message.group.clone(),
+            a.message.body.clone(),
+        );
         let (now, expires_at) = (a.now.timestamp(), a.expires_at.timestamp());
         self.with(
             move |c| {

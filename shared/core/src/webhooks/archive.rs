@@ -46,10 +46,10 @@ pub fn line(dedupe_key: &str, accepted: &impl serde::Serialize, delivery: &serde
 
 /// The archive line of a dedupe record as the receiver writes it (key `webhook/seen/{dedupe
 /// key}`, value `{delivery, accepted, queued?}`); `None` for any other record, and for the
-/// receiver's later "queued" mark on a record already archived when it was written.
+/// record without the delivery.
 pub fn line_from_record(key: &str, record: &serde_json::Value) -> Option<serde_json::Value> {
     let dedupe_key = key.strip_prefix(record_key("").as_str())?;
-    if record["queued"] == json!(true) || !record["delivery"].is_object() || !record["accepted"].is_object() {
+    if !record["delivery"].is_object() || !record["accepted"].is_object() {
         return None;
     }
     Some(line(dedupe_key, &record["accepted"], &record["delivery"]))
@@ -96,11 +96,6 @@ mod tests {
         let l = line_from_record(&record_key("wms:d1"), &rec).unwrap();
         assert_eq!(l["dedupe_key"], "wms:d1");
         assert_eq!(l["delivery"], rec["delivery"]);
-        let mut big = rec.clone();
-        big["queued"] = json!(false);
-        assert!(line_from_record(&record_key("wms:d2"), &big).is_some(), "recorded before it was queued");
-        big["queued"] = json!(true);
-        assert!(line_from_record(&record_key("wms:d2"), &big).is_none(), "the queued mark is not a new delivery");
         assert!(line_from_record("webhook/stock/SKU1", &rec).is_none(), "not a dedupe record");
         assert!(line_from_record(&record_key("wms:d3"), &json!({ "seen": true })).is_none());
     }

@@ -12,7 +12,7 @@ use serde_json::json;
 use super::processor::{class_queue, DeadLetter, Message};
 use super::receipt::{receive, Accepted, Receipt, Rejected};
 use super::signature::{Headers, Secrets, WebhookSource};
-use crate::ports::{Admit, Admitted, PortError, Ports};
+use crate::ports::{Admit, Admitted, GroupMessage, PortError, Ports, Queue};
 
 /// How long a delivery id is remembered.
 pub const DEDUPE_TTL_DAYS: i64 = 7;
@@ -119,74 +119,79 @@ impl Receiver {
                         .and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok())
                         .is_none_or(|at| at + Duration::days(DEDUPE_TTL_DAYS) > now)
                 };
-                if raw["body"].as_str().is_some_and(|b| b.len() <= INLINE_BODY_MAX) {
-                    // A body small enough to travel in the queue message is admitted in one
-                    // step: recorded and queued (on AWS: queued before it is recorded, so a
-                    // crash in between leaves no record and the sender's retry queues it
-                    // again, deduplicated by the FIFO dedupe id and the processor's per-event
-                    // record). One write per first delivery, one read per duplicate.
-                    let rec = json!({ "delivery": raw, "accepted": accepted });
-                    let msg = Message::Webhook {
-                        dedupe_key: accepted.dedupe_key.clone(),
-                        accepted: accepted.clone(),
-                        delivery: Some(raw),
-                    };
-                    let admit = Admit {
-                        key: &key,
-                        record: &rec,
-                        now,
-                        expires_at: expires,
-                        is_live: &is_live,
-                        queue: class_queue(accepted.priority),
-                        group: &fifo_id(&accepted.entity),
-                        dedupe_id: &fifo_id(&accepted.dedupe_key),
-                        body: &msg.encode(),
-                    };
-                    return match self.ports.admission.admit(&admit).await? {
-                        Admitted::Recorded => Ok(Reply::Accepted),
-                        Admitted::Live(held) if held["queued"] == json!(false) => {
-                            // A large delivery recorded, then a crash before it was queued.
-                            self.queue_recorded(&accepted, &key, held).await?;
-                            Ok(Reply::Accepted)
-                        }
-                        Admitted::Live(_) => Ok(Reply::Duplicate),
-                    };
+                // One step: recorded and queued (locally in one transaction; on AWS the record
+                // is written and the table's change stream queues its message). One write per
+                // first delivery, one read per duplicate.
+                let (queue, message) = outgoing(&accepted, &raw);
+                let rec = json!({ "delivery": raw, "accepted": accepted });
+                let admit = Admit {
+                    key: &key,
+                    record: &rec,
+                    now,
+                    expires_at: expires,
+                    is_live: &is_live,
+                    queue,
+                    message: &message,
+                };
+                match self.ports.admission.admit(&admit).await? {
+                    Admitted::Recorded => Ok(Reply::Accepted),
+                    Admitted::Live(_) => Ok(Reply::Duplicate),
                 }
-                // A larger body is recorded first (the processor reads it from the record),
-                // queued, then marked queued.
-                if let Some(rec) = self.ports.kv.get(&key).await? {
-                    if is_live(&rec) {
-                        if rec["queued"] == json!(false) {
-                            self.queue_recorded(&accepted, &key, rec).await?;
-                            return Ok(Reply::Accepted);
-                        }
-                        return Ok(Reply::Duplicate);
-                    }
-                }
-                let rec = json!({ "delivery": raw, "accepted": accepted, "queued": false });
-                if !self.ports.kv.insert_unless_live(&key, &rec, now, expires).await? {
-                    return Ok(Reply::Duplicate);
-                }
-                self.queue_recorded(&accepted, &key, rec).await?;
-                Ok(Reply::Accepted)
             }
         }
     }
+}
 
-    /// Queues a recorded delivery (the processor reads its body from the record) and marks
-    /// the record queued.
-    async fn queue_recorded(&self, a: &Accepted, key: &str, mut rec: serde_json::Value) -> Result<(), PortError> {
-        self.enqueue(a, None).await?;
-        rec["queued"] = json!(true);
-        self.ports.kv.put(key, &rec).await
-    }
+/// The FIFO message that carries an accepted delivery, and its queue: in its entity's group,
+/// deduplicated by its delivery, with the raw delivery inline when its body is small enough
+/// (the processor reads a larger one from the dedupe record).
+pub fn outgoing(accepted: &Accepted, delivery: &serde_json::Value) -> (&'static str, GroupMessage) {
+    let inline = delivery["body"].as_str().is_some_and(|b| b.len() <= INLINE_BODY_MAX);
+    let msg = Message::Webhook {
+        dedupe_key: accepted.dedupe_key.clone(),
+        accepted: accepted.clone(),
+        delivery: inline.then(|| delivery.clone()),
+    };
+    // Deduplicated as this admission (a record written again after its expiry is admitted
+    // again), whoever sends it and however often.
+    let admission = format!("{}@{}", accepted.dedupe_key, delivery["received_at"].as_str().unwrap_or_default());
+    let message = GroupMessage { group: fifo_id(&accepted.entity), dedupe_id: fifo_id(&admission), body: msg.encode() };
+    (class_queue(accepted.priority), message)
+}
 
-    async fn enqueue(&self, a: &Accepted, delivery: Option<&serde_json::Value>) -> Result<(), PortError> {
-        let msg =
-            Message::Webhook { dedupe_key: a.dedupe_key.clone(), accepted: a.clone(), delivery: delivery.cloned() };
-        let queue = class_queue(a.priority);
-        self.ports.queue.send_in_group(queue, &fifo_id(&a.entity), &fifo_id(&a.dedupe_key), &msg.encode()).await
+/// The message of a dedupe record (`webhook/seen/{dedupe key}` → `{delivery, accepted}`), as
+/// [`Receiver::handle`] admitted it; `None` for any other record.
+pub fn outgoing_of_record(key: &str, record: &serde_json::Value) -> Option<(&'static str, GroupMessage)> {
+    if !key.starts_with(record_key("").as_str()) {
+        return None;
     }
+    let accepted: Accepted = serde_json::from_value(record.get("accepted")?.clone()).ok()?;
+    record["delivery"].is_object().then(|| outgoing(&accepted, &record["delivery"]))
+}
+
+/// The outbox: queues the messages of newly written dedupe records (a change stream's
+/// inserts and updates, in the stream's order), ten to a batch per queue, and returns how
+/// many it queued. Records that are not dedupe records are skipped. Sent again after a
+/// failure, a message is dropped by its FIFO dedupe id within five minutes and recognised by
+/// the processor's per-event record after that.
+pub async fn outbox<'a>(
+    queue: &dyn Queue,
+    records: impl IntoIterator<Item = (&'a str, &'a serde_json::Value)>,
+) -> Result<usize, PortError> {
+    let mut by_queue: Vec<(&'static str, Vec<GroupMessage>)> = Vec::new();
+    for (key, record) in records {
+        let Some((q, m)) = outgoing_of_record(key, record) else { continue };
+        match by_queue.iter_mut().find(|(name, _)| *name == q) {
+            Some((_, v)) => v.push(m),
+            None => by_queue.push((q, vec![m])),
+        }
+    }
+    let mut sent = 0;
+    for (q, messages) in by_queue {
+        queue.send_batch_in_group(q, &messages).await?;
+        sent += messages.len();
+    }
+    Ok(sent)
 }
 
 /// The body as sent, for replay: text when it is UTF-8, else `{"base64": …}`, never lossy
