@@ -10,7 +10,6 @@ use serde_json::{json, Value};
 
 use super::effects::{Pushed, PUSH_LIMIT};
 use super::processor::{bump, class_queue, port_failure, Message, Processor, Step, STOCK};
-use super::receiver::fifo_id;
 use super::wms::{EventKind, Line};
 use crate::ports::{Delivery, PortError};
 
@@ -171,6 +170,7 @@ impl Processor {
                     break;
                 }
             };
+            let mut sends = Vec::with_capacity(page.items.len());
             for item in &page.items {
                 let at: Option<DateTime<Utc>> = item["updated_at"].as_str().and_then(|t| t.parse().ok());
                 let Some(at) = at else { continue };
@@ -193,19 +193,17 @@ impl Processor {
                         Message::Sync { entity, item: item.clone() }
                     }
                 };
-                let queue = match kind {
-                    "stock" => STOCK,
-                    "orders" => class_queue(EventKind::OrderCreated.priority()),
-                    "shipments" => class_queue(EventKind::ShipmentCreated.priority()),
-                    _ => class_queue(EventKind::InboundCreated.priority()),
-                };
-                self.ports()
-                    .queue
-                    .send_in_group(queue, &fifo_id(&msg.group()), &fifo_id(&msg.id()), &msg.encode())
-                    .await?;
-                report.items += 1;
+                sends.push(msg.to_group_message());
                 high_water = high_water.max(Some(at));
             }
+            let queue = match kind {
+                "stock" => STOCK,
+                "orders" => class_queue(EventKind::OrderCreated.priority()),
+                "shipments" => class_queue(EventKind::ShipmentCreated.priority()),
+                _ => class_queue(EventKind::InboundCreated.priority()),
+            };
+            self.ports().queue.send_batch_in_group(queue, &sends).await?;
+            report.items += sends.len();
             match page.next_cursor {
                 Some(c) if !page.items.is_empty() => page_cursor = Some(c),
                 _ => break,

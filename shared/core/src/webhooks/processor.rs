@@ -31,7 +31,7 @@ use super::retry::{Failure, Next, RetryPolicy};
 use super::stock::{SkuStock, StockFact};
 use super::wms::{EventKind, WmsData, WmsEvent};
 use super::WebhookSource;
-use crate::ports::{AuditEntry, Delivery, PortError, Ports};
+use crate::ports::{AuditEntry, Delivery, GroupMessage, PortError, Ports};
 
 /// The FIFO queues of verified events, highest priority first.
 pub const ORDERS: &str = "webhooks-orders";
@@ -118,6 +118,11 @@ impl Message {
 
     pub fn encode(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// As a FIFO message: in its entity's group, deduplicated by its id.
+    pub fn to_group_message(&self) -> GroupMessage {
+        GroupMessage { group: fifo_id(&self.group()), dedupe_id: fifo_id(&self.id()), body: self.encode() }
     }
 }
 
@@ -584,10 +589,15 @@ impl Processor {
         event_type: &str,
     ) -> Result<(), PortError> {
         let released = progress.applied(id, event_type);
-        for p in &released {
-            let dedupe = fifo_id(&format!("release:{}", p.event_id));
-            self.ports.queue.send_in_group(queue, &fifo_id(entity), &dedupe, &p.message).await?;
-        }
+        let sends: Vec<GroupMessage> = released
+            .iter()
+            .map(|p| GroupMessage {
+                group: fifo_id(entity),
+                dedupe_id: fifo_id(&format!("release:{}", p.event_id)),
+                body: p.message.clone(),
+            })
+            .collect();
+        self.ports.queue.send_batch_in_group(queue, &sends).await?;
         bump(&self.stats.released, released.len() as u64);
         progress.pending = None;
         self.save_progress(&progress_key(entity), progress).await
@@ -645,17 +655,20 @@ impl Processor {
         lines: &[super::wms::Line],
         at: DateTime<Utc>,
     ) -> Result<(), PortError> {
-        for line in lines {
-            let m = Message::Stock {
-                sku: line.sku.clone(),
-                id: format!("inbound:{inbound}:{}", line.sku),
-                occurred_at: at,
-                quantity: line.quantity,
-                absolute: false,
-            };
-            self.ports.queue.send_in_group(STOCK, &fifo_id(&m.group()), &fifo_id(&m.id()), &m.encode()).await?;
-        }
-        Ok(())
+        let sends: Vec<GroupMessage> = lines
+            .iter()
+            .map(|line| {
+                Message::Stock {
+                    sku: line.sku.clone(),
+                    id: format!("inbound:{inbound}:{}", line.sku),
+                    occurred_at: at,
+                    quantity: line.quantity,
+                    absolute: false,
+                }
+                .to_group_message()
+            })
+            .collect();
+        self.ports.queue.send_batch_in_group(STOCK, &sends).await
     }
 
     #[allow(clippy::too_many_arguments)]
