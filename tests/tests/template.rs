@@ -214,6 +214,11 @@ fn functions_binaries_triggers_and_routes() {
                     assert_eq!(pattern["dynamodb"]["Keys"]["pk"]["S"], serde_json::json!([{ "prefix": prefix }]));
                     assert_eq!(pattern["eventName"], serde_json::json!(["INSERT", "MODIFY"]));
                     assert_eq!(p["BisectBatchOnFunctionError"], true, "{name}: a failing record is isolated");
+                    let watched = resources_of_type(&t, "AWS::CloudWatch::Alarm").iter().any(|(_, a)| {
+                        let a = &a["Properties"];
+                        a["MetricName"] == "IteratorAge" && a["Dimensions"][0]["Value"]["Ref"] == name.as_str()
+                    });
+                    assert!(watched, "{name}: a stream consumer falling behind is alarmed");
                     match name.as_str() {
                         "WebhookProcessorFunction" => {
                             use storesync_core::webhooks::archive::ENV_ARCHIVE;
