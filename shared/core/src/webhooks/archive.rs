@@ -24,7 +24,7 @@ pub enum ArchiveMode {
     /// The processor writes each batch's deliveries.
     #[default]
     Processor,
-    /// A change-stream trigger on the dedupe records writes them ([`lines_from_records`]).
+    /// A change-stream trigger on the dedupe records writes them ([`line_from_record`]).
     Stream,
 }
 

@@ -1,7 +1,9 @@
 //! Webhook receipt made durable: a first delivery is recorded in the dedupe set (raw body and
-//! headers included, so the record is the archive) and queued in its entity's FIFO group before
-//! it is acknowledged; a duplicate is acknowledged and queued nothing; a signed but malformed
-//! delivery goes to the dead-letter store with its reason. An invalid signature stores nothing.
+//! headers included, so the record is the archive) with its message to its entity's FIFO group
+//! made certain before it is acknowledged (locally queued in the same transaction; on AWS the
+//! record is the outbox, and [`outbox`] queues it from the table's change stream); a duplicate
+//! is acknowledged and queued nothing; a signed but malformed delivery goes to the dead-letter
+//! store with its reason. An invalid signature stores nothing.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
