@@ -23,6 +23,21 @@ pub fn real_testdata() -> std::path::PathBuf {
     repo_root().join("../shared/testdata/real")
 }
 
+/// A WMS `inbound.created` of at least `bytes` bytes (one line per 30), delivery `dlv_{id}`,
+/// signed with `secret`: its body and headers.
+pub fn large_inbound(id: &str, bytes: usize, secret: &[u8]) -> (Vec<u8>, Vec<(String, String)>) {
+    let lines: Vec<String> = (0..bytes / 30).map(|i| format!(r#"{{"sku":"SKU-{i:05}","quantity":{i}}}"#)).collect();
+    let body = format!(
+        r#"{{"id":"evt_{id}","event":"inbound.created","occurred_at":"2026-11-25T08:00:00Z","data":{{"inbound_id":"IN{id}","lines":[{}]}}}}"#,
+        lines.join(",")
+    )
+    .into_bytes();
+    let signature = storesync_core::webhooks::signature::sign_base64(secret, &body);
+    let headers =
+        vec![("X-Webhook-Id".to_string(), format!("dlv_{id}")), ("X-Webhook-Signature".to_string(), signature)];
+    (body, headers)
+}
+
 /// The template's logical name of one of our queues: `import-web` → `ImportWebQueue`; a
 /// dead-letter queue of ours (`store-sync-dead`) is its queue's redrive target, `StoreSyncDLQ`.
 pub fn logical_queue(queue: &str) -> String {

@@ -402,3 +402,37 @@ async fn a_storm_on_moto_ends_in_the_truth_and_is_priced() {
         assert!(*total <= 3.00, "${total:.2} per million webhooks through the {via} is over the $3.00 budget");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_too_large_for_a_dynamodb_item_is_kept_in_the_bucket() {
+    let moto = Moto::start();
+    let stack = deploy(&moto, "storesync-large");
+    let resources = stack.resources();
+    let cfg = sdk_config(Some(&moto.endpoint)).await;
+    let ports = ports(&cfg, &resources);
+    // What the spill avoids: DynamoDB refuses an item over 400 KB.
+    let huge = json!({ "body": "x".repeat(450 * 1024) });
+    assert!(ports.kv.put("webhook/too-big", &huge).await.is_err(), "moto enforces the item size limit");
+
+    let receiver =
+        storesync_aws::webhooks::receiver(ports.clone(), Secrets { wms: vec![SECRET.to_vec()], ..Secrets::default() });
+    let app = webhook_app(Arc::new(Workflow::new(ports.clone(), Settings::default())), receiver);
+    let (body, headers) = storesync_tests::large_inbound("big", 600 * 1024, SECRET);
+    assert!(body.len() > 500 * 1024 && body.len() < 1024 * 1024, "{} bytes", body.len());
+    let (status, reply) = call(&app, &event("http-post-webhook-wms.json"), &headers, &body).await;
+    assert_eq!((status, reply["status"].as_str()), (200, Some("accepted")), "{reply}");
+
+    let mut outbox = StreamTap::new(&moto, &resources.state_table, Some(("WebhookReceiverFunction", "WebhookOutbox")));
+    assert_eq!(storesync_tests::aws::run_outbox(&mut outbox, &app, &ports).await, 1);
+    let sims = start_sims(Duration::from_secs(5)).await;
+    let processor = Processor::new(ports.clone(), sims.store.clone(), sims.warehouse.clone());
+    let queue = storesync_core::webhooks::processor::INBOUNDS;
+    let got = ports.queue.receive(queue, 10, 60).await.unwrap();
+    assert_eq!(got.len(), 1);
+    let done = processor.process(queue, &got).await.unwrap();
+    assert_eq!((done.done.len(), done.failed.len()), (1, 0), "applied from the bucket's copy");
+    // The raw archive keeps the reference; the body it names is the one sent.
+    let record = ports.kv.get(&storesync_core::webhooks::receiver::record_key("wms:dlv_big")).await.unwrap().unwrap();
+    let kept = storesync_core::webhooks::receiver::delivery_body(ports.blobs.as_ref(), &record).await.unwrap();
+    assert_eq!(kept.unwrap(), body);
+}

@@ -26,7 +26,7 @@ use super::archive::{self, ArchiveMode};
 use super::effects::{EffectError, Storefront, Warehouse};
 use super::ordering::{Decision, EntityProgress, Reconciled};
 use super::receipt::Accepted;
-use super::receiver::{fifo_id, record_key, stored_body};
+use super::receiver::{delivery_body, fifo_id, record_key};
 use super::retry::{Failure, Next, RetryPolicy};
 use super::stock::{SkuStock, StockFact};
 use super::wms::{EventKind, WmsData, WmsEvent};
@@ -472,7 +472,10 @@ impl Processor {
             Some(d) => Some(d.clone()),
             None => self.ports.kv.get(&record_key(dedupe_key)).await?.map(|r| r["delivery"].clone()),
         };
-        let body = delivery.as_ref().and_then(stored_body);
+        let body = match &delivery {
+            Some(d) => delivery_body(self.ports.blobs.as_ref(), d).await?,
+            None => None,
+        };
         if let Some(delivery) = delivery {
             archive.push(archive::line(dedupe_key, accepted, &delivery));
         }

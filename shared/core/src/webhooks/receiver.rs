@@ -14,7 +14,7 @@ use serde_json::json;
 use super::processor::{class_queue, DeadLetter, Message};
 use super::receipt::{receive, Accepted, Receipt, Rejected};
 use super::signature::{Headers, Secrets, WebhookSource};
-use crate::ports::{Admit, Admitted, GroupMessage, PortError, Ports, Queue};
+use crate::ports::{Admit, Admitted, BlobStore, GroupMessage, PortError, Ports, Queue};
 
 /// How long a delivery id is remembered.
 pub const DEDUPE_TTL_DAYS: i64 = 7;
@@ -22,6 +22,15 @@ pub const DEDUPE_TTL_DAYS: i64 = 7;
 /// Bodies up to this size travel in the queue message (SQS bills each 64 KB of a message as
 /// one request); larger ones are read from the dedupe record by the processor.
 pub const INLINE_BODY_MAX: usize = 48 * 1024;
+
+/// A dedupe record holds a raw body up to this size; a larger one is kept in the bucket under
+/// [`BODIES_PREFIX`] and the record names it. (DynamoDB items are at most 400 KB, and a JSON
+/// body stored as a JSON string grows at most twofold: only quotes and backslashes are escaped,
+/// a body with raw control characters is not JSON and never admitted.)
+pub const RECORD_BODY_MAX: usize = 150 * 1024;
+
+/// Where bodies too large for their record are kept, by source, day and content digest.
+pub const BODIES_PREFIX: &str = "webhooks/bodies/";
 
 /// What the sender is answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +130,17 @@ impl Receiver {
                         .and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok())
                         .is_none_or(|at| at + Duration::days(DEDUPE_TTL_DAYS) > now)
                 };
+                let mut raw = raw;
+                if body.len() > RECORD_BODY_MAX {
+                    // Kept in the bucket before the record names it (named by its content, so a
+                    // retried delivery writes the same object again).
+                    use sha2::Digest;
+                    let day = now.format("%Y-%m-%d");
+                    let digest = hex::encode(sha2::Sha256::digest(body));
+                    let blob = format!("{BODIES_PREFIX}{}/{day}/{digest}", source.as_str());
+                    self.ports.blobs.put(&blob, bytes::Bytes::copy_from_slice(body), None).await?;
+                    raw["body"] = json!({ "blob": blob });
+                }
                 // One step: recorded and queued (locally in one transaction; on AWS the record
                 // is written and the table's change stream queues its message). One write per
                 // first delivery, one read per duplicate.
@@ -146,9 +166,10 @@ impl Receiver {
 
 /// The FIFO message that carries an accepted delivery, and its queue: in its entity's group,
 /// deduplicated by its delivery, with the raw delivery inline when its body is small enough
-/// (the processor reads a larger one from the dedupe record).
+/// or kept in the bucket (the processor reads any other from the dedupe record).
 pub fn outgoing(accepted: &Accepted, delivery: &serde_json::Value) -> (&'static str, GroupMessage) {
-    let inline = delivery["body"].as_str().is_some_and(|b| b.len() <= INLINE_BODY_MAX);
+    let body = &delivery["body"];
+    let inline = body.as_str().map_or(body["blob"].is_string(), |b| b.len() <= INLINE_BODY_MAX);
     let msg = Message::Webhook {
         dedupe_key: accepted.dedupe_key.clone(),
         accepted: accepted.clone(),
@@ -207,7 +228,8 @@ fn raw_body(body: &[u8]) -> serde_json::Value {
     }
 }
 
-/// The raw body of a stored delivery record, byte for byte.
+/// The raw body of a stored delivery record, byte for byte, when the delivery holds it (see
+/// [`delivery_body`] for one kept in the bucket).
 /// Takes a dedupe record (`{"delivery": …}`) or a delivery itself.
 pub fn stored_body(record: &serde_json::Value) -> Option<Vec<u8>> {
     let delivery = if record["delivery"].is_object() { &record["delivery"] } else { record };
@@ -215,6 +237,20 @@ pub fn stored_body(record: &serde_json::Value) -> Option<Vec<u8>> {
     match body.as_str() {
         Some(text) => Some(text.as_bytes().to_vec()),
         None => base64::engine::general_purpose::STANDARD.decode(body["base64"].as_str()?).ok(),
+    }
+}
+
+/// The raw body of a stored delivery (or a dedupe record), byte for byte, wherever it is kept:
+/// in the delivery, or in the bucket for one too large for its record. `None` when the delivery
+/// has none.
+pub async fn delivery_body(blobs: &dyn BlobStore, record: &serde_json::Value) -> Result<Option<Vec<u8>>, PortError> {
+    let delivery = if record["delivery"].is_object() { &record["delivery"] } else { record };
+    match delivery["body"]["blob"].as_str() {
+        Some(key) => {
+            let bytes = blobs.get(key).await?.to_bytes().map_err(|e| PortError::backend("read", key, e))?;
+            Ok(Some(bytes.to_vec()))
+        }
+        None => Ok(stored_body(delivery)),
     }
 }
 
