@@ -205,7 +205,11 @@ async fn the_state_stream_queues_new_dedupe_records_through_the_receiver() {
     let app = storesync_aws::http::webhook_app(local.workflow.clone(), receiver);
     let reply =
         storesync_aws::http::handle_receiver_event(&app, &ports, raw.clone(), Default::default()).await.unwrap();
-    assert_eq!(reply, serde_json::json!({ "queued": 2 }), "the insert and the renewal; not the expiry");
+    assert_eq!(
+        reply,
+        serde_json::json!({ "queued": 2, "dead_lettered": 0 }),
+        "the insert and the renewal; not the expiry"
+    );
     let got = ports.queue.receive(STOCK, 10, 30).await.unwrap();
     let keys: Vec<String> = got
         .iter()
@@ -224,4 +228,40 @@ async fn the_state_stream_queues_new_dedupe_records_through_the_receiver() {
         ports.queue.ack(STOCK, &d.receipt).await.unwrap();
     }
     assert!(ports.queue.receive(STOCK, 10, 30).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_dedupe_record_the_outbox_cannot_read_is_dead_lettered_not_skipped() {
+    use storesync_core::webhooks::operators;
+    use storesync_core::webhooks::processor::STOCK;
+    let mut raw = event("dynamodb-stream-webhook-seen.json");
+    // The insert's value is not JSON; the renewal's record lacks what its message is made of.
+    raw["Records"][0]["dynamodb"]["NewImage"]["value"]["S"] = "{\"delivery\": {trunc".into();
+    let renewal = &mut raw["Records"][1]["dynamodb"]["NewImage"]["value"]["S"];
+    let mut record: Value = serde_json::from_str(renewal.as_str().unwrap()).unwrap();
+    record.as_object_mut().unwrap().remove("accepted");
+    *renewal = record.to_string().into();
+    let (local, _dir) = local();
+    let ports = local.workflow.ports().clone();
+    let receiver = storesync_aws::webhooks::receiver(ports.clone(), Default::default());
+    let app = storesync_aws::http::webhook_app(local.workflow.clone(), receiver);
+    let reply =
+        storesync_aws::http::handle_receiver_event(&app, &ports, raw.clone(), Default::default()).await.unwrap();
+    assert_eq!(reply, serde_json::json!({ "queued": 0, "dead_lettered": 2 }));
+    assert!(ports.queue.receive(STOCK, 10, 30).await.unwrap().is_empty());
+    let mut dead = operators::dead_letters(&ports).await.unwrap();
+    dead.sort_by(|a, b| a.id.cmp(&b.id));
+    let ids: Vec<&str> = dead.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids, ["outbox:wms:dlv_0001", "outbox:wms:dlv_0002"]);
+    assert!(
+        dead[0].reason.contains("webhook/seen/wms:dlv_0001") && dead[0].reason.contains("not JSON"),
+        "{}",
+        dead[0].reason
+    );
+    assert!(dead[1].reason.contains("no `accepted`"), "{}", dead[1].reason);
+    assert_eq!(dead[0].delivery, None, "nothing readable to keep");
+    assert_eq!(dead[1].delivery.as_ref().unwrap()["headers"]["X-Webhook-Id"], "dlv_0002", "the raw delivery kept");
+    // Lambda retries the batch after any failure: the same records make the same dead letters.
+    storesync_aws::http::handle_receiver_event(&app, &ports, raw, Default::default()).await.unwrap();
+    assert_eq!(operators::dead_letters(&ports).await.unwrap().len(), 2);
 }

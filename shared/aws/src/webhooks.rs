@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use serde_json::Value;
-use storesync_core::ports::{Delivery, Ports, Queue};
+use storesync_core::ports::{BlobStore, Delivery, Ports, Queue};
 use storesync_core::webhooks::processor::Processor;
-use storesync_core::webhooks::receiver::Receiver;
+use storesync_core::webhooks::receiver::{Outboxed, Receiver};
 use storesync_core::webhooks::Secrets;
 
 use crate::lambda::EdgeError;
@@ -142,9 +142,13 @@ pub async fn handle_processor_event(
     Err(EdgeError::UnknownEvent(event.to_string().chars().take(200).collect()))
 }
 
-/// The records a change-stream event carries: each insert's or update's key and record, in
-/// the stream's order (removals, such as TTL expiries, carry none).
-fn stream_records(event: &aws_lambda_events::event::dynamodb::Event) -> Result<Vec<(String, Value)>, EdgeError> {
+/// A change-stream record's key, and its record or why its value could not be read.
+type StreamRecord = (String, Result<Value, String>);
+
+/// The records a change-stream event carries: each insert's or update's key and record (or
+/// why its value could not be read), in the stream's order (removals, such as TTL expiries,
+/// carry none).
+fn stream_records(event: &aws_lambda_events::event::dynamodb::Event) -> Result<Vec<StreamRecord>, EdgeError> {
     let mut out = Vec::new();
     for r in &event.records {
         if r.event_name == "REMOVE" {
@@ -153,11 +157,12 @@ fn stream_records(event: &aws_lambda_events::event::dynamodb::Event) -> Result<V
         // The image in DynamoDB's JSON: {"pk": {"S": …}, "value": {"S": "<the record as JSON>"}}.
         let image = serde_json::to_value(&r.change.new_image)
             .map_err(|source| EdgeError::BadEvent { kind: "DynamoDB Streams image", source })?;
-        let (Some(key), Some(value)) = (image["pk"]["S"].as_str(), image["value"]["S"].as_str()) else { continue };
-        match serde_json::from_str::<Value>(value) {
-            Ok(record) => out.push((key.to_string(), record)),
-            Err(e) => tracing::warn!(key, error = %e, "unreadable record in the change stream: skipped"),
-        }
+        let Some(key) = image["pk"]["S"].as_str() else { continue };
+        let record = match image["value"]["S"].as_str() {
+            Some(value) => serde_json::from_str::<Value>(value).map_err(|e| format!("its value is not JSON: {e}")),
+            None => Err("it has no string `value`".to_string()),
+        };
+        out.push((key.to_string(), record));
     }
     Ok(out)
 }
@@ -172,23 +177,31 @@ pub async fn archive_stream(
     event: &aws_lambda_events::event::dynamodb::Event,
 ) -> Result<usize, EdgeError> {
     use storesync_core::webhooks::archive;
-    let records = stream_records(event)?;
-    let lines: Vec<Value> = records.iter().filter_map(|(k, r)| archive::line_from_record(k, r)).collect();
+    let mut lines: Vec<Value> = Vec::new();
+    for (key, record) in stream_records(event)? {
+        match record {
+            Ok(r) => lines.extend(archive::line_from_record(&key, &r)),
+            // The outbox, reading the same stream, dead-letters it with the reason.
+            Err(why) => tracing::warn!(key, why, "unreadable record in the change stream: not archived"),
+        }
+    }
     archive::write(ports.blobs.as_ref(), &lines).await?;
     Ok(lines.len())
 }
 
 /// The outbox from the state table's change stream (the template's `WebhookOutbox` event on
 /// the receiver, filtered like the archive): every newly written dedupe record's message
-/// queued, ten to a `SendMessageBatch`. Returns the messages queued. A failure fails the
-/// batch, which Lambda retries (bisecting it); a message sent again is dropped by its FIFO
-/// dedupe id.
+/// queued, ten to a `SendMessageBatch`, and any record no message can be made from
+/// dead-lettered with the reason. A failure fails the batch, which Lambda retries (bisecting
+/// it); a message sent again is dropped by its FIFO dedupe id.
 pub async fn outbox_stream(
     queue: &dyn Queue,
+    dead_letters: &dyn BlobStore,
     event: &aws_lambda_events::event::dynamodb::Event,
-) -> Result<usize, EdgeError> {
+) -> Result<Outboxed, EdgeError> {
     let records = stream_records(event)?;
-    Ok(storesync_core::webhooks::receiver::outbox(queue, records.iter().map(|(k, r)| (k.as_str(), r))).await?)
+    let records = records.iter().map(|(k, r)| (k.as_str(), r.as_ref().map_err(Clone::clone)));
+    Ok(storesync_core::webhooks::receiver::outbox(queue, dead_letters, chrono::Utc::now(), records).await?)
 }
 
 /// A DynamoDB Streams event, when `event` is one.

@@ -31,7 +31,7 @@ use super::retry::{Failure, Next, RetryPolicy};
 use super::stock::{SkuStock, StockFact};
 use super::wms::{EventKind, WmsData, WmsEvent};
 use super::WebhookSource;
-use crate::ports::{AuditEntry, Delivery, GroupMessage, PortError, Ports};
+use crate::ports::{AuditEntry, BlobStore, Delivery, GroupMessage, PortError, Ports};
 
 /// The FIFO queues of verified events, highest priority first.
 pub const ORDERS: &str = "webhooks-orders";
@@ -157,8 +157,13 @@ impl DeadLetter {
     }
 
     pub async fn store(&self, ports: &Ports) -> Result<(), PortError> {
+        self.store_in(ports.blobs.as_ref()).await
+    }
+
+    /// Kept in the dead-letter store (the bucket, under [`DEAD_PREFIX`]), by its id.
+    pub async fn store_in(&self, blobs: &dyn BlobStore) -> Result<(), PortError> {
         let data = serde_json::to_vec_pretty(self).map_err(|e| PortError::backend("encode", &self.id, e))?;
-        ports.blobs.put(&Self::key(&self.id), data.into(), None).await
+        blobs.put(&Self::key(&self.id), data.into(), None).await
     }
 }
 

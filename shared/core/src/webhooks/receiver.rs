@@ -8,7 +8,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine;
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
 use super::processor::{class_queue, DeadLetter, Message};
@@ -183,38 +183,74 @@ pub fn outgoing(accepted: &Accepted, delivery: &serde_json::Value) -> (&'static 
 }
 
 /// The message of a dedupe record (`webhook/seen/{dedupe key}` → `{delivery, accepted}`), as
-/// [`Receiver::handle`] admitted it; `None` for any other record.
-pub fn outgoing_of_record(key: &str, record: &serde_json::Value) -> Option<(&'static str, GroupMessage)> {
-    if !key.starts_with(record_key("").as_str()) {
-        return None;
+/// [`Receiver::handle`] admitted it, or why the record yields none.
+pub fn outgoing_of_record(record: &serde_json::Value) -> Result<(&'static str, GroupMessage), String> {
+    let accepted: Accepted = match record.get("accepted") {
+        Some(a) => serde_json::from_value(a.clone()).map_err(|e| format!("its `accepted` is unreadable: {e}"))?,
+        None => return Err("it has no `accepted`".to_string()),
+    };
+    match record["delivery"].is_object() {
+        true => Ok(outgoing(&accepted, &record["delivery"])),
+        false => Err("it has no `delivery`".to_string()),
     }
-    let accepted: Accepted = serde_json::from_value(record.get("accepted")?.clone()).ok()?;
-    record["delivery"].is_object().then(|| outgoing(&accepted, &record["delivery"]))
+}
+
+/// What [`outbox`] did with a batch of records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Outboxed {
+    /// Messages sent.
+    pub queued: usize,
+    /// Dedupe records no message could be made from, kept in the dead-letter store instead.
+    pub dead_lettered: usize,
 }
 
 /// The outbox: queues the messages of newly written dedupe records (a change stream's
-/// inserts and updates, in the stream's order), ten to a batch per queue, and returns how
-/// many it queued. Records that are not dedupe records are skipped. Sent again after a
-/// failure, a message is dropped by its FIFO dedupe id within five minutes and recognised by
-/// the processor's per-event record after that.
+/// inserts and updates, in the stream's order, each read or why it could not be), ten to a
+/// batch per queue. Records that are not dedupe records are skipped. A dedupe record that
+/// yields no message (unreadable, say, after a change of format between the writer and this
+/// reader) was acknowledged to its sender, so it is not skipped: it goes to the dead-letter
+/// store with the reason, named by its dedupe key, for an operator to see and replay. Sent
+/// again after a failure, a message is dropped by its FIFO dedupe id within five minutes and
+/// recognised by the processor's per-event record after that.
 pub async fn outbox<'a>(
     queue: &dyn Queue,
-    records: impl IntoIterator<Item = (&'a str, &'a serde_json::Value)>,
-) -> Result<usize, PortError> {
+    dead_letters: &dyn BlobStore,
+    now: DateTime<Utc>,
+    records: impl IntoIterator<Item = (&'a str, Result<&'a serde_json::Value, String>)>,
+) -> Result<Outboxed, PortError> {
     let mut by_queue: Vec<(&'static str, Vec<GroupMessage>)> = Vec::new();
+    let mut done = Outboxed::default();
     for (key, record) in records {
-        let Some((q, m)) = outgoing_of_record(key, record) else { continue };
-        match by_queue.iter_mut().find(|(name, _)| *name == q) {
-            Some((_, v)) => v.push(m),
-            None => by_queue.push((q, vec![m])),
+        let Some(dedupe_key) = key.strip_prefix(record_key("").as_str()) else { continue };
+        match record.as_ref().map_err(Clone::clone).and_then(|r| outgoing_of_record(r)) {
+            Ok((q, m)) => match by_queue.iter_mut().find(|(name, _)| *name == q) {
+                Some((_, v)) => v.push(m),
+                None => by_queue.push((q, vec![m])),
+            },
+            Err(why) => {
+                let reason = format!("recorded at receipt, but no message could be made from its record {key}: {why}");
+                tracing::error!(dedupe_key, reason, "webhook dead-lettered by the outbox");
+                DeadLetter {
+                    id: format!("outbox:{dedupe_key}"),
+                    queue: None,
+                    group: None,
+                    reason,
+                    attempts: vec![],
+                    message: None,
+                    delivery: record.ok().map(|r| r["delivery"].clone()).filter(|d| !d.is_null()),
+                    dead_at: now,
+                }
+                .store_in(dead_letters)
+                .await?;
+                done.dead_lettered += 1;
+            }
         }
     }
-    let mut sent = 0;
     for (q, messages) in by_queue {
         queue.send_batch_in_group(q, &messages).await?;
-        sent += messages.len();
+        done.queued += messages.len();
     }
-    Ok(sent)
+    Ok(done)
 }
 
 /// The body as sent, for replay: text when it is UTF-8, else `{"base64": …}`, never lossy
