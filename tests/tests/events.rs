@@ -195,22 +195,40 @@ fn the_supplier_samples_are_the_events_their_functions_take() {
     assert_eq!(poll.detail_type, "Scheduled Event");
 }
 
+/// The receiver function's entry (`handle_receiver_event`) on the local state.
+struct Receiver {
+    app: axum::Router,
+    ports: storesync_core::ports::Ports,
+    _local: Local,
+    _dir: tempfile::TempDir,
+}
+
+impl Receiver {
+    fn new() -> Self {
+        let (local, dir) = local();
+        let ports = local.workflow.ports().clone();
+        let receiver = storesync_aws::webhooks::receiver(ports.clone(), Default::default());
+        let app = storesync_aws::http::webhook_app(local.workflow.clone(), receiver);
+        Self { app, ports, _local: local, _dir: dir }
+    }
+
+    async fn handle(&self, event: Value) -> Value {
+        storesync_aws::http::handle_receiver_event(&self.app, &self.ports, event, Default::default()).await.unwrap()
+    }
+}
+
 #[tokio::test]
 async fn the_state_stream_queues_new_dedupe_records_through_the_receiver() {
     use storesync_core::webhooks::processor::{Message, STOCK};
     let raw = event("dynamodb-stream-webhook-seen.json");
-    let (local, _dir) = local();
-    let ports = local.workflow.ports().clone();
-    let receiver = storesync_aws::webhooks::receiver(ports.clone(), Default::default());
-    let app = storesync_aws::http::webhook_app(local.workflow.clone(), receiver);
-    let reply =
-        storesync_aws::http::handle_receiver_event(&app, &ports, raw.clone(), Default::default()).await.unwrap();
+    let receiver = Receiver::new();
+    let reply = receiver.handle(raw.clone()).await;
     assert_eq!(
         reply,
         serde_json::json!({ "queued": 2, "dead_lettered": 0 }),
         "the insert and the renewal; not the expiry"
     );
-    let got = ports.queue.receive(STOCK, 10, 30).await.unwrap();
+    let got = receiver.ports.queue.receive(STOCK, 10, 30).await.unwrap();
     let keys: Vec<String> = got
         .iter()
         .map(|d| match serde_json::from_str::<Message>(&d.body).unwrap() {
@@ -223,11 +241,11 @@ async fn the_state_stream_queues_new_dedupe_records_through_the_receiver() {
         .collect();
     assert_eq!(keys, ["wms:dlv_0001", "wms:dlv_0002"], "in the stream's order");
     // Lambda retries a failed batch: sent again, the messages are dropped by their dedupe ids.
-    storesync_aws::http::handle_receiver_event(&app, &ports, raw, Default::default()).await.unwrap();
+    receiver.handle(raw).await;
     for d in &got {
-        ports.queue.ack(STOCK, &d.receipt).await.unwrap();
+        receiver.ports.queue.ack(STOCK, &d.receipt).await.unwrap();
     }
-    assert!(ports.queue.receive(STOCK, 10, 30).await.unwrap().is_empty());
+    assert!(receiver.ports.queue.receive(STOCK, 10, 30).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -241,15 +259,11 @@ async fn a_dedupe_record_the_outbox_cannot_read_is_dead_lettered_not_skipped() {
     let mut record: Value = serde_json::from_str(renewal.as_str().unwrap()).unwrap();
     record.as_object_mut().unwrap().remove("accepted");
     *renewal = record.to_string().into();
-    let (local, _dir) = local();
-    let ports = local.workflow.ports().clone();
-    let receiver = storesync_aws::webhooks::receiver(ports.clone(), Default::default());
-    let app = storesync_aws::http::webhook_app(local.workflow.clone(), receiver);
-    let reply =
-        storesync_aws::http::handle_receiver_event(&app, &ports, raw.clone(), Default::default()).await.unwrap();
+    let receiver = Receiver::new();
+    let reply = receiver.handle(raw.clone()).await;
     assert_eq!(reply, serde_json::json!({ "queued": 0, "dead_lettered": 2 }));
-    assert!(ports.queue.receive(STOCK, 10, 30).await.unwrap().is_empty());
-    let mut dead = operators::dead_letters(&ports).await.unwrap();
+    assert!(receiver.ports.queue.receive(STOCK, 10, 30).await.unwrap().is_empty());
+    let mut dead = operators::dead_letters(&receiver.ports).await.unwrap();
     dead.sort_by(|a, b| a.id.cmp(&b.id));
     let ids: Vec<&str> = dead.iter().map(|d| d.id.as_str()).collect();
     assert_eq!(ids, ["outbox:wms:dlv_0001", "outbox:wms:dlv_0002"]);
@@ -262,6 +276,6 @@ async fn a_dedupe_record_the_outbox_cannot_read_is_dead_lettered_not_skipped() {
     assert_eq!(dead[0].delivery, None, "nothing readable to keep");
     assert_eq!(dead[1].delivery.as_ref().unwrap()["headers"]["X-Webhook-Id"], "dlv_0002", "the raw delivery kept");
     // Lambda retries the batch after any failure: the same records make the same dead letters.
-    storesync_aws::http::handle_receiver_event(&app, &ports, raw, Default::default()).await.unwrap();
-    assert_eq!(operators::dead_letters(&ports).await.unwrap().len(), 2);
+    receiver.handle(raw).await;
+    assert_eq!(operators::dead_letters(&receiver.ports).await.unwrap().len(), 2);
 }
