@@ -278,4 +278,23 @@ async fn a_dedupe_record_the_outbox_cannot_read_is_dead_lettered_not_skipped() {
     // Lambda retries the batch after any failure: the same records make the same dead letters.
     receiver.handle(raw).await;
     assert_eq!(operators::dead_letters(&receiver.ports).await.unwrap().len(), 2);
+    // An operator's retry reads the kept delivery again and queues it as the receiver would;
+    // with nothing kept there is nothing to retry.
+    let ports = &receiver.ports;
+    let err = operators::retry(ports, "outbox:wms:dlv_0001", "ops").await.unwrap_err();
+    assert!(matches!(err, operators::OpsError::NotRetryable { .. }), "{err}");
+    operators::retry(ports, "outbox:wms:dlv_0002", "ops").await.unwrap();
+    let got = ports.queue.receive(STOCK, 10, 30).await.unwrap();
+    assert_eq!(got.len(), 1);
+    match serde_json::from_str(&got[0].body).unwrap() {
+        storesync_core::webhooks::processor::Message::Webhook { accepted, delivery, .. } => {
+            assert_eq!((accepted.dedupe_key.as_str(), accepted.entity.as_str()), ("wms:dlv_0002", "sku:SKU-0001"));
+            assert_eq!(delivery.unwrap()["headers"]["X-Webhook-Id"], "dlv_0002");
+        }
+        other => panic!("{other:?}"),
+    }
+    let left: Vec<String> = operators::dead_letters(ports).await.unwrap().into_iter().map(|d| d.id).collect();
+    assert_eq!(left, ["outbox:wms:dlv_0001"]);
+    let audit = ports.audit.list("webhook/outbox:wms:dlv_0002").await.unwrap();
+    assert_eq!(audit.last().unwrap().action, "webhook.retry");
 }

@@ -2,6 +2,8 @@
 //! depths, dead letters listed, retried or discarded with a reason, and archived deliveries
 //! replayed. Every change is audited.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -9,7 +11,8 @@ use serde_json::json;
 use super::processor::{
     attempts_key, DeadLetter, Message, CLASS_QUEUES, DEAD_PREFIX, DISCARDED_PREFIX, QUEUES, RAW_PREFIX,
 };
-use super::receiver::fifo_id;
+use super::receipt::{accept, Receipt};
+use super::receiver::{delivery_body, fifo_id, outgoing, OUTBOX_DEAD_PREFIX};
 use super::WebhookSource;
 use crate::ports::{AuditEntry, PortError, Ports, QueueDepth};
 
@@ -92,21 +95,28 @@ async fn audit(
     Ok(ports.audit.record(&entry).await?)
 }
 
-/// Sends a dead letter's message back to its queue with a fresh attempt history.
+/// Sends a dead letter's message back to its queue with a fresh attempt history. A delivery
+/// the outbox could not make a message from is read again from its raw delivery (its body and
+/// headers, as this version reads them) and queued as the receiver would have.
 pub async fn retry(ports: &Ports, id: &str, who: &str) -> Result<(), OpsError> {
     let dead = load(ports, id).await?;
-    let (Some(queue), Some(message)) = (dead.queue.as_deref(), dead.message.as_deref()) else {
-        let why =
-            "it was refused at receipt (not a processable delivery); discard it, or fix the sender and let it resend";
-        return Err(OpsError::NotRetryable { id: id.to_string(), why: why.into() });
+    let queue = match (dead.queue.as_deref(), dead.message.as_deref(), &dead.delivery) {
+        (Some(queue), Some(message), _) => {
+            if CLASS_QUEUES.contains(&queue) {
+                let group = dead.group.clone().unwrap_or_else(|| "ungrouped".into());
+                let dedupe = fifo_id(&format!("retry:{id}:{}", ports.clock.now().timestamp_millis()));
+                ports.queue.send_in_group(queue, &fifo_id(&group), &dedupe, message).await?;
+            } else {
+                ports.queue.send(queue, message).await?;
+            }
+            queue
+        }
+        (_, _, Some(delivery)) if id.starts_with(OUTBOX_DEAD_PREFIX) => requeue_delivery(ports, id, delivery).await?,
+        _ => {
+            let why = "it was refused at receipt (not a processable delivery); discard it, or fix the sender and let it resend";
+            return Err(OpsError::NotRetryable { id: id.to_string(), why: why.into() });
+        }
     };
-    if CLASS_QUEUES.contains(&queue) {
-        let group = dead.group.clone().unwrap_or_else(|| "ungrouped".into());
-        let dedupe = fifo_id(&format!("retry:{id}:{}", ports.clock.now().timestamp_millis()));
-        ports.queue.send_in_group(queue, &fifo_id(&group), &dedupe, message).await?;
-    } else {
-        ports.queue.send(queue, message).await?;
-    }
     ports.kv.delete(&attempts_key(id)).await?;
     ports.blobs.delete(&DeadLetter::key(id)).await?;
     audit(
@@ -118,6 +128,28 @@ pub async fn retry(ports: &Ports, id: &str, who: &str) -> Result<(), OpsError> {
         json!({ "queue": queue }),
     )
     .await
+}
+
+/// Queues a stored delivery's message as [`super::receiver::Receiver`] does for a first
+/// delivery (it was verified then); returns the queue.
+async fn requeue_delivery(ports: &Ports, id: &str, delivery: &serde_json::Value) -> Result<&'static str, OpsError> {
+    let not = |why: String| OpsError::NotRetryable { id: id.to_string(), why };
+    let source: WebhookSource = serde_json::from_value(delivery["source"].clone())
+        .map_err(|e| not(format!("its delivery names no known source: {e}")))?;
+    let headers: BTreeMap<String, String> = serde_json::from_value(delivery["headers"].clone())
+        .map_err(|e| not(format!("its delivery's headers are unreadable: {e}")))?;
+    let body =
+        delivery_body(ports.blobs.as_ref(), delivery).await?.ok_or_else(|| not("its delivery has no body".into()))?;
+    match accept(source, &headers, &body) {
+        Ok(Receipt::Event(accepted)) => {
+            let (queue, message) = outgoing(&accepted, delivery);
+            ports.queue.send_batch_in_group(queue, &[message]).await?;
+            Ok(queue)
+        }
+        Ok(Receipt::Malformed { reason, .. }) => Err(not(format!("its delivery is not processable: {reason}"))),
+        Ok(Receipt::Ping) => Err(not("its delivery is a ping".into())),
+        Err(e) => Err(not(e.to_string())),
+    }
 }
 
 /// Retries every retryable dead letter; returns how many were sent back.

@@ -79,6 +79,12 @@ pub fn receive(
         return Ok(Receipt::Ping);
     }
     let verified = Unverified { source, headers, body }.verify(secrets, now)?;
+    accept(source, headers, verified.body)
+}
+
+/// What a verified delivery is: its dedupe key, topic, entity and priority (or why it is not
+/// processable). Also re-reads a stored delivery whose record this version cannot read.
+pub fn accept(source: WebhookSource, headers: &dyn Headers, body: &[u8]) -> Result<Receipt, Rejected> {
     let id_header = delivery_header(source);
     // Standard Webhooks carries the delivery id as `webhook-id`.
     let delivery = headers
@@ -88,7 +94,7 @@ pub fn receive(
     let dedupe_key = format!("{}:{delivery}", source.as_str());
     let malformed = |reason: String| Ok(Receipt::Malformed { dedupe_key: dedupe_key.clone(), reason });
     match source {
-        WebhookSource::Wms => match WmsHead::parse(verified.body) {
+        WebhookSource::Wms => match WmsHead::parse(body) {
             Ok(e) => Ok(Receipt::Event(Accepted {
                 source,
                 entity: e.entity,
@@ -107,7 +113,7 @@ pub fn receive(
                 }
                 _ => ("X-WC-Webhook-Topic", None, None),
             };
-            let value: serde_json::Value = match serde_json::from_slice(verified.body) {
+            let value: serde_json::Value = match serde_json::from_slice(body) {
                 Ok(v) => v,
                 Err(e) => return malformed(format!("the body is not JSON: {e}")),
             };

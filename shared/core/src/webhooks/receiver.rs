@@ -29,6 +29,9 @@ pub const INLINE_BODY_MAX: usize = 48 * 1024;
 /// a body with raw control characters is not JSON and never admitted.)
 pub const RECORD_BODY_MAX: usize = 150 * 1024;
 
+/// The dead letters of the [`outbox`] are `outbox:{dedupe key}`.
+pub const OUTBOX_DEAD_PREFIX: &str = "outbox:";
+
 /// Where bodies too large for their record are kept, by source, day and content digest.
 pub const BODIES_PREFIX: &str = "webhooks/bodies/";
 
@@ -231,7 +234,7 @@ pub async fn outbox<'a>(
                 let reason = format!("recorded at receipt, but no message could be made from its record {key}: {why}");
                 tracing::error!(dedupe_key, reason, "webhook dead-lettered by the outbox");
                 DeadLetter {
-                    id: format!("outbox:{dedupe_key}"),
+                    id: format!("{OUTBOX_DEAD_PREFIX}{dedupe_key}"),
                     queue: None,
                     group: None,
                     reason,
