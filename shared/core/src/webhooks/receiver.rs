@@ -212,7 +212,7 @@ pub struct Outboxed {
 /// batch per queue. Records that are not dedupe records are skipped. A dedupe record that
 /// yields no message (unreadable, say, after a change of format between the writer and this
 /// reader) was acknowledged to its sender, so it is not skipped: it goes to the dead-letter
-/// store with the reason, named by its dedupe key, for an operator to see and replay. Sent
+/// store with the reason, named by its dedupe key, for an operator to see and retry. Sent
 /// again after a failure, a message is dropped by its FIFO dedupe id within five minutes and
 /// recognised by the processor's per-event record after that.
 pub async fn outbox<'a>(
