@@ -177,7 +177,7 @@ async fn aws_adapters_on_moto() {
         let events = tap.lock().unwrap().poll().events;
         for ev in events {
             let ev = storesync_aws::webhooks::as_stream_event(&ev).expect("a stream event").unwrap();
-            storesync_aws::webhooks::outbox_stream(q.as_ref(), &store, &ev).await.unwrap();
+            storesync_aws::webhooks::outbox_stream(q.as_ref(), &store, chrono::Utc::now(), &ev).await.unwrap();
         }
     };
     contract::admission(&admission, kv.as_ref(), q.as_ref(), "c1", settle).await;

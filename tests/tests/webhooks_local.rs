@@ -96,4 +96,9 @@ async fn a_signed_body_that_is_not_utf8_is_kept_byte_for_byte() {
     let dead: DeadLetter = serde_json::from_slice(&blob.to_bytes().unwrap()).unwrap();
     assert!(dead.reason.contains("does not match the contract"), "{}", dead.reason);
     assert_eq!(stored_body(dead.delivery.as_ref().unwrap()).unwrap(), body, "the archived body verifies again");
+    // A retry reads the kept delivery again: still not processable, it stays, saying why.
+    let ports = local.workflow.ports();
+    let err = storesync_core::webhooks::operators::retry(ports, "wms:dlv_9", "ops").await.unwrap_err();
+    assert!(err.to_string().contains("not processable") && err.to_string().contains("contract"), "{err}");
+    assert!(ports.blobs.get(&DeadLetter::key("wms:dlv_9")).await.is_ok(), "kept");
 }

@@ -69,7 +69,9 @@ pub async fn handle_receiver_event(
     context: lambda_runtime::Context,
 ) -> Result<Value, EdgeError> {
     if let Some(event) = crate::webhooks::as_stream_event(&payload) {
-        let done = crate::webhooks::outbox_stream(ports.queue.as_ref(), ports.blobs.as_ref(), &event?).await?;
+        let done =
+            crate::webhooks::outbox_stream(ports.queue.as_ref(), ports.blobs.as_ref(), ports.clock.now(), &event?)
+                .await?;
         return Ok(serde_json::json!({ "queued": done.queued, "dead_lettered": done.dead_lettered }));
     }
     handle_http_event(app, payload, context).await

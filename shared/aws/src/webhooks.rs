@@ -197,11 +197,12 @@ pub async fn archive_stream(
 pub async fn outbox_stream(
     queue: &dyn Queue,
     dead_letters: &dyn BlobStore,
+    now: chrono::DateTime<chrono::Utc>,
     event: &aws_lambda_events::event::dynamodb::Event,
 ) -> Result<Outboxed, EdgeError> {
     let records = stream_records(event)?;
-    let records = records.iter().map(|(k, r)| (k.as_str(), r.as_ref().map_err(Clone::clone)));
-    Ok(storesync_core::webhooks::receiver::outbox(queue, dead_letters, chrono::Utc::now(), records).await?)
+    let records = records.iter().map(|(k, r)| (k.as_str(), r.as_ref().map_err(String::as_str)));
+    Ok(storesync_core::webhooks::receiver::outbox(queue, dead_letters, now, records).await?)
 }
 
 /// A DynamoDB Streams event, when `event` is one.

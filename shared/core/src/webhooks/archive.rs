@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::receiver::record_key;
+use super::receiver::RECORD_PREFIX;
 use crate::ports::{BlobStore, PortError};
 
 /// Where the archive is kept.
@@ -48,7 +48,7 @@ pub fn line(dedupe_key: &str, accepted: &impl serde::Serialize, delivery: &serde
 /// key}`, value `{delivery, accepted, queued?}`); `None` for any other record, and for the
 /// record without the delivery.
 pub fn line_from_record(key: &str, record: &serde_json::Value) -> Option<serde_json::Value> {
-    let dedupe_key = key.strip_prefix(record_key("").as_str())?;
+    let dedupe_key = key.strip_prefix(RECORD_PREFIX)?;
     if !record["delivery"].is_object() || !record["accepted"].is_object() {
         return None;
     }
@@ -78,6 +78,7 @@ pub async fn write(blobs: &dyn BlobStore, lines: &[serde_json::Value]) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::webhooks::receiver::record_key;
 
     #[test]
     fn the_mode_comes_from_configuration_and_a_bad_value_is_named() {

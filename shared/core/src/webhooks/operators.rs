@@ -12,7 +12,7 @@ use super::processor::{
     attempts_key, DeadLetter, Message, CLASS_QUEUES, DEAD_PREFIX, DISCARDED_PREFIX, QUEUES, RAW_PREFIX,
 };
 use super::receipt::{accept, Receipt};
-use super::receiver::{delivery_body, fifo_id, outgoing, OUTBOX_DEAD_PREFIX};
+use super::receiver::{delivery_body, fifo_id, outgoing};
 use super::WebhookSource;
 use crate::ports::{AuditEntry, PortError, Ports, QueueDepth};
 
@@ -95,9 +95,10 @@ async fn audit(
     Ok(ports.audit.record(&entry).await?)
 }
 
-/// Sends a dead letter's message back to its queue with a fresh attempt history. A delivery
-/// the outbox could not make a message from is read again from its raw delivery (its body and
-/// headers, as this version reads them) and queued as the receiver would have.
+/// Sends a dead letter's message back to its queue with a fresh attempt history. One with no
+/// message but its raw delivery (refused as malformed at receipt, or a record the outbox could
+/// not read) has the delivery read again, as this version reads it, and queued as the receiver
+/// would have; one that is still not processable stays, with the reason.
 pub async fn retry(ports: &Ports, id: &str, who: &str) -> Result<(), OpsError> {
     let dead = load(ports, id).await?;
     let queue = match (dead.queue.as_deref(), dead.message.as_deref(), &dead.delivery) {
@@ -111,9 +112,9 @@ pub async fn retry(ports: &Ports, id: &str, who: &str) -> Result<(), OpsError> {
             }
             queue
         }
-        (_, _, Some(delivery)) if id.starts_with(OUTBOX_DEAD_PREFIX) => requeue_delivery(ports, id, delivery).await?,
+        (_, _, Some(delivery)) => requeue_delivery(ports, id, delivery).await?,
         _ => {
-            let why = "it was refused at receipt (not a processable delivery); discard it, or fix the sender and let it resend";
+            let why = "it keeps neither a message nor its delivery; discard it, or let the sender resend";
             return Err(OpsError::NotRetryable { id: id.to_string(), why: why.into() });
         }
     };
@@ -146,7 +147,9 @@ async fn requeue_delivery(ports: &Ports, id: &str, delivery: &serde_json::Value)
             ports.queue.send_batch_in_group(queue, &[message]).await?;
             Ok(queue)
         }
-        Ok(Receipt::Malformed { reason, .. }) => Err(not(format!("its delivery is not processable: {reason}"))),
+        Ok(Receipt::Malformed { reason, .. }) => Err(not(format!(
+            "its delivery is not processable: {reason}; discard it, or fix the sender and let it resend"
+        ))),
         Ok(Receipt::Ping) => Err(not("its delivery is a ping".into())),
         Err(e) => Err(not(e.to_string())),
     }

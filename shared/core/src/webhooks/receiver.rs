@@ -60,8 +60,11 @@ pub struct Receiver {
     rejected: AtomicU64,
 }
 
+/// Where dedupe records are kept: `webhook/seen/{dedupe key}`.
+pub const RECORD_PREFIX: &str = "webhook/seen/";
+
 pub fn record_key(dedupe_key: &str) -> String {
-    format!("webhook/seen/{dedupe_key}")
+    format!("{RECORD_PREFIX}{dedupe_key}")
 }
 
 /// SQS FIFO dedupe ids are at most 128 characters of a restricted set.
@@ -219,13 +222,13 @@ pub async fn outbox<'a>(
     queue: &dyn Queue,
     dead_letters: &dyn BlobStore,
     now: DateTime<Utc>,
-    records: impl IntoIterator<Item = (&'a str, Result<&'a serde_json::Value, String>)>,
+    records: impl IntoIterator<Item = (&'a str, Result<&'a serde_json::Value, &'a str>)>,
 ) -> Result<Outboxed, PortError> {
     let mut by_queue: Vec<(&'static str, Vec<GroupMessage>)> = Vec::new();
     let mut done = Outboxed::default();
     for (key, record) in records {
-        let Some(dedupe_key) = key.strip_prefix(record_key("").as_str()) else { continue };
-        match record.as_ref().map_err(Clone::clone).and_then(|r| outgoing_of_record(r)) {
+        let Some(dedupe_key) = key.strip_prefix(RECORD_PREFIX) else { continue };
+        match record.map_err(str::to_string).and_then(outgoing_of_record) {
             Ok((q, m)) => match by_queue.iter_mut().find(|(name, _)| *name == q) {
                 Some((_, v)) => v.push(m),
                 None => by_queue.push((q, vec![m])),
