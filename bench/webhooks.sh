@@ -3,14 +3,16 @@
 # SQLite dedupe, durable enqueue) and a bare axum handler answering 200, both loaded by wrk with
 # the same signed WMS deliveries from the same machine.
 # usage: [PACED=7000] bash bench/webhooks.sh [SECONDS] [CONNECTIONS] [DELIVERIES]
+# One wrk thread: wrk starts its clock after every thread's `init` (loading the file), so with
+# -tN the first threads send uncounted seconds early and overstate the rate (docs/PERFORMANCE.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-20}
 CONNS=${2:-32}
 # The paced run's offered rate (requests a second); the target is ≥ 5,000/s at p99 ≤ 20 ms.
 PACED=${PACED:-7000}
-# More unique deliveries than a run can send (100,000 a second is more than either side
-# answers here), so that every request to storesync is a first delivery.
+# More unique deliveries than a run can send (storesync answers at most about 50,000 a second
+# here), so that every request to storesync is a first delivery.
 EVENTS=${3:-$((SECS * 100000))}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 cargo build --release -q -p storesync-local --bin storesync --example bare_axum
@@ -28,21 +30,22 @@ run() { # name port [delay ms: paced]
   echo "== $1"
   local script=bench/wrk_webhooks.lua
   [ -n "${3:-}" ] && script=bench/wrk_webhooks_paced.lua
-  wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -s "$script" "http://127.0.0.1:$2/webhooks/wms" -- "$WORK/deliveries.tsv" ${3:-} | tee "$WORK/$1.out" | grep -E 'RESULT|Non-2xx' || true
+  wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -s "$script" "http://127.0.0.1:$2/webhooks/wms" -- "$WORK/deliveries.tsv" 1 ${3:-} | tee "$WORK/$1.out" | grep -E 'RESULT|Non-2xx' || true
 }
 
 "$BIN" --state "$WORK/state" serve --addr 127.0.0.1:18080 >"$WORK/serve.log" 2>&1 &
 wait_port 18080
 run storesync 18080
 sent=$(grep -o 'requests=[0-9]*' "$WORK/storesync.out" | cut -d= -f2)
-lines=$(wc -l <"$WORK/deliveries.tsv")
-if [ "$sent" -gt "$lines" ]; then
-  echo "not every request was a first delivery ($sent requests, $lines deliveries): pass a larger DELIVERIES" >&2
-  exit 1
-fi
 queued=$("$BIN" --state "$WORK/state" webhooks status | tee "$WORK/status.txt" | awk '/webhooks-/{s+=$2} END{print s+0}')
 echo "queued after the run: $queued"
 cat "$WORK/status.txt"
+# Every answered request queued a message unless it was a duplicate (wrk, having sent the whole
+# file, starts it again): then the run measured cheaper reads, not admissions.
+if [ "$queued" -lt "$sent" ]; then
+  echo "not every request was a first delivery ($sent requests, $queued queued): pass a larger DELIVERIES" >&2
+  exit 1
+fi
 kill %1; wait %1 2>/dev/null || true
 
 "$BARE" 127.0.0.1:18081 2>/dev/null &

@@ -2,7 +2,7 @@
 -- waiting DELAY_MS after an answer before its next request, for an offered rate of about
 -- connections × 1000 / DELAY_MS requests a second (the saturation runs use the plain script:
 -- a script with a delay function costs wrk a timer per request even at 0 ms).
--- usage: wrk ... -s bench/wrk_webhooks_paced.lua URL -- FILE DELAY_MS
+-- usage: wrk ... -s bench/wrk_webhooks_paced.lua URL -- FILE THREADS DELAY_MS
 
 dofile("bench/wrk_webhooks.lua")
 
@@ -11,7 +11,7 @@ local pause = 0
 
 function init(args)
   base_init(args)
-  pause = tonumber(args[2]) or error("usage: -- FILE DELAY_MS")
+  pause = tonumber(args[3]) or error("usage: -- FILE THREADS DELAY_MS")
 end
 
 function delay()
