@@ -143,8 +143,8 @@ async fn requeue_delivery(ports: &Ports, id: &str, delivery: &serde_json::Value)
         delivery_body(ports.blobs.as_ref(), delivery).await?.ok_or_else(|| not("its delivery has no body".into()))?;
     match accept(source, &headers, &body) {
         Ok(Receipt::Event(accepted)) => {
-            let (queue, message) = outgoing(&accepted, delivery);
-            ports.queue.send_batch_in_group(queue, &[message]).await?;
+            let (queue, m) = outgoing(&accepted, delivery);
+            ports.queue.send_in_group(queue, &m.group, &m.dedupe_id, &m.body).await?;
             Ok(queue)
         }
         Ok(Receipt::Malformed { reason, .. }) => Err(not(format!(
