@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Receipt throughput, side by side in one run (docs/PERFORMANCE.md): `storesync serve` (verify,
-# SQLite dedupe, durable enqueue) and a bare axum handler answering 200, both loaded by wrk with
-# the same signed WMS deliveries from the same machine.
+# SQLite dedupe, durable enqueue), the same receipt storing nothing (example receipt_unstored:
+# what the request path costs) and a bare axum handler answering 200, all loaded by wrk with the
+# same signed WMS deliveries from the same machine, in two placements:
+# - shared: no affinity, the server and wrk share both cores as the scheduler likes;
+# - pinned: the server on CPU 1, wrk on CPU 0 (taskset): each program's cost per request on one
+#   core of its own, steadier from run to run than the shared placement.
 # usage: [PACED=7000] bash bench/webhooks.sh [SECONDS] [CONNECTIONS] [DELIVERIES]
 # One wrk thread: wrk starts its clock after every thread's `init` (loading the file), so with
 # -tN the first threads send uncounted seconds early and overstate the rate (docs/PERFORMANCE.md).
@@ -15,9 +19,10 @@ PACED=${PACED:-7000}
 # here), so that every request to storesync is a first delivery.
 EVENTS=${3:-$((SECS * 100000))}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-cargo build --release -q -p storesync-local --bin storesync --example bare_axum
+command -v taskset >/dev/null || { echo "taskset (util-linux) is missing: the pinned placement needs it" >&2; exit 1; }
+[ "$(nproc)" -ge 2 ] || { echo "the pinned placement needs two CPUs, this machine has $(nproc)" >&2; exit 1; }
+cargo build --release -q -p storesync-local --bin storesync --example bare_axum --example receipt_unstored
 BIN=target/release/storesync
-BARE=target/release/examples/bare_axum
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 export STORESYNC_WMS_SECRET=bench-secret STORESYNC_WMS_SIGNATURE=hmac
@@ -26,42 +31,62 @@ echo "deliveries: $(wc -l <"$WORK/deliveries.tsv") lines, $(du -h "$WORK/deliver
 
 wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
 
-run() { # name port [delay ms: paced]
-  echo "== $1"
+# load NAME PORT WRK_CPUS [delay ms: paced]
+load() {
   local script=bench/wrk_webhooks.lua
-  [ -n "${3:-}" ] && script=bench/wrk_webhooks_paced.lua
-  wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -s "$script" "http://127.0.0.1:$2/webhooks/wms" -- "$WORK/deliveries.tsv" 1 ${3:-} | tee "$WORK/$1.out" | grep -E 'RESULT|Non-2xx' || true
+  [ -n "${4:-}" ] && script=bench/wrk_webhooks_paced.lua
+  printf '%-28s ' "$1"
+  taskset -c "$3" wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -s "$script" "http://127.0.0.1:$2/webhooks/wms" -- "$WORK/deliveries.tsv" 1 ${4:-} \
+    | tee "$WORK/$1.out" | grep -E 'RESULT|Non-2xx' || true
+}
+rps() { grep -o 'rps=[0-9]*' "$WORK/$1.out" | cut -d= -f2; }
+
+# placement SERVER_CPUS WRK_CPUS: the three programs, one after the other, each on fresh state.
+placement() {
+  local name=$1 srv=$2 gen=$3
+  echo "== $name (server on CPU $srv, wrk on CPU $gen)"
+  taskset -c "$srv" "$BIN" --state "$WORK/state-$name" serve --addr 127.0.0.1:18080 >"$WORK/serve-$name.log" 2>&1 &
+  local pid=$!
+  wait_port 18080
+  load "storesync-$name" 18080 "$gen"
+  local sent queued
+  sent=$(grep -o 'requests=[0-9]*' "$WORK/storesync-$name.out" | cut -d= -f2)
+  queued=$("$BIN" --state "$WORK/state-$name" webhooks status | awk '/webhooks-/{s+=$2} END{print s+0}')
+  # Every answered request queued a message unless it was a duplicate (wrk, having sent the
+  # whole file, starts it again): then the run measured cheaper reads, not admissions.
+  if [ "$queued" -lt "$sent" ]; then
+    echo "not every request was a first delivery ($sent requests, $queued queued): pass a larger DELIVERIES" >&2
+    exit 1
+  fi
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+
+  taskset -c "$srv" target/release/examples/receipt_unstored 127.0.0.1:18081 2>/dev/null &
+  pid=$!
+  wait_port 18081
+  load "unstored-$name" 18081 "$gen"
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+
+  taskset -c "$srv" target/release/examples/bare_axum 127.0.0.1:18082 2>/dev/null &
+  pid=$!
+  wait_port 18082
+  load "bare-axum-$name" 18082 "$gen"
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+
+  python3 -c "
+s, u, b = $(rps "storesync-$name"), $(rps "unstored-$name"), $(rps "bare-axum-$name")
+print(f'$name: storesync / bare axum = {s}/{b} = {s/b:.2f}x; storing nothing = {u}/{b} = {u/b:.2f}x')
+if '$name' == 'pinned':  # one core's time a request: its inverse rate
+    print(f'one server core a request: bare {1e6/b:.1f} us, the request path +{1e6/u-1e6/b:.1f} us, making it durable +{1e6/s-1e6/u:.1f} us')"
 }
 
-"$BIN" --state "$WORK/state" serve --addr 127.0.0.1:18080 >"$WORK/serve.log" 2>&1 &
-wait_port 18080
-run storesync 18080
-sent=$(grep -o 'requests=[0-9]*' "$WORK/storesync.out" | cut -d= -f2)
-queued=$("$BIN" --state "$WORK/state" webhooks status | tee "$WORK/status.txt" | awk '/webhooks-/{s+=$2} END{print s+0}')
-echo "queued after the run: $queued"
-cat "$WORK/status.txt"
-# Every answered request queued a message unless it was a duplicate (wrk, having sent the whole
-# file, starts it again): then the run measured cheaper reads, not admissions.
-if [ "$queued" -lt "$sent" ]; then
-  echo "not every request was a first delivery ($sent requests, $queued queued): pass a larger DELIVERIES" >&2
-  exit 1
-fi
-kill %1; wait %1 2>/dev/null || true
-
-"$BARE" 127.0.0.1:18081 2>/dev/null &
-bare=$!
-wait_port 18081
-run bare-axum 18081
-
-s=$(grep -o 'rps=[0-9]*' "$WORK/storesync.out" | cut -d= -f2)
-b=$(grep -o 'rps=[0-9]*' "$WORK/bare-axum.out" | cut -d= -f2)
-python3 -c "print(f'storesync / bare axum = {$s}/{$b} = {$s/$b:.2f}x')"
-kill "$bare"; wait "$bare" 2>/dev/null || true
+placement shared 0,1 0,1
+placement pinned 1 0
 
 # The absolute target at a steady load rather than at saturation: each connection pauses
 # between requests for an offered rate of about PACED per second (fresh state: every request
 # is a first delivery again).
 DELAY=$((CONNS * 1000 / PACED))
-"$BIN" --state "$WORK/paced" serve --addr 127.0.0.1:18082 >"$WORK/paced.log" 2>&1 &
-wait_port 18082
-run "storesync-paced-${PACED}" 18082 "$DELAY"
+echo "== paced (no affinity)"
+"$BIN" --state "$WORK/paced" serve --addr 127.0.0.1:18083 >"$WORK/paced.log" 2>&1 &
+wait_port 18083
+load "storesync-paced-${PACED}" 18083 0,1 "$DELAY"
