@@ -40,14 +40,15 @@ load() {
     | tee "$WORK/$1.out" | grep -E 'RESULT|Non-2xx' || true
 }
 rps() { grep -o 'rps=[0-9]*' "$WORK/$1.out" | cut -d= -f2; }
+# start CPUS PORT LOG COMMAND…: runs a server on those CPUs (its pid in $pid) until its port opens.
+start() { taskset -c "$1" "${@:4}" >"$WORK/$3.log" 2>&1 & pid=$!; wait_port "$2"; }
+stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; }
 
 # placement SERVER_CPUS WRK_CPUS: the three programs, one after the other, each on fresh state.
 placement() {
   local name=$1 srv=$2 gen=$3
   echo "== $name (server on CPU $srv, wrk on CPU $gen)"
-  taskset -c "$srv" "$BIN" --state "$WORK/state-$name" serve --addr 127.0.0.1:18080 >"$WORK/serve-$name.log" 2>&1 &
-  local pid=$!
-  wait_port 18080
+  start "$srv" 18080 "serve-$name" "$BIN" --state "$WORK/state-$name" serve --addr 127.0.0.1:18080
   load "storesync-$name" 18080 "$gen"
   local sent queued
   sent=$(grep -o 'requests=[0-9]*' "$WORK/storesync-$name.out" | cut -d= -f2)
@@ -58,19 +59,13 @@ placement() {
     echo "not every request was a first delivery ($sent requests, $queued queued): pass a larger DELIVERIES" >&2
     exit 1
   fi
-  kill "$pid"; wait "$pid" 2>/dev/null || true
-
-  taskset -c "$srv" target/release/examples/receipt_unstored 127.0.0.1:18081 2>/dev/null &
-  pid=$!
-  wait_port 18081
+  stop
+  start "$srv" 18081 "unstored-$name" target/release/examples/receipt_unstored 127.0.0.1:18081
   load "unstored-$name" 18081 "$gen"
-  kill "$pid"; wait "$pid" 2>/dev/null || true
-
-  taskset -c "$srv" target/release/examples/bare_axum 127.0.0.1:18082 2>/dev/null &
-  pid=$!
-  wait_port 18082
+  stop
+  start "$srv" 18082 "bare-axum-$name" target/release/examples/bare_axum 127.0.0.1:18082
   load "bare-axum-$name" 18082 "$gen"
-  kill "$pid"; wait "$pid" 2>/dev/null || true
+  stop
 
   python3 -c "
 s, u, b = $(rps "storesync-$name"), $(rps "unstored-$name"), $(rps "bare-axum-$name")
@@ -87,6 +82,6 @@ placement pinned 1 0
 # is a first delivery again).
 DELAY=$((CONNS * 1000 / PACED))
 echo "== paced (no affinity)"
-"$BIN" --state "$WORK/paced" serve --addr 127.0.0.1:18083 >"$WORK/paced.log" 2>&1 &
-wait_port 18083
+start 0,1 18083 paced "$BIN" --state "$WORK/paced" serve --addr 127.0.0.1:18083
 load "storesync-paced-${PACED}" 18083 0,1 "$DELAY"
+stop
