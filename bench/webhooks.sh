@@ -39,7 +39,8 @@ load() {
   taskset -c "$3" wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -s "$script" "http://127.0.0.1:$2/webhooks/wms" -- "$WORK/deliveries.tsv" 1 ${4:-} \
     | tee "$WORK/$1.out" | grep -E 'RESULT|Non-2xx' || true
 }
-rps() { grep -o 'rps=[0-9]*' "$WORK/$1.out" | cut -d= -f2; }
+# result NAME FIELD: a field of wrk's RESULT line for that run (requests, rps, …).
+result() { grep -o "$2=[0-9]*" "$WORK/$1.out" | cut -d= -f2; }
 # start CPUS PORT LOG COMMAND…: runs a server on those CPUs (its pid in $pid) until its port opens.
 start() { taskset -c "$1" "${@:4}" >"$WORK/$3.log" 2>&1 & pid=$!; wait_port "$2"; }
 stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; }
@@ -51,7 +52,7 @@ placement() {
   start "$srv" 18080 "serve-$name" "$BIN" --state "$WORK/state-$name" serve --addr 127.0.0.1:18080
   load "storesync-$name" 18080 "$gen"
   local sent queued
-  sent=$(grep -o 'requests=[0-9]*' "$WORK/storesync-$name.out" | cut -d= -f2)
+  sent=$(result "storesync-$name" requests)
   queued=$("$BIN" --state "$WORK/state-$name" webhooks status | awk '/webhooks-/{s+=$2} END{print s+0}')
   # Every answered request queued a message unless it was a duplicate (wrk, having sent the
   # whole file, starts it again): then the run measured cheaper reads, not admissions.
@@ -68,7 +69,7 @@ placement() {
   stop
 
   python3 -c "
-s, u, b = $(rps "storesync-$name"), $(rps "unstored-$name"), $(rps "bare-axum-$name")
+s, u, b = $(result "storesync-$name" rps), $(result "unstored-$name" rps), $(result "bare-axum-$name" rps)
 print(f'$name: storesync / bare axum = {s}/{b} = {s/b:.2f}x; storing nothing = {u}/{b} = {u/b:.2f}x')
 if '$name' == 'pinned':  # one core's time a request: its inverse rate
     print(f'one server core a request: bare {1e6/b:.1f} us, the request path +{1e6/u-1e6/b:.1f} us, making it durable +{1e6/s-1e6/u:.1f} us')"

@@ -10,11 +10,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use storesync_api::{router, AppState, Auth};
 use storesync_core::config::Settings;
 use storesync_core::ports::{Admission, Admit, Admitted, PortError, Ports};
-use storesync_core::webhooks::receiver::Receiver;
-use storesync_local::runtime::{secrets_from_env, Local};
+use storesync_core::workflow::Workflow;
+use storesync_local::runtime::{secrets_from_env, Extras, Local};
 
 // The allocator `storesync serve` runs with.
 #[global_allocator]
@@ -31,19 +30,18 @@ impl Admission for Unstored {
     }
 }
 
+/// `storesync serve` with no platforms configured (as the bench runs it: its workers, its
+/// watcher, its router), on ports whose admission is [`Unstored`].
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8082".into());
     let dir = tempfile::tempdir()?;
     let local = Local::open(dir.path(), Settings::default())?;
     let ports = Ports { admission: Arc::new(Unstored), ..local.workflow.ports().clone() };
-    let app = router(Arc::new(AppState {
-        workflow: local.workflow.clone(),
-        auth: Auth::Hs256(local.jwt_secret()?),
-        webhooks: Some(Arc::new(Receiver::new(ports, secrets_from_env()?))),
-    }));
+    let local = Local { workflow: Arc::new(Workflow::new(ports, Settings::default())), ..local };
     let listener = tokio::net::TcpListener::bind(&addr).await?;
+    Arc::new(local).serve_with(listener, secrets_from_env()?, Extras::default(), std::future::pending()).await?;
     eprintln!("storesync's receipt, storing nothing, on {addr}");
-    axum::serve(listener, app).await?;
+    std::future::pending::<()>().await;
     Ok(())
 }
